@@ -1,0 +1,32 @@
+"""Stage `download`: fetch the configured MovieLens archive, verify it, extract to data/raw/<name>.
+
+`MOVIEREC_DATA_MIRROR=<folder>` reads `<folder>/<archive>` instead of the network.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from movierec.config import Config
+from movierec.download import MIRROR_ENV, DatasetError, download_dataset
+from pipeline.stage import stage
+
+
+def run(cfg: Config) -> Path:
+    return download_dataset(cfg.data.name, cfg.data.url, cfg.data.sha256, Path(cfg.paths.raw),
+                            mirror=os.environ.get(MIRROR_ENV) or None)
+
+
+def _main(cfg: Config) -> None:
+    try:
+        run(cfg)
+    except DatasetError as exc:
+        sys.exit(f"download failed: {exc}")
+
+
+main = stage(_main)
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,60 @@
+"""How every stage gets its config: Hydra composes `conf/`, the schema validates it.
+
+Under DVC the stage runs with no overrides and reads `params.yaml` - the values DVC tracks,
+which `dvc exp run -S key=value` rewrites through its own Hydra composition. Run by hand
+with overrides (`python -m pipeline.train model.embedding_dim=64`, or `-m` for a sweep),
+the stage composes `conf/` plus those overrides instead.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Callable
+
+import hydra
+import yaml
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, OmegaConf
+
+from movierec.config import Config, validate
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+CONF_DIR = REPO_ROOT / "conf"
+PARAMS_FILE = REPO_ROOT / "params.yaml"
+
+log = logging.getLogger("movierec")
+
+
+def compose_params(overrides: list[str] | None = None) -> dict:
+    """The composed, resolved `conf/` as a plain dict: exactly what `params.yaml` holds."""
+    from hydra import compose, initialize_config_dir
+
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None):
+        cfg = compose(config_name="config", overrides=overrides or [])
+    OmegaConf.resolve(cfg)
+    return OmegaConf.to_container(cfg)  # type: ignore[return-value]
+
+
+def select_config(composed: DictConfig, overrides: list[str], params_file: Path = PARAMS_FILE) -> Config:
+    """`params.yaml` when there are no overrides (DVC's run), else the composition."""
+    if not overrides and params_file.exists():
+        with params_file.open() as fh:
+            params = yaml.safe_load(fh)
+        if not isinstance(params, dict):
+            raise ValueError(f"{params_file} does not hold a mapping; regenerate it with `make params`")
+        return validate(params)
+    return validate(OmegaConf.to_container(composed, resolve=True))  # type: ignore[arg-type]
+
+
+def stage(task: Callable[[Config], object]) -> Callable[[], None]:
+    """Wrap a stage function `task(cfg)` as a Hydra command-line entry point."""
+
+    @hydra.main(version_base=None, config_path=str(CONF_DIR), config_name="config")
+    def main(composed: DictConfig) -> None:
+        overrides = list(HydraConfig.get().overrides.task)
+        cfg = select_config(composed, overrides)
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+        task(cfg)
+
+    return main

@@ -1,0 +1,170 @@
+"""Typed configuration: the schema that every composed Hydra config is validated against.
+
+`conf/` holds the values; these dataclasses hold the names and types. Validation happens
+before any stage touches a file, and errors name the offending key (OmegaConf's message).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Optional
+
+from omegaconf import DictConfig, OmegaConf
+
+
+class RatingsFormat(str, Enum):
+    """On-disk layouts of the MovieLens releases."""
+
+    csv = "csv"        # ratings.csv / movies.csv (ml-latest*, ml-20m and later)
+    dat = "dat"        # ratings.dat / movies.dat, `::`-separated, latin-1 (ml-1m, ml-10m)
+    u_data = "u_data"  # u.data tab-separated, u.item pipe-separated latin-1 (ml-100k)
+
+
+class SplitStrategy(str, Enum):
+    random = "random"
+    temporal = "temporal"
+
+
+@dataclass
+class DataConfig:
+    name: str = "ml-latest-small"
+    url: str = ""
+    sha256: Optional[str] = None
+    format: RatingsFormat = RatingsFormat.csv
+
+
+@dataclass
+class FilterConfig:
+    min_movie_ratings: int = 5
+    min_user_ratings: int = 1
+
+
+@dataclass
+class SplitConfig:
+    strategy: SplitStrategy = SplitStrategy.random
+    test_fraction: float = 0.2
+
+
+@dataclass
+class ModelConfig:
+    name: str = "embedding"
+    embedding_dim: int = 64
+    dropout: float = 0.2
+    learning_rate: float = 0.005
+    weight_decay: float = 0.0
+    l2: float = 1e-4
+    batch_size: int = 1024
+    implicit_weight: float = 0.1
+    implicit_users: int = 64
+    rank_rating_weight: float = 1.0
+    fold_in_l2: float = 1.0
+
+
+@dataclass
+class TrainerConfig:
+    accelerator: str = "cpu"
+    devices: int = 1
+    max_epochs: int = 30
+    patience: int = 3
+    val_fraction: float = 0.1
+    num_threads: int = 1
+    deterministic: bool = True
+
+
+@dataclass
+class CfConfig:
+    name: str = "pearson"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class EvaluateConfig:
+    k: int = 10
+    relevance_threshold: float = 4.0
+
+
+@dataclass
+class MlflowConfig:
+    tracking_uri: Optional[str] = None
+    experiment: str = "movierec"
+    model_name: str = "movierec"
+    alias: str = "champion"
+    rmse_tolerance: float = 0.005
+    ndcg_tolerance: float = 0.01
+
+
+@dataclass
+class ServeConfig:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 2
+
+
+@dataclass
+class PathsConfig:
+    raw: str = "data/raw"
+    interim: str = "data/interim"
+    processed: str = "data/processed"
+    models: str = "models"
+    reports: str = "reports"
+
+
+@dataclass
+class Config:
+    seed: int = 42
+    data: DataConfig = field(default_factory=DataConfig)
+    filter: FilterConfig = field(default_factory=FilterConfig)
+    split: SplitConfig = field(default_factory=SplitConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    cf: CfConfig = field(default_factory=CfConfig)
+    evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
+    mlflow: MlflowConfig = field(default_factory=MlflowConfig)
+    serve: ServeConfig = field(default_factory=ServeConfig)
+    paths: PathsConfig = field(default_factory=PathsConfig)
+
+
+def _check_ranges(cfg: Config) -> None:
+    checks = [
+        ("filter.min_movie_ratings", cfg.filter.min_movie_ratings >= 1, "must be >= 1"),
+        ("filter.min_user_ratings", cfg.filter.min_user_ratings >= 1, "must be >= 1"),
+        ("split.test_fraction", 0.0 < cfg.split.test_fraction < 1.0, "must be in (0, 1)"),
+        ("trainer.val_fraction", 0.0 < cfg.trainer.val_fraction < 1.0, "must be in (0, 1)"),
+        ("model.embedding_dim", cfg.model.embedding_dim >= 1, "must be >= 1"),
+        ("model.dropout", 0.0 <= cfg.model.dropout < 1.0, "must be in [0, 1)"),
+        ("model.batch_size", cfg.model.batch_size >= 1, "must be >= 1"),
+        ("model.learning_rate", cfg.model.learning_rate > 0, "must be > 0"),
+        ("trainer.max_epochs", cfg.trainer.max_epochs >= 1, "must be >= 1"),
+        ("trainer.num_threads", cfg.trainer.num_threads >= 1, "must be >= 1"),
+        ("evaluate.k", cfg.evaluate.k >= 1, "must be >= 1"),
+    ]
+    for key, ok, rule in checks:
+        if not ok:
+            raise ValueError(f"config key '{key}' {rule}")
+
+
+def validate(raw: DictConfig | dict) -> Config:
+    """Merge a composed config into the schema: unknown keys, wrong types and bad ranges fail."""
+    schema = OmegaConf.structured(Config)
+    merged = OmegaConf.merge(schema, raw)
+    cfg = OmegaConf.to_object(merged)
+    assert isinstance(cfg, Config)
+    _check_ranges(cfg)
+    return cfg
+
+
+def to_flat_dict(cfg: Config) -> dict[str, Any]:
+    """`a.b.c -> value` pairs (enums as their values), e.g. for MLflow params."""
+    container = OmegaConf.to_container(OmegaConf.structured(cfg), enum_to_str=True)
+    flat: dict[str, Any] = {}
+
+    def walk(prefix: str, node: Any) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                walk(f"{prefix}.{key}" if prefix else str(key), value)
+        else:
+            flat[prefix] = node
+
+    walk("", container)
+    return flat

@@ -1,0 +1,74 @@
+"""conf/ is the one source: params.yaml never drifts from it, and bad overrides fail early."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import yaml
+from omegaconf.errors import ConfigKeyError, ValidationError
+
+from movierec.config import Config, RatingsFormat, validate
+from pipeline.stage import PARAMS_FILE, compose_params, select_config
+from tests.conftest import REPO_ROOT
+
+
+def test_params_yaml_matches_conf_composition():
+    committed = yaml.safe_load(PARAMS_FILE.read_text())
+    assert committed == compose_params(), "params.yaml is stale: run `make params`"
+
+
+def test_defaults_validate_with_documented_keys():
+    cfg = validate(compose_params())
+    assert isinstance(cfg, Config)
+    assert cfg.filter.min_movie_ratings == 5
+    assert cfg.split.test_fraction == 0.2
+    assert cfg.seed == 42
+    assert cfg.data.format is RatingsFormat.csv
+    assert cfg.model.embedding_dim > 0 and cfg.trainer.max_epochs > 0
+
+
+@pytest.mark.parametrize("name,fmt", [("ml-100k", "u_data"), ("ml-1m", "dat"), ("ml-25m", "csv"), ("ml-32m", "csv")])
+def test_every_dataset_group_composes(name, fmt):
+    cfg = validate(compose_params([f"data={name}"]))
+    assert cfg.data.name == name and cfg.data.format.value == fmt
+    assert cfg.data.url.endswith(f"/{name}.zip")
+
+
+def test_wrong_type_names_the_key():
+    with pytest.raises(ValidationError, match="embedding_dim"):
+        validate(compose_params(["model.embedding_dim=abc"]))
+
+
+def test_out_of_range_names_the_key():
+    with pytest.raises(ValueError, match="split.test_fraction"):
+        validate(compose_params(["split.test_fraction=1.5"]))
+
+
+def test_unknown_key_in_params_file_is_refused(tmp_path):
+    params = compose_params()
+    params["filter"]["min_moive_ratings"] = 3
+    bad = tmp_path / "params.yaml"
+    bad.write_text(yaml.safe_dump(params))
+    with pytest.raises(ConfigKeyError, match="min_moive_ratings"):
+        select_config(None, [], params_file=bad)  # type: ignore[arg-type]
+
+
+def _stage(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "pipeline.filter", *args], cwd=REPO_ROOT,
+                          capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize("override,expected", [
+    ("filter.no_such_key=1", "no_such_key"),
+    ("data=ml-99", "ml-latest-small"),  # Hydra lists the valid choices
+    ("filter.min_movie_ratings=ten", "min_movie_ratings"),
+])
+def test_bad_override_fails_on_the_command_line_before_touching_files(override, expected):
+    before = {p: p.stat().st_mtime_ns for p in (REPO_ROOT / "data").rglob("*") if p.is_file()}
+    result = _stage(override)
+    assert result.returncode != 0
+    assert expected in result.stderr + result.stdout
+    after = {p: p.stat().st_mtime_ns for p in (REPO_ROOT / "data").rglob("*") if p.is_file()}
+    assert before == after
