@@ -18,7 +18,7 @@ pytestmark = pytest.mark.slow
 
 IGNORE = shutil.ignore_patterns(".git", ".venv", "node_modules", ".next", "out", "mlflow.db*", "mlruns",
                                 "models", "multirun", "outputs", "__pycache__", ".pytest_cache",
-                                "*.parquet", "ml-latest-small", "tmp", "test-artifacts", "*.egg-info")
+                                "*.parquet", "ml-latest-small", "tmp", "cache", "test-artifacts", "*.egg-info")
 
 
 def _run(cmd: list[str], cwd: Path, env: dict) -> str:
@@ -72,8 +72,11 @@ def test_changing_the_filter_param_reruns_filter_and_downstream(pipeline_copy):
     original = params.read_text()
     try:
         params.write_text(original.replace("min_movie_ratings: 5", "min_movie_ratings: 10"))
-        dry = _run([sys.executable, "-m", "dvc", "repro", "--dry"], work, env)
-        assert "Running stage 'download'" not in dry
-        assert "Running stage 'filter'" in dry and "Running stage 'reindex'" in dry
+        out = _run([sys.executable, "-m", "dvc", "repro", "reindex"], work, env)
+        assert "Running stage 'download'" not in out
+        assert "Running stage 'filter'" in out and "Running stage 'reindex'" in out
+        after = json.loads((work / "reports/filter.json").read_text())["after"]
+        assert after["users"] == 610 and after["movies"] < 3650
     finally:
         params.write_text(original)
+        _run([sys.executable, "-m", "dvc", "repro", "reindex"], work, env)
