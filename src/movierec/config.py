@@ -70,12 +70,36 @@ class TrainerConfig:
     val_fraction: float = 0.1
     num_threads: int = 1
     deterministic: bool = True
+    refit: bool = True
 
 
 @dataclass
 class CfConfig:
+    """User-user Pearson keys `cf.*`; mirrors :class:`movierec.user_user.UserUserConfig`."""
+
     name: str = "pearson"
-    extra: dict[str, Any] = field(default_factory=dict)
+    n_neighbours: int = 30
+    min_co_rated: int = 2
+    shrinkage: float = 25.0
+    min_similarity: float = 0.0
+    damping: float = 1.0
+    bias_reg_user: float = 5.0
+    bias_reg_movie: float = 5.0
+    bias_iters: int = 10
+    rank_neighbours: int = 100
+    rank_min_co_rated: int = 5
+    rank_significance: int = 25
+    rank_min_similarity: float = 0.0
+    rank_value: str = "rating"
+
+    def user_user_config(self):
+        from dataclasses import asdict
+
+        from movierec.user_user import UserUserConfig
+
+        values = asdict(self)
+        values.pop("name")
+        return UserUserConfig(**values)
 
 
 @dataclass

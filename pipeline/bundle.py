@@ -1,0 +1,48 @@
+"""Stage `bundle`: assemble the model bundle the service loads (both methods, ids, movie table).
+
+Writes models/bundle/ atomically (a reader sees the old bundle or the new one, never half).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from movierec.atomic import atomic_dir
+from movierec.bundle import ModelBundle
+from movierec.config import Config
+from movierec.embedding import EmbeddingRecommender
+from movierec.processed import load_processed
+from movierec.user_user import UserUserConfig, UserUserRecommender
+from pipeline.stage import stage
+
+log = logging.getLogger(__name__)
+
+
+def load_models(models_dir: Path) -> tuple[EmbeddingRecommender, UserUserRecommender]:
+    embedding = EmbeddingRecommender.load(models_dir / "embedding" / "model.pt")
+    uu_cfg = UserUserConfig(**json.loads((models_dir / "user_user" / "config.json").read_text()))
+    with np.load(models_dir / "user_user" / "model.npz", allow_pickle=False) as arrays:
+        user_user = UserUserRecommender.from_arrays({k: arrays[k] for k in arrays.files}, uu_cfg)
+    return embedding, user_user
+
+
+def run(cfg: Config) -> Path:
+    data = load_processed(cfg.paths.processed)
+    models_dir = Path(cfg.paths.models)
+    embedding, user_user = load_models(models_dir)
+    bundle = ModelBundle.build(data.vocab, data.movies, embedding, user_user)
+    target = models_dir / "bundle"
+    with atomic_dir(target) as tmp:
+        bundle.save(tmp)
+    log.info("bundle: %s (%d users, %d movies)", target, len(data.vocab.users), len(data.vocab.movies))
+    return target
+
+
+main = stage(run)
+
+if __name__ == "__main__":
+    main()

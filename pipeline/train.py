@@ -1,0 +1,62 @@
+"""Stage `train`: fit the embedding model, logging every param and per-epoch losses to MLflow.
+
+Validation (a seeded slice of train) picks the epoch count; with `trainer.refit` the model is
+then retrained on all of train for that many epochs. Test loss is logged, never used.
+Writes models/embedding/{model.pt,run.json}, reports/loss.csv and reports/loss.png.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import mlflow
+from hydra.core.hydra_config import HydraConfig
+
+from movierec.atomic import atomic_path, atomic_write_json
+from movierec.config import Config, to_flat_dict
+from movierec.loss_report import write_loss_csv, write_loss_png
+from movierec.processed import load_processed
+from movierec.tracking import EpochLogger, log_params_flat, resolve_tracking_uri, use_store
+from movierec.training import train_embedding
+from pipeline.stage import REPO_ROOT, stage
+
+log = logging.getLogger(__name__)
+
+
+def output_dirs(cfg: Config) -> tuple[Path, Path]:
+    """models/ and reports/, or the job's own folder inside a Hydra multirun sweep."""
+    hydra_cfg = HydraConfig.get() if HydraConfig.initialized() else None
+    if hydra_cfg is not None and hydra_cfg.mode is not None and hydra_cfg.mode.name == "MULTIRUN":
+        job_dir = Path(hydra_cfg.runtime.output_dir)
+        return job_dir / "models", job_dir / "reports"
+    return Path(cfg.paths.models), Path(cfg.paths.reports)
+
+
+def run(cfg: Config) -> dict:
+    data = load_processed(cfg.paths.processed)
+    models_dir, reports_dir = output_dirs(cfg)
+    use_store(resolve_tracking_uri(cfg.mlflow.tracking_uri, REPO_ROOT), cfg.mlflow.experiment)
+    with mlflow.start_run(run_name=f"embedding-d{cfg.model.embedding_dim}") as active:
+        run_id = active.info.run_id
+        log_params_flat(to_flat_dict(cfg))
+        mlflow.set_tags({"stage": "train", "dataset": cfg.data.name})
+        result = train_embedding(data.train, data.test, data.n_users, data.n_movies, cfg.model, cfg.trainer,
+                                 cfg.seed, on_epoch=EpochLogger(run_id), on_refit_epoch=EpochLogger(run_id, "refit_"))
+        mlflow.log_metrics({"best_epoch": result.best_epoch, "epochs_run": len(result.history)})
+    with atomic_path(models_dir / "embedding" / "model.pt") as tmp:
+        result.model.save(tmp)
+    atomic_write_json(models_dir / "embedding" / "run.json",
+                      {"run_id": run_id, "best_epoch": result.best_epoch, "epochs": len(result.history),
+                       "refit": cfg.trainer.refit})
+    write_loss_csv(reports_dir / "loss.csv", result.history)
+    write_loss_png(reports_dir / "loss.png", result.history)
+    log.info("train: run %s, best epoch %d of %d, median epoch %.2fs", run_id, result.best_epoch,
+             len(result.history), result.median_epoch_seconds)
+    return {"run_id": run_id, "best_epoch": result.best_epoch}
+
+
+main = stage(run)
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,67 @@
+"""The evaluation protocol shared by every method: rating error and top-k on held-out ratings.
+
+Candidates for a user are all movies the user has not rated in the profile (train); relevant
+ones are the user's held-out movies rated at least ``relevance_threshold``. Ranking goes through
+:func:`movierec.ranking.recommend` - the same call the service makes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Iterator
+
+import numpy as np
+import pandas as pd
+
+from movierec.metrics import mae, ranking_metrics, rmse
+from movierec.ranking import Profile, Recommender, recommend
+
+
+@dataclass(frozen=True)
+class UserCase:
+    """One evaluated user: what the method may see (profile) and what is held out."""
+
+    profile: Profile
+    heldout_movie_idx: np.ndarray
+    heldout_rating: np.ndarray
+
+
+def group_by_user(frame: pd.DataFrame) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """user_idx -> (movie_idx, rating) arrays."""
+    ordered = frame.sort_values(["user_idx", "movie_idx"], kind="stable")
+    users = ordered["user_idx"].to_numpy()
+    movies = ordered["movie_idx"].to_numpy(np.int64)
+    ratings = ordered["rating"].to_numpy(np.float32)
+    starts = np.flatnonzero(np.r_[True, users[1:] != users[:-1]])
+    ends = np.r_[starts[1:], len(users)]
+    return {int(users[s]): (movies[s:e], ratings[s:e]) for s, e in zip(starts, ends)}
+
+
+def known_user_cases(train: pd.DataFrame, test: pd.DataFrame) -> Iterator[UserCase]:
+    """Users seen in training: profile = their train ratings, held out = their test ratings."""
+    profiles, heldout = group_by_user(train), group_by_user(test)
+    for user, (movies, ratings) in heldout.items():
+        seen_movies, seen_ratings = profiles.get(user, (np.empty(0, np.int64), np.empty(0, np.float32)))
+        yield UserCase(Profile(seen_movies, seen_ratings, user_idx=user), movies, ratings)
+
+
+def heldout_cases(heldout: pd.DataFrame, profile_of: Callable[[int], Profile]) -> Iterator[UserCase]:
+    """One case per user in `heldout` (keyed by user_id), the profile coming from `profile_of`."""
+    frame = heldout.rename(columns={"user_idx": "_idx", "user_id": "user_idx"})
+    for user_id, (movies, ratings) in group_by_user(frame).items():
+        yield UserCase(profile_of(user_id), movies, ratings)
+
+
+def evaluate(model: Recommender, cases: list[UserCase], k: int = 10,
+             relevance_threshold: float = 4.0) -> dict[str, float]:
+    """RMSE/MAE over every held-out rating and mean top-k metrics over users with a relevant item."""
+    predicted, actual, ranked, relevant = [], [], [], []
+    for case in cases:
+        predicted.append(model.predict(case.profile, case.heldout_movie_idx))
+        actual.append(case.heldout_rating)
+        ranked.append(recommend(model, case.profile, k).movie_idx)
+        relevant.append(set(case.heldout_movie_idx[case.heldout_rating >= relevance_threshold].tolist()))
+    pred, act = np.concatenate(predicted), np.concatenate(actual)
+    result = {"rmse": rmse(pred, act), "mae": mae(pred, act)}
+    result.update(ranking_metrics(ranked, relevant, k, model.n_movies))
+    return result

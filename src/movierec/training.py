@@ -1,0 +1,242 @@
+"""Training loop for :class:`~movierec.embedding.EmbeddingNet` (Lightning), kept apart from the net.
+
+Batches are pre-tensorised slices of seeded permutations (no per-row Dataset, num_workers=0).
+Each step adds the rating head's MSE on a batch of ratings and the choice head's softmax loss on
+a batch of users. Early stopping and the restored weights follow the *validation* MSE only.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Iterator
+
+import lightning.pytorch as pl
+import numpy as np
+import scipy.sparse as sp
+import torch
+from torch.utils.data import DataLoader, IterableDataset
+
+from movierec.config import ModelConfig, TrainerConfig
+from movierec.embedding import EmbeddingHParams, EmbeddingNet, EmbeddingRecommender
+
+log = logging.getLogger(__name__)
+
+EpochHook = Callable[[int, dict[str, float]], None]
+
+
+@dataclass(frozen=True)
+class Ratings:
+    """Indexed ratings as tensors."""
+
+    user_idx: torch.Tensor
+    movie_idx: torch.Tensor
+    rating: torch.Tensor
+
+    @classmethod
+    def from_arrays(cls, user_idx, movie_idx, rating) -> "Ratings":
+        return cls(torch.as_tensor(np.asarray(user_idx), dtype=torch.long),
+                   torch.as_tensor(np.asarray(movie_idx), dtype=torch.long),
+                   torch.as_tensor(np.asarray(rating), dtype=torch.float32))
+
+    def __len__(self) -> int:
+        return int(self.rating.numel())
+
+
+class RatingBatches(IterableDataset):
+    """Slices of a permutation (seeded, new each epoch) of pre-tensorised ratings."""
+
+    def __init__(self, data: Ratings, batch_size: int, seed: int | None) -> None:
+        self.data, self.batch_size, self.seed, self.epoch = data, batch_size, seed, 0
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, ...]]:
+        n = len(self.data)
+        if self.seed is None:
+            order = torch.arange(n)
+        else:
+            order = torch.randperm(n, generator=torch.Generator().manual_seed(self.seed + self.epoch))
+            self.epoch += 1
+        for start in range(0, n, self.batch_size):
+            idx = order[start:start + self.batch_size]
+            yield self.data.user_idx[idx], self.data.movie_idx[idx], self.data.rating[idx]
+
+    def __len__(self) -> int:
+        return (len(self.data) + self.batch_size - 1) // self.batch_size
+
+
+class ChoiceTargets:
+    """Per-user rating-weighted targets of the choice head, cycled over seeded user batches."""
+
+    def __init__(self, data: Ratings, n_users: int, n_movies: int, users_per_batch: int, seed: int) -> None:
+        self.matrix = sp.csr_matrix((data.rating.numpy(), (data.user_idx.numpy(), data.movie_idx.numpy())),
+                                    shape=(n_users, n_movies))
+        self.users = np.flatnonzero(np.diff(self.matrix.indptr) > 0)
+        self.rng = np.random.default_rng(seed)
+        self.users_per_batch = users_per_batch
+        self._queue = np.empty(0, dtype=np.int64)
+
+    def next_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
+        if self._queue.size < self.users_per_batch:
+            self._queue = np.concatenate([self._queue, self.rng.permutation(self.users)])
+        users, self._queue = self._queue[: self.users_per_batch], self._queue[self.users_per_batch:]
+        weights = self.matrix[users].toarray().astype(np.float32)
+        weights /= weights.sum(axis=1, keepdims=True)
+        return torch.from_numpy(users.astype(np.int64)), torch.from_numpy(weights)
+
+
+class EmbeddingTask(pl.LightningModule):
+    """MSE (+ choice softmax) training of an EmbeddingNet with Adam(weight_decay)."""
+
+    def __init__(self, net: EmbeddingNet, model_cfg: ModelConfig, choice: ChoiceTargets | None) -> None:
+        super().__init__()
+        self.net, self.cfg, self.choice = net, model_cfg, choice
+
+    def training_step(self, batch, batch_idx):
+        users, movies, ratings = batch
+        mse = torch.mean((self.net.predict_pairs(users, movies) - ratings) ** 2)
+        loss = mse
+        if self.cfg.l2 > 0:
+            reg = (self.net.user(users).pow(2).sum(-1) + self.net.movie(movies).pow(2).sum(-1)
+                   + self.net.user_bias(users).squeeze(-1) ** 2 + self.net.movie_bias(movies).squeeze(-1) ** 2)
+            loss = loss + self.cfg.l2 * reg.mean()
+        if self.choice is not None and self.cfg.implicit_weight > 0:
+            choice_users, weights = self.choice.next_batch()
+            log_p = torch.log_softmax(self.net.choice_logits(choice_users.to(self.device)), dim=-1)
+            choice_loss = -(weights.to(self.device) * log_p).sum(-1).mean()
+            loss = loss + self.cfg.implicit_weight * choice_loss
+            self.log("train_choice_loss", choice_loss, on_step=False, on_epoch=True)
+        self.log("train_loss", mse, on_step=False, on_epoch=True, batch_size=len(ratings))
+        return loss
+
+    def validation_step(self, batch, batch_idx, dataloader_idx=0):
+        users, movies, ratings = batch
+        mse = torch.mean((self.net.predict_pairs(users, movies) - ratings) ** 2)
+        name = ("val_loss", "test_loss")[dataloader_idx]
+        self.log(name, mse, on_step=False, on_epoch=True, batch_size=len(ratings), add_dataloader_idx=False)
+
+    def configure_optimizers(self):
+        return torch.optim.Adam(self.parameters(), lr=self.cfg.learning_rate, weight_decay=self.cfg.weight_decay)
+
+
+class EpochRecorder(pl.Callback):
+    """Keeps per-epoch losses, the best weights by val_loss, calls an optional hook each epoch."""
+
+    def __init__(self, hook: EpochHook | None = None) -> None:
+        self.hook = hook
+        self.history: list[dict[str, float]] = []
+        self.best_state: dict | None = None
+        self.best_epoch = -1
+        self.best_val = float("inf")
+        self._started = 0.0
+
+    def on_train_epoch_start(self, trainer, pl_module):
+        self._started = time.perf_counter()
+
+    def on_validation_epoch_end(self, trainer, pl_module):
+        if trainer.sanity_checking:
+            return
+        row = {"epoch": trainer.current_epoch}
+        row.update({k: float(v) for k, v in trainer.callback_metrics.items()
+                    if k in ("train_loss", "val_loss", "test_loss", "train_choice_loss")})
+        row["epoch_seconds"] = time.perf_counter() - self._started
+        if row.get("val_loss", float("inf")) < self.best_val:
+            self.best_val, self.best_epoch = row["val_loss"], trainer.current_epoch
+            self.best_state = copy.deepcopy(pl_module.net.state_dict())
+        self.history.append(row)
+        if self.hook is not None:
+            self.hook(trainer.current_epoch, {k: v for k, v in row.items() if k != "epoch"})
+
+
+@dataclass
+class TrainResult:
+    model: EmbeddingRecommender
+    history: list[dict[str, float]] = field(default_factory=list)
+    best_epoch: int = -1
+
+
+def fit_embedding(train: Ratings, val: Ratings, test: Ratings | None, n_users: int, n_movies: int,
+                  model_cfg: ModelConfig, trainer_cfg: TrainerConfig, seed: int,
+                  on_epoch: EpochHook | None = None, keep_last: bool = False) -> TrainResult:
+    """Train on `train`, stop early on `val` MSE, restore the best epoch's weights.
+
+    `test`, when given, is only *logged* each epoch (test_loss); it never chooses anything.
+    With `keep_last` the final epoch's weights are kept instead of the best by `val`.
+    """
+    torch.set_num_threads(trainer_cfg.num_threads)
+    pl.seed_everything(seed, workers=True, verbose=False)
+    hp = EmbeddingHParams(n_users=n_users, n_movies=n_movies, embedding_dim=model_cfg.embedding_dim,
+                          dropout=model_cfg.dropout, global_mean=float(train.rating.mean()),
+                          rank_rating_weight=model_cfg.rank_rating_weight, fold_in_l2=model_cfg.fold_in_l2)
+    net = EmbeddingNet(hp, seed=seed)
+    choice = ChoiceTargets(train, n_users, n_movies, model_cfg.implicit_users, seed) \
+        if model_cfg.implicit_weight > 0 else None
+    task = EmbeddingTask(net, model_cfg, choice)
+    recorder = EpochRecorder(on_epoch)
+    stopper = pl.callbacks.EarlyStopping(monitor="val_loss", patience=trainer_cfg.patience, mode="min")
+    trainer = pl.Trainer(
+        accelerator=trainer_cfg.accelerator, devices=trainer_cfg.devices, max_epochs=trainer_cfg.max_epochs,
+        deterministic=trainer_cfg.deterministic, logger=False, enable_checkpointing=False,
+        enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
+        callbacks=[recorder, stopper],
+    )
+    eval_batch = 1 << 15
+    val_loaders = [DataLoader(RatingBatches(val, eval_batch, None), batch_size=None, num_workers=0)]
+    if test is not None:
+        val_loaders.append(DataLoader(RatingBatches(test, eval_batch, None), batch_size=None, num_workers=0))
+    trainer.fit(task, train_dataloaders=DataLoader(RatingBatches(train, model_cfg.batch_size, seed),
+                                                   batch_size=None, num_workers=0),
+                val_dataloaders=val_loaders)
+    net = task.net.cpu()
+    if recorder.best_state is not None and not keep_last:
+        net.load_state_dict(recorder.best_state)
+    return TrainResult(EmbeddingRecommender(net), recorder.history, recorder.best_epoch)
+
+
+def carve_validation(n_rows: int, fraction: float, seed: int) -> np.ndarray:
+    """Boolean mask of validation rows: a seeded random `fraction` of train."""
+    order = np.random.RandomState(seed).permutation(n_rows)
+    mask = np.zeros(n_rows, dtype=bool)
+    mask[order[: int(round(n_rows * fraction))]] = True
+    return mask
+
+
+@dataclass
+class EmbeddingTraining:
+    """Outcome of :func:`train_embedding`: the model to keep and the selection run's curves."""
+
+    model: EmbeddingRecommender
+    history: list[dict[str, float]]
+    best_epoch: int
+    refit_history: list[dict[str, float]] = field(default_factory=list)
+
+    @property
+    def median_epoch_seconds(self) -> float:
+        times = [row["epoch_seconds"] for row in self.history + self.refit_history]
+        return float(np.median(times)) if times else float("nan")
+
+
+def train_embedding(train, test, n_users: int, n_movies: int, model_cfg: ModelConfig,
+                    trainer_cfg: TrainerConfig, seed: int, on_epoch: EpochHook | None = None,
+                    on_refit_epoch: EpochHook | None = None) -> EmbeddingTraining:
+    """Choose the epoch count on a validation slice of `train`, then (optionally) refit on all of it.
+
+    `train`/`test` are frames with user_idx, movie_idx, rating. The test frame is only logged.
+    """
+    def ratings(frame) -> Ratings:
+        return Ratings.from_arrays(frame["user_idx"], frame["movie_idx"], frame["rating"])
+
+    val_mask = carve_validation(len(train), trainer_cfg.val_fraction, seed)
+    test_r = ratings(test) if test is not None else None
+    selection = fit_embedding(ratings(train[~val_mask]), ratings(train[val_mask]), test_r, n_users, n_movies,
+                              model_cfg, trainer_cfg, seed, on_epoch)
+    if not trainer_cfg.refit:
+        return EmbeddingTraining(selection.model, selection.history, selection.best_epoch)
+    from dataclasses import replace
+
+    refit_cfg = replace(trainer_cfg, max_epochs=selection.best_epoch + 1, patience=trainer_cfg.max_epochs + 1)
+    # validation rows are now training rows: their loss is logged but chooses nothing (last epoch kept)
+    refit = fit_embedding(ratings(train), ratings(train[val_mask]), test_r, n_users, n_movies, model_cfg,
+                          refit_cfg, seed, on_refit_epoch, keep_last=True)
+    return EmbeddingTraining(refit.model, selection.history, selection.best_epoch, refit.history)

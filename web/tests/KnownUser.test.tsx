@@ -1,0 +1,54 @@
+import { fireEvent, render, screen, waitFor } from "@testing-library/react";
+import { describe, expect, it, vi } from "vitest";
+import { KnownUser } from "@/components/KnownUser";
+
+function jsonResponse(body: unknown, status = 200): Response {
+  return new Response(JSON.stringify(body), { status, headers: { "Content-Type": "application/json" } });
+}
+
+const movie = { movie_id: 1, title: "Toy Story (1995)", year: 1995, genres: ["Animation"] };
+
+describe("KnownUser", () => {
+  it("shows both methods side by side with the model version, and the user's top-rated", async () => {
+    vi.stubGlobal(
+      "fetch",
+      vi.fn(async (url: string) => {
+        if (url.startsWith("/users/")) return jsonResponse({ user_id: 1, movies: [{ ...movie, rating: 5 }] });
+        const method = url.startsWith("/recommend-simple") ? "user_user" : "embedding";
+        return jsonResponse({
+          user_id: 1,
+          method,
+          model_version: "3",
+          recommendations: [{ ...movie, score: 1, predicted_rating: 4.4, because: method === "user_user" ? "Because you liked Heat" : undefined }],
+        });
+      }),
+    );
+    render(<KnownUser />);
+    fireEvent.change(screen.getByLabelText("MovieLens user id"), { target: { value: "1" } });
+    fireEvent.click(screen.getByRole("button", { name: "Recommend" }));
+    await waitFor(() => expect(screen.getAllByText("model v3")).toHaveLength(2));
+    expect(screen.getByText("Embedding model")).toBeTruthy();
+    expect(screen.getByText("User-user")).toBeTruthy();
+    expect(screen.getByText("Because you liked Heat")).toBeTruthy();
+    expect(screen.getByLabelText("Rated 5.0 out of 5")).toBeTruthy();
+  });
+
+  it("says once that an unknown user is unknown", async () => {
+    vi.stubGlobal("fetch", vi.fn(async () => jsonResponse({ error: "unknown user 99999" }, 404)));
+    render(<KnownUser />);
+    fireEvent.change(screen.getByLabelText("MovieLens user id"), { target: { value: "99999" } });
+    fireEvent.click(screen.getByRole("button", { name: "Recommend" }));
+    await waitFor(() => expect(screen.getAllByRole("alert")).toHaveLength(1));
+    expect(screen.getByRole("alert").textContent).toContain("unknown user 99999");
+  });
+
+  it("rejects an id that is not a positive whole number without calling the service", () => {
+    const fetch = vi.fn();
+    vi.stubGlobal("fetch", fetch);
+    render(<KnownUser />);
+    fireEvent.change(screen.getByLabelText("MovieLens user id"), { target: { value: "abc" } });
+    fireEvent.click(screen.getByRole("button", { name: "Recommend" }));
+    expect(screen.getByText(/whole number/)).toBeTruthy();
+    expect(fetch).not.toHaveBeenCalled();
+  });
+});

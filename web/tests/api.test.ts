@@ -1,0 +1,106 @@
+import { describe, expect, it, vi } from "vitest";
+import {
+  ApiError,
+  becauseText,
+  getRecommendations,
+  getUserTopRated,
+  postRecommendations,
+  searchMovies,
+} from "@/lib/api";
+
+function jsonResponse(body: unknown, status = 200): Response {
+  return new Response(JSON.stringify(body), {
+    status,
+    headers: { "Content-Type": "application/json" },
+  });
+}
+
+function mockFetch(impl: (...args: unknown[]) => Promise<Response>) {
+  const fn = vi.fn(impl);
+  vi.stubGlobal("fetch", fn);
+  return fn;
+}
+
+const recs = {
+  user_id: 1,
+  method: "embedding",
+  model_version: "3",
+  recommendations: [{ movie_id: 1, title: "Toy Story (1995)", genres: ["Animation"], year: 1995, score: 2.3, predicted_rating: 4.4 }],
+};
+
+describe("api client", () => {
+  it("GETs each method's endpoint with relative URLs", async () => {
+    const fetch = mockFetch(async () => jsonResponse(recs));
+    await expect(getRecommendations("embedding", 1, 10)).resolves.toEqual(recs);
+    await getRecommendations("user_user", 42, 5);
+    await getUserTopRated(7, 10);
+    await searchMovies("toy story", 20);
+    expect(fetch.mock.calls.map((c) => c[0])).toEqual([
+      "/recommend?user_id=1&k=10",
+      "/recommend-simple?user_id=42&k=5",
+      "/users/7/top-rated?limit=10",
+      "/movies?query=toy+story&limit=20",
+    ]);
+  });
+
+  it("POSTs a taste profile as JSON", async () => {
+    const fetch = mockFetch(async () => jsonResponse({ ...recs, ignored_movie_ids: [999] }));
+    const res = await postRecommendations("user_user", [{ movie_id: 1, rating: 4.5 }], 10);
+    expect(res.ignored_movie_ids).toEqual([999]);
+    const [url, init] = fetch.mock.calls[0] as [string, RequestInit];
+    expect(url).toBe("/recommend-simple");
+    expect(init.method).toBe("POST");
+    expect((init.headers as Record<string, string>)["Content-Type"]).toBe("application/json");
+    expect(JSON.parse(init.body as string)).toEqual({ ratings: [{ movie_id: 1, rating: 4.5 }], k: 10 });
+  });
+
+  it("turns an error JSON into an ApiError with the service's message", async () => {
+    mockFetch(async () => jsonResponse({ error: "unknown user 99999" }, 404));
+    const err = await getRecommendations("embedding", 99999).catch((e) => e);
+    expect(err).toBeInstanceOf(ApiError);
+    expect(err.status).toBe(404);
+    expect(err.message).toBe("unknown user 99999");
+    expect(err.serverMessage).toBe("unknown user 99999");
+  });
+
+  it("copes with an error that is not JSON", async () => {
+    mockFetch(async () => new Response("<html>Service Unavailable</html>", { status: 503 }));
+    const err = await getRecommendations("embedding", 1).catch((e) => e);
+    expect(err).toBeInstanceOf(ApiError);
+    expect(err.status).toBe(503);
+    expect(err.serverMessage).toBeNull();
+    expect(err.message).toBe("Request failed with status 503");
+  });
+
+  it("reports a network failure as status 0", async () => {
+    mockFetch(async () => {
+      throw new TypeError("Failed to fetch");
+    });
+    const err = await searchMovies("toy").catch((e) => e);
+    expect(err).toBeInstanceOf(ApiError);
+    expect(err.status).toBe(0);
+    expect(err.message).toMatch(/could not be reached/);
+  });
+
+  it("lets an abort through unchanged", async () => {
+    mockFetch(async () => {
+      throw new DOMException("The operation was aborted.", "AbortError");
+    });
+    const err = await searchMovies("toy").catch((e) => e);
+    expect(err).not.toBeInstanceOf(ApiError);
+    expect(err.name).toBe("AbortError");
+  });
+
+  it("rejects a 200 whose body is not JSON", async () => {
+    mockFetch(async () => new Response("<!doctype html>", { status: 200 }));
+    await expect(getRecommendations("embedding", 1)).rejects.toBeInstanceOf(ApiError);
+  });
+
+  it("reads 'because' in either form", () => {
+    expect(becauseText({ code: "c", text: "Because you liked Heat" })).toBe("Because you liked Heat");
+    expect(becauseText("Because you liked Heat")).toBe("Because you liked Heat");
+    expect(becauseText(undefined)).toBeNull();
+    expect(becauseText({ code: "c" })).toBeNull();
+    expect(becauseText("  ")).toBeNull();
+  });
+});
