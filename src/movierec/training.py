@@ -62,9 +62,6 @@ class RatingBatches(IterableDataset):
             idx = order[start:start + self.batch_size]
             yield self.data.user_idx[idx], self.data.movie_idx[idx], self.data.rating[idx]
 
-    def __len__(self) -> int:
-        return (len(self.data) + self.batch_size - 1) // self.batch_size
-
 
 class ChoiceTargets:
     """Per-user rating-weighted targets of the choice head, cycled over seeded user batches."""
@@ -134,9 +131,8 @@ class EpochRecorder(pl.Callback):
     def on_train_epoch_start(self, trainer, pl_module):
         self._started = time.perf_counter()
 
-    def on_validation_epoch_end(self, trainer, pl_module):
-        if trainer.sanity_checking:
-            return
+    def on_train_epoch_end(self, trainer, pl_module):
+        # runs after the epoch's validation, when train and val/test losses are all aggregated
         row = {"epoch": trainer.current_epoch}
         row.update({k: float(v) for k, v in trainer.callback_metrics.items()
                     if k in ("train_loss", "val_loss", "test_loss", "train_choice_loss")})

@@ -1,0 +1,120 @@
+"""The served model: loaded from the MLflow registry, swapped atomically when the alias moves.
+
+One immutable :class:`LoadedModel` is referenced at a time; a request reads the reference once
+and keeps using that model, so a swap never changes a request in flight. A failed load keeps the
+old model serving and is reported in ``last_error``. MLflow and torch are imported on the first
+load (in each gunicorn worker, after the fork), never when ``serve`` is imported.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from serve.catalogue import MovieCatalogue
+
+if TYPE_CHECKING:
+    from movierec.bundle import ModelBundle
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    bundle: "ModelBundle"
+    catalogue: MovieCatalogue
+    name: str
+    alias: str
+    version: str
+    run_id: str
+    loaded_at: float
+
+
+class ModelStore:
+    """Holds the current champion; :meth:`refresh` loads a new one when the alias has moved."""
+
+    def __init__(self, name: str, alias: str, tracking_uri: str, torch_threads: int = 1) -> None:
+        self.name, self.alias, self.tracking_uri = name, alias, tracking_uri
+        self.torch_threads = torch_threads
+        self._current: LoadedModel | None = None
+        self._lock = threading.Lock()       # one load at a time (poller and /admin/reload)
+        self._failed_version: str | None = None
+        self._stop = threading.Event()
+        self._poller: threading.Thread | None = None
+        self.last_error: str | None = None
+        self.last_checked: float | None = None
+
+    @property
+    def current(self) -> LoadedModel | None:
+        return self._current
+
+    def refresh(self, force: bool = False) -> bool:
+        """Load the alias's version if it differs from the one served (or `force`); True if swapped.
+
+        Never raises: an error is kept in ``last_error`` and the old model keeps serving. A version
+        that failed to load is not retried until the alias moves again (or `force`).
+        """
+        with self._lock:
+            self.last_checked = time.time()
+            version = None
+            try:
+                version = self._alias_version()
+                current = self._current
+                if not force and ((current is not None and current.version == version.version)
+                                  or version.version == self._failed_version):
+                    return False
+                loaded = self._load(version)
+            except Exception as exc:  # noqa: BLE001 - any failure must leave the old model serving
+                self.last_error = f"{type(exc).__name__}: {exc}"[:1000]
+                if version is not None:
+                    self._failed_version = version.version
+                log.warning("loading %s@%s failed, still serving %s: %s", self.name, self.alias,
+                            self._current and self._current.version, self.last_error)
+                return False
+            self._current = loaded   # the one atomic swap
+            self.last_error, self._failed_version = None, None
+            log.info("serving %s version %s (run %s)", loaded.name, loaded.version, loaded.run_id)
+            return True
+
+    def _client(self):
+        from mlflow.tracking import MlflowClient
+
+        return MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
+
+    def _alias_version(self):
+        return self._client().get_model_version_by_alias(self.name, self.alias)
+
+    def _load(self, version) -> LoadedModel:
+        import mlflow
+        import torch
+
+        from movierec.tracking import use_store
+
+        torch.set_num_threads(self.torch_threads)
+        use_store(self.tracking_uri)
+        pyfunc = mlflow.pyfunc.load_model(f"models:/{self.name}/{version.version}")
+        bundle = pyfunc.unwrap_python_model().bundle
+        return LoadedModel(bundle, MovieCatalogue(bundle.movies, bundle.ratings), self.name, self.alias,
+                           str(version.version), str(version.run_id), time.time())
+
+    # -- background polling ------------------------------------------------------------------
+
+    def start_polling(self, interval: float) -> None:
+        """Check the alias every `interval` seconds in a daemon thread (idempotent)."""
+        if interval <= 0 or (self._poller is not None and self._poller.is_alive()):
+            return
+        self._stop.clear()
+        self._poller = threading.Thread(target=self._poll, args=(interval,), name="model-poller", daemon=True)
+        self._poller.start()
+
+    def stop_polling(self) -> None:
+        self._stop.set()
+        if self._poller is not None:
+            self._poller.join(timeout=10)
+
+    def _poll(self, interval: float) -> None:
+        while not self._stop.wait(interval):
+            self.refresh()

@@ -1,0 +1,51 @@
+"""Metric definitions pinned by hand-computed cases."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from movierec.metrics import (coverage, hit_rate_at_k, mae, ndcg_at_k, precision_at_k, ranking_metrics,
+                              recall_at_k, rmse)
+
+
+def test_rmse_and_mae_clip_predictions_to_the_scale():
+    assert rmse(np.array([6.0, 0.0]), np.array([5.0, 0.5])) == 0.0
+    assert rmse(np.array([3.0, 4.0]), np.array([4.0, 2.0])) == pytest.approx(math.sqrt((1 + 4) / 2))
+    assert mae(np.array([3.0, 4.0]), np.array([4.0, 2.0])) == pytest.approx(1.5)
+
+
+def test_hand_computed_ranking_metrics():
+    ranked, relevant = np.array([5, 3, 9, 1]), {3, 1, 7}
+    # hits at ranks 2 and 4: DCG = 1/log2(3) + 1/log2(5); IDCG (3 relevant, k=4) = 1 + 1/log2(3) + 1/2
+    assert precision_at_k(ranked, relevant, 4) == 0.5
+    assert recall_at_k(ranked, relevant, 4) == pytest.approx(2 / 3)
+    assert ndcg_at_k(ranked, relevant, 4) == pytest.approx((1 / math.log2(3) + 1 / math.log2(5)) / (1 + 1 / math.log2(3) + 0.5))
+    assert hit_rate_at_k(ranked, relevant, 4) == 1.0
+
+
+def test_fewer_relevant_than_k_caps_the_ideal_dcg():
+    assert ndcg_at_k(np.array([4, 2, 8]), {4}, 3) == 1.0
+    assert ndcg_at_k(np.array([2, 4, 8]), {4}, 3) == pytest.approx(1 / math.log2(3))
+    assert precision_at_k(np.array([4, 2, 8]), {4}, 3) == pytest.approx(1 / 3)
+
+
+def test_short_and_empty_lists():
+    assert precision_at_k(np.array([1]), {1}, 10) == 0.1  # divides by k, not the list length
+    assert ndcg_at_k(np.array([], np.int64), {1}, 10) == 0.0
+    assert hit_rate_at_k(np.array([], np.int64), {1}, 10) == 0.0
+    assert math.isnan(ndcg_at_k(np.array([1]), set(), 10))
+
+
+def test_only_k_first_items_count():
+    assert precision_at_k(np.array([1, 2, 3]), {3}, 2) == 0.0
+
+
+def test_ranking_metrics_skip_users_without_relevant_items_and_count_coverage():
+    result = ranking_metrics([np.array([1, 2]), np.array([3, 4])], [{1}, set()], k=2, n_movies=8)
+    assert result["n_users"] == 1
+    assert result["precision@2"] == 0.5 and result["ndcg@2"] == 1.0
+    assert result["coverage@2"] == 4 / 8
+    assert coverage([np.array([1, 1, 2])], 4) == 0.5
