@@ -32,18 +32,31 @@ def evaluate_bundle(bundle: ModelBundle, data, k: int, threshold: float) -> dict
     return {name: evaluate(model, cases, k, threshold) for name, model in methods.items()}
 
 
+def flatten_metrics(metrics: dict, prefix: str = "test") -> dict[str, float]:
+    """{"embedding": {"ndcg@10": x}, "new_user": {...}} -> {"test_embedding_ndcg_at_10": x, ...}"""
+    flat: dict[str, float] = {}
+    for key, value in metrics.items():
+        name = f"{prefix}_{key.replace('@', '_at_')}"
+        if isinstance(value, dict):
+            flat.update(flatten_metrics(value, name))
+        else:
+            flat[name] = float(value)
+    return flat
+
+
 def run(cfg: Config) -> dict:
     data = load_processed(cfg.paths.processed)
     bundle = ModelBundle.load(Path(cfg.paths.models) / "bundle")
-    metrics = evaluate_bundle(bundle, data, cfg.evaluate.k, cfg.evaluate.relevance_threshold)
+    metrics: dict = evaluate_bundle(bundle, data, cfg.evaluate.k, cfg.evaluate.relevance_threshold)
+    metrics["new_user"] = json.loads((Path(cfg.paths.reports) / "new_user.json").read_text())
     atomic_write_json(Path(cfg.paths.reports) / "metrics.json", metrics)
     run_info = json.loads((Path(cfg.paths.models) / "embedding" / "run.json").read_text())
     use_store(resolve_tracking_uri(cfg.mlflow.tracking_uri, REPO_ROOT))
     with mlflow.start_run(run_id=run_info["run_id"]):
-        mlflow.log_metrics({f"test_{method}_{name.replace('@', '_at_')}": value
-                            for method, values in metrics.items() for name, value in values.items()})
+        mlflow.log_metrics(flatten_metrics(metrics))
     for method, values in metrics.items():
-        log.info("%-10s %s", method, " ".join(f"{k}={v:.4f}" for k, v in values.items() if k != "n_users"))
+        if method != "new_user":
+            log.info("%-10s %s", method, " ".join(f"{k}={v:.4f}" for k, v in values.items() if k != "n_users"))
     return metrics
 
 

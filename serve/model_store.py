@@ -63,14 +63,14 @@ class ModelStore:
             try:
                 version = self._alias_version()
                 current = self._current
-                if not force and ((current is not None and current.version == version.version)
-                                  or version.version == self._failed_version):
+                if not force and ((current is not None and current.version == str(version.version))
+                                  or str(version.version) == self._failed_version):
                     return False
                 loaded = self._load(version)
             except Exception as exc:  # noqa: BLE001 - any failure must leave the old model serving
                 self.last_error = f"{type(exc).__name__}: {exc}"[:1000]
                 if version is not None:
-                    self._failed_version = version.version
+                    self._failed_version = str(version.version)
                 log.warning("loading %s@%s failed, still serving %s: %s", self.name, self.alias,
                             self._current and self._current.version, self.last_error)
                 return False

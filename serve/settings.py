@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
@@ -10,6 +11,8 @@ import yaml
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SERVE_CONF = REPO_ROOT / "conf" / "serve" / "default.yaml"
 WEB_DIR = REPO_ROOT / "web" / "out"
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -36,5 +39,6 @@ class ServeSettings:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise ValueError(f"{path}: unknown serve setting(s) {unknown}; known: {sorted(known)}")
-        return replace(cls(**data), **{k: v for k, v in overrides.items() if v is not None})
+            log.warning("%s: ignoring unknown serve setting(s) %s; known: %s", path, unknown, sorted(known))
+        settings = cls(**{k: v for k, v in data.items() if k in known})
+        return replace(settings, **{k: v for k, v in overrides.items() if v is not None})

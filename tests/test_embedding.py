@@ -79,23 +79,48 @@ def test_refit_trains_best_epoch_count_on_all_rows():
     assert len(result.refit_history) == result.best_epoch + 1
 
 
-def test_fold_in_is_the_ridge_solution():
-    hp = EmbeddingHParams(n_users=3, n_movies=6, embedding_dim=3, dropout=0.0, global_mean=3.5)
+def _net(implicit_weight: float, l2: float = 0.3) -> EmbeddingNet:
+    hp = EmbeddingHParams(n_users=3, n_movies=6, embedding_dim=3, dropout=0.0, global_mean=3.5,
+                          l2=l2, implicit_weight=implicit_weight)
     net = EmbeddingNet(hp, seed=1)
     with torch.no_grad():
-        net.movie_bias.weight.copy_(torch.randn(6, 1))
-    movies, ratings, lam = np.array([0, 2, 5]), np.array([4.0, 2.5, 5.0]), 0.7
-    p, b = fold_in(net, movies, ratings, lam)
-    q = net.movie.weight.detach().numpy()[movies].astype(float)
+        net.movie_bias.weight.copy_(torch.randn(6, 1, generator=torch.Generator().manual_seed(2)))
+        net.movie.weight.mul_(20)
+    return net
+
+
+MOVIES, RATINGS = np.array([0, 2, 5]), np.array([4.0, 2.5, 5.0], np.float32)
+
+
+def test_fold_in_without_choice_loss_is_the_ridge_solution():
+    net = _net(implicit_weight=0.0)
+    p, b = fold_in(net, MOVIES, RATINGS)
+    q = net.movie.weight.detach().double().numpy()[MOVIES]
     x = np.hstack([q, np.ones((3, 1))])
-    y = ratings - 3.5 - net.movie_bias.weight.detach().numpy()[movies, 0]
-    expected = np.linalg.solve(x.T @ x + lam * np.eye(4), x.T @ y)
-    np.testing.assert_allclose(np.r_[p.numpy(), b.item()], expected, rtol=1e-5, atol=1e-6)
+    y = RATINGS - 3.5 - net.movie_bias.weight.detach().double().numpy()[MOVIES, 0]
+    n = len(MOVIES)  # objective: mean squared error + l2 |theta|^2
+    expected = np.linalg.solve(x.T @ x / n + 0.3 * np.eye(4), x.T @ y / n)
+    np.testing.assert_allclose(np.r_[p.numpy(), b.item()], expected, rtol=1e-3, atol=1e-4)
+
+
+def test_fold_in_with_choice_loss_is_a_stationary_point_of_the_objective():
+    net = _net(implicit_weight=0.5)
+    p, b = fold_in(net, MOVIES, RATINGS)
+    theta = torch.cat([p, b.reshape(1)]).requires_grad_(True)
+    idx, r = torch.as_tensor(MOVIES), torch.as_tensor(RATINGS)
+    pred = net.global_mean + theta[3] + net.movie_bias.weight[idx, 0] + net.movie.weight[idx] @ theta[:3]
+    logits = net.movie.weight @ (net.choice_proj.weight @ theta[:3]) + net.choice_movie_bias.weight[:, 0]
+    loss = (torch.mean((pred - r) ** 2) + 0.3 * theta.pow(2).sum()
+            - 0.5 * ((r / r.sum()) * torch.log_softmax(logits, -1)[idx]).sum())
+    (grad,) = torch.autograd.grad(loss, theta)
+    assert grad.abs().max() < 1e-3
+    ridge_p, _ = fold_in(_net(implicit_weight=0.0), MOVIES, RATINGS)
+    assert not torch.allclose(p, ridge_p, atol=1e-3)  # the choice loss does move the user
 
 
 def test_fold_in_with_no_ratings_is_the_zero_user():
     net = EmbeddingNet(EmbeddingHParams(n_users=2, n_movies=4, embedding_dim=3, dropout=0.1, global_mean=3.0))
-    p, b = fold_in(net, np.array([], np.int64), np.array([], np.float32), 1.0)
+    p, b = fold_in(net, np.array([], np.int64), np.array([], np.float32))
     assert torch.count_nonzero(p) == 0 and float(b) == 0.0
 
 

@@ -58,7 +58,6 @@ class ModelConfig:
     implicit_weight: float = 0.1
     implicit_users: int = 64
     rank_rating_weight: float = 1.0
-    fold_in_l2: float = 1.0
 
 
 @dataclass
@@ -106,6 +105,8 @@ class CfConfig:
 class EvaluateConfig:
     k: int = 10
     relevance_threshold: float = 4.0
+    new_user_fraction: float = 0.1
+    new_user_reveal: int = 10
 
 
 @dataclass
@@ -162,6 +163,8 @@ def _check_ranges(cfg: Config) -> None:
         ("trainer.max_epochs", cfg.trainer.max_epochs >= 1, "must be >= 1"),
         ("trainer.num_threads", cfg.trainer.num_threads >= 1, "must be >= 1"),
         ("evaluate.k", cfg.evaluate.k >= 1, "must be >= 1"),
+        ("evaluate.new_user_fraction", 0.0 < cfg.evaluate.new_user_fraction < 1.0, "must be in (0, 1)"),
+        ("evaluate.new_user_reveal", cfg.evaluate.new_user_reveal >= 1, "must be >= 1"),
     ]
     for key, ok, rule in checks:
         if not ok:

@@ -6,7 +6,7 @@
 
 Ranking score = s_um + ``rank_rating_weight`` × r̂_um: the choice head finds movies the user is
 likely to watch, the rating head prefers the ones they will like. A new user is folded in by
-solving for (p, b) in closed form (ridge) with the movie side frozen.
+minimising the training objective for that one user with the movie side frozen.
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ class EmbeddingHParams:
     dropout: float
     global_mean: float
     rank_rating_weight: float = 1.0
-    fold_in_l2: float = 1.0
+    l2: float = 0.0               # the training regularisation, reused when folding in a user
+    implicit_weight: float = 0.0  # the training weight of the choice loss, likewise
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -80,22 +81,42 @@ class EmbeddingNet(nn.Module):
         return self.movie.weight @ self.choice_proj(p) + self.choice_movie_bias.weight.squeeze(-1)
 
 
-def fold_in(net: EmbeddingNet, movie_idx: np.ndarray, rating: np.ndarray, l2: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """Closed-form ridge estimate of a new user's (p, b) with every movie parameter frozen.
+def fold_in(net: EmbeddingNet, movie_idx: np.ndarray, rating: np.ndarray,
+            max_iter: int = 50) -> tuple[torch.Tensor, torch.Tensor]:
+    """A new user's (p, b): the training objective for that one user, movie side frozen.
 
-    Minimises Σ_m (r_m − μ − b_m − b − p·q_m)² + l2 (|p|² + b²). With no ratings: p = 0, b = 0.
+    Minimises  mean_m (r_m − μ − b_m − b − p·q_m)²  +  w_c · CE(choice(p), ratings)  +  l2 (|p|² + b²)
+    with the model's own ``implicit_weight`` (w_c) and ``l2``. The objective is convex in (p, b)
+    (least squares plus log-sum-exp of a linear map), so L-BFGS from zero finds the optimum.
+    With no ratings: p = 0, b = 0 (the ranking falls back to the movies' choice biases).
     """
-    with torch.no_grad():
-        dim = net.hp.embedding_dim
-        if len(movie_idx) == 0:
-            return torch.zeros(dim), torch.tensor(0.0)
-        idx = torch.as_tensor(movie_idx, dtype=torch.long)
-        q = net.movie.weight[idx].double()
-        x = torch.cat([q, torch.ones(len(idx), 1, dtype=torch.float64)], dim=1)
-        y = (torch.as_tensor(rating, dtype=torch.float64) - net.global_mean.double()
-             - net.movie_bias.weight[idx].squeeze(-1).double())
-        theta = torch.linalg.solve(x.T @ x + l2 * torch.eye(dim + 1, dtype=torch.float64), x.T @ y)
-        return theta[:dim].float(), theta[dim].float()
+    dim = net.hp.embedding_dim
+    if len(movie_idx) == 0:
+        return torch.zeros(dim), torch.tensor(0.0)
+    idx = torch.as_tensor(np.asarray(movie_idx), dtype=torch.long)
+    r = torch.as_tensor(np.asarray(rating), dtype=torch.float32)
+    q_all = net.movie.weight.detach()
+    q, bm = q_all[idx], net.movie_bias.weight.detach()[idx, 0]
+    proj, choice_bias = net.choice_proj.weight.detach(), net.choice_movie_bias.weight.detach()[:, 0]
+    weights = r / r.sum() if float(r.sum()) > 0 else torch.full_like(r, 1.0 / len(r))
+    hp = net.hp
+    theta = torch.zeros(dim + 1, requires_grad=True)
+    optimizer = torch.optim.LBFGS([theta], max_iter=max_iter, tolerance_grad=1e-6, line_search_fn="strong_wolfe")
+
+    def objective() -> torch.Tensor:
+        optimizer.zero_grad()
+        p, b = theta[:dim], theta[dim]
+        mse = torch.mean((net.global_mean + b + bm + q @ p - r) ** 2)
+        loss = mse + hp.l2 * theta.pow(2).sum()
+        if hp.implicit_weight > 0:
+            log_p = torch.log_softmax(q_all @ (proj @ p) + choice_bias, dim=-1)
+            loss = loss + hp.implicit_weight * -(weights * log_p[idx]).sum()
+        loss.backward()
+        return loss
+
+    optimizer.step(objective)
+    theta = theta.detach()
+    return theta[:dim].clone(), theta[dim].clone()
 
 
 class EmbeddingRecommender:
@@ -109,7 +130,7 @@ class EmbeddingRecommender:
         if profile.user_idx is not None:
             u = int(profile.user_idx)
             return self.net.user.weight[u].detach(), self.net.user_bias.weight[u, 0].detach()
-        return fold_in(self.net, profile.movie_idx, profile.rating, self.net.hp.fold_in_l2)
+        return fold_in(self.net, profile.movie_idx, profile.rating)
 
     @torch.no_grad()
     def predict_all(self, profile: Profile) -> np.ndarray:

@@ -65,3 +65,25 @@ def evaluate(model: Recommender, cases: list[UserCase], k: int = 10,
     result = {"rmse": rmse(pred, act), "mae": mae(pred, act)}
     result.update(ranking_metrics(ranked, relevant, k, model.n_movies))
     return result
+
+
+def new_user_split(ratings: pd.DataFrame, user_fraction: float, n_reveal: int,
+                   seed: int) -> tuple[pd.DataFrame, list[UserCase]]:
+    """The cold-start protocol: hold out a seeded `user_fraction` of users entirely.
+
+    Returns the ratings of the other users (to train on) and, for each held-out user with more
+    than `n_reveal` ratings, a case whose profile is `n_reveal` seeded random ratings (no
+    user_idx: the method must fold the user in) and whose held-out part is the rest.
+    """
+    rng = np.random.RandomState(seed)
+    users = np.unique(ratings["user_idx"].to_numpy())
+    cold = set(rng.permutation(users)[: int(round(len(users) * user_fraction))].tolist())
+    is_cold = ratings["user_idx"].isin(cold).to_numpy()
+    cases = []
+    for _, (movies, values) in sorted(group_by_user(ratings[is_cold]).items()):
+        if len(movies) <= n_reveal:
+            continue
+        order = rng.permutation(len(movies))
+        shown, hidden = order[:n_reveal], order[n_reveal:]
+        cases.append(UserCase(Profile(movies[shown], values[shown]), movies[hidden], values[hidden]))
+    return ratings[~is_cold].reset_index(drop=True), cases

@@ -164,7 +164,8 @@ def fit_embedding(train: Ratings, val: Ratings, test: Ratings | None, n_users: i
     pl.seed_everything(seed, workers=True, verbose=False)
     hp = EmbeddingHParams(n_users=n_users, n_movies=n_movies, embedding_dim=model_cfg.embedding_dim,
                           dropout=model_cfg.dropout, global_mean=float(train.rating.mean()),
-                          rank_rating_weight=model_cfg.rank_rating_weight, fold_in_l2=model_cfg.fold_in_l2)
+                          rank_rating_weight=model_cfg.rank_rating_weight, l2=model_cfg.l2,
+                          implicit_weight=model_cfg.implicit_weight)
     net = EmbeddingNet(hp, seed=seed)
     choice = ChoiceTargets(train, n_users, n_movies, model_cfg.implicit_users, seed) \
         if model_cfg.implicit_weight > 0 else None

@@ -1,0 +1,205 @@
+"""The JSON API: each route declared once, with its OpenAPI operation (:mod:`serve.openapi`).
+
+Rankings and predictions come from the bundle only (`recommend`, `predict`, `profile_*`): the
+service serves exactly what `evaluate` measured. A request reads the current model once.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+from datetime import datetime, timezone
+
+import numpy as np
+from flask import Blueprint, current_app, jsonify, request
+from werkzeug.exceptions import Forbidden, NotFound, ServiceUnavailable
+
+from serve.explanations import user_user_because
+from serve.model_store import LoadedModel, ModelStore
+from serve.openapi import path, query
+from serve.schemas import K, LIMIT_10, LIMIT_20, METHOD, USER_ID, spec
+
+ADMIN_TOKEN_ENV = "MOVIEREC_ADMIN_TOKEN"
+LOOPBACK = {"127.0.0.1", "::1", "::ffff:127.0.0.1"}
+STORE_KEY = "movierec.store"
+
+api = Blueprint("api", __name__)
+route = spec.route
+
+USER_ID_QUERY = query("user_id", USER_ID, "A MovieLens userId the model was trained on", required=True)
+K_QUERY = query("k", K, "How many recommendations (1-100)")
+RECOMMEND_ERRORS = ("400", "404", "503")
+NEW_USER_ERRORS = ("400", "413", "503")
+
+
+def store() -> ModelStore:
+    return current_app.extensions[STORE_KEY]
+
+
+def _model() -> LoadedModel:
+    model = store().current
+    if model is None:
+        raise ServiceUnavailable(f"no model loaded yet: {store().last_error or 'loading'}")
+    return model
+
+
+def _known_profile(model: LoadedModel, user_id: int):
+    from movierec.bundle import UnknownUser
+
+    try:
+        return model.bundle.profile_for_user(user_id)
+    except UnknownUser:
+        raise NotFound(f"user_id: unknown user {user_id}") from None
+
+
+def _new_profile(model: LoadedModel, ratings: list[dict]):
+    return model.bundle.profile_from_ratings([r["movie_id"] for r in ratings], [r["rating"] for r in ratings])
+
+
+def _recommendations(model: LoadedModel, method: str, profile, k: int) -> list[dict]:
+    ranked = model.bundle.recommend(method, profile, k)
+    movie_ids = model.catalogue.movie_id[ranked.movie_idx]
+    predicted, _ = model.bundle.predict(method, profile, movie_ids)
+    items = []
+    for idx, score, rating in zip(ranked.movie_idx, ranked.score, predicted):
+        item = model.catalogue.row(idx)
+        item["score"] = round(float(score), 5)
+        item["predicted_rating"] = round(float(rating), 3)
+        if method == "user_user":
+            because = user_user_because(model.bundle.user_user, profile, int(idx))
+            if because is not None:
+                item["because"] = because
+        items.append(item)
+    return items
+
+
+def _known_user_response(method: str, user_id: int, k: int):
+    model = _model()
+    profile = _known_profile(model, user_id)
+    return jsonify(user_id=user_id, method=method, model_version=model.version,
+                   recommendations=_recommendations(model, method, profile, k))
+
+
+def _new_user_response(method: str, body: dict):
+    model = _model()
+    profile, ignored = _new_profile(model, body["ratings"])
+    return jsonify(method=method, model_version=model.version, ignored_movie_ids=ignored,
+                   recommendations=_recommendations(model, method, profile, body["k"]))
+
+
+# -- recommendations -----------------------------------------------------------------------------
+
+@route(api, "/recommend", "GET", summary="Embedding recommendations for a known user", tags=("recommend",),
+       parameters=(USER_ID_QUERY, K_QUERY), response="RecommendResponse", errors=RECOMMEND_ERRORS,
+       description="Top-k by the embedding model's ranking score; never a movie the user already rated.")
+def recommend_known(user_id: int, k: int):
+    return _known_user_response("embedding", user_id, k)
+
+
+@route(api, "/recommend", "POST", summary="Embedding recommendations for a new user (fold-in)",
+       tags=("recommend",), body="RecommendRequest", response="RecommendResponse", errors=NEW_USER_ERRORS)
+def recommend_new(body: dict):
+    return _new_user_response("embedding", body)
+
+
+@route(api, "/recommend-simple", "GET", summary="User-user Pearson recommendations for a known user",
+       tags=("recommend",), parameters=(USER_ID_QUERY, K_QUERY), response="RecommendResponse",
+       errors=RECOMMEND_ERRORS, description="Each item may say `because`: how similar users rated it.")
+def recommend_simple_known(user_id: int, k: int):
+    return _known_user_response("user_user", user_id, k)
+
+
+@route(api, "/recommend-simple", "POST", summary="User-user Pearson recommendations for a new user",
+       tags=("recommend",), body="RecommendRequest", response="RecommendResponse", errors=NEW_USER_ERRORS)
+def recommend_simple_new(body: dict):
+    return _new_user_response("user_user", body)
+
+
+@route(api, "/predict", "POST", summary="Predicted ratings of given movies for a known user",
+       tags=("recommend",), body="PredictRequest", response="PredictResponse",
+       errors=("400", "404", "413", "503"))
+def predict(body: dict):
+    model = _model()
+    profile = _known_profile(model, body["user_id"])
+    movie_ids = np.asarray(body["movie_ids"], dtype=np.int64)
+    predicted, ignored = model.bundle.predict(body["method"], profile, movie_ids)
+    idx = model.bundle.vocab.movies.lookup(movie_ids)
+    known = idx >= 0
+    predictions = [{"movie_id": int(mid), "title": model.catalogue.row(i)["title"],
+                    "predicted_rating": round(float(r), 3)}
+                   for mid, i, r in zip(movie_ids[known], idx[known], predicted)]
+    return jsonify(user_id=body["user_id"], method=body["method"], model_version=model.version,
+                   predictions=predictions, ignored_movie_ids=ignored)
+
+
+# -- movies and users ----------------------------------------------------------------------------
+
+@route(api, "/movies", "GET", summary="Search titles (case-insensitive substring), most rated first",
+       tags=("movies",), response="MovieSearchResponse", errors=("400", "503"),
+       parameters=(query("query", {"type": "string", "minLength": 1, "maxLength": 200}, "Part of a title",
+                         required=True),
+                   query("limit", LIMIT_20, "How many movies (1-100)")))
+def search_movies(query: str, limit: int):
+    model = _model()
+    return jsonify(query=query, model_version=model.version, movies=model.catalogue.search(query.strip() or query,
+                                                                                           limit))
+
+
+@route(api, "/users/<user_id>/top-rated", "GET", summary="A known user's highest-rated (train) movies",
+       tags=("movies",), response="TopRatedResponse", errors=("400", "404", "503"),
+       parameters=(path("user_id", USER_ID, "A MovieLens userId the model was trained on"),
+                   query("limit", LIMIT_10, "How many movies (1-100)")))
+def user_top_rated(user_id: int, limit: int):
+    model = _model()
+    profile = _known_profile(model, user_id)
+    return jsonify(user_id=user_id, model_version=model.version,
+                   movies=model.catalogue.top_rated(profile.user_idx, limit))
+
+
+# -- operations ----------------------------------------------------------------------------------
+
+def _iso(timestamp: float | None) -> str | None:
+    return None if timestamp is None else datetime.fromtimestamp(timestamp, timezone.utc).isoformat()
+
+
+@route(api, "/health", "GET", summary="Which model is served; 503 while none is loaded", tags=("operations",),
+       response="Health", errors=("503",))
+def health():
+    current, st = store().current, store()
+    if current is None:
+        return jsonify(error=f"no model loaded: {st.last_error or 'loading'}", status="unavailable",
+                       model_name=st.name, model_alias=st.alias, last_error=st.last_error), 503
+    return jsonify(status="ok", model_name=current.name, model_alias=current.alias,
+                   model_version=current.version, run_id=current.run_id, loaded_at=_iso(current.loaded_at),
+                   last_checked=_iso(st.last_checked), n_users=len(current.bundle.vocab.users),
+                   n_movies=len(current.bundle.vocab.movies), last_error=st.last_error)
+
+
+def _admin_allowed() -> bool:
+    token = os.environ.get(ADMIN_TOKEN_ENV)
+    given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+    if token and given and hmac.compare_digest(token.encode(), given.encode()):
+        return True
+    return request.remote_addr in LOOPBACK
+
+
+@route(api, "/admin/reload", "POST", summary="Load the alias's version now if it moved (localhost or token)",
+       tags=("operations",), response="ReloadResponse", errors=("403", "503"),
+       description=f"Allowed from 127.0.0.1/::1, or with `Authorization: Bearer $"
+                   f"{ADMIN_TOKEN_ENV}`. 503 when the load fails; the old model keeps serving.")
+def admin_reload():
+    if not _admin_allowed():
+        raise Forbidden(f"admin routes answer only localhost, or a request carrying ${ADMIN_TOKEN_ENV}")
+    st = store()
+    changed = st.refresh()
+    current = st.current
+    if st.last_error is not None:
+        serving = f"still serving version {current.version}" if current else "no model loaded"
+        raise ServiceUnavailable(f"reload failed, {serving}: {st.last_error}")
+    return jsonify(changed=changed, model_version=current.version if current else None)
+
+
+@route(api, "/openapi.json", "GET", summary="This API as OpenAPI 3.1", tags=("operations",),
+       response="OpenApiDocument", errors=())
+def openapi_document():
+    return jsonify(spec.document())

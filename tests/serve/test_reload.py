@@ -1,0 +1,78 @@
+"""A new champion is picked up without a restart; in-flight requests keep the old model; failures keep it."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from serve_testdata import UNKNOWN_USER
+
+
+@pytest.fixture
+def fresh(registry, web_dir, request):
+    """An app serving its own model name (version 1), so moving its alias leaves other tests alone."""
+    from serve import create_app
+
+    name = f"reload-{request.node.name}"[:60]
+    assert registry.register(name) == "1"
+    app = create_app(tracking_uri=registry.uri, model_name=name, poll_seconds=0, web_dir=web_dir)
+    store = app.extensions["movierec.store"]
+    yield name, app, store
+    store.stop_polling()
+
+
+def test_admin_reload_swaps_and_in_flight_requests_keep_the_old_model(registry, fresh):
+    name, app, store = fresh
+    client = app.test_client()
+    in_flight = store.current                     # what a request started before the swap holds
+    assert client.post("/admin/reload").get_json() == {"changed": False, "model_version": "1"}
+    assert registry.register(name) == "2"
+    response = client.post("/admin/reload")
+    assert response.status_code == 200 and response.get_json() == {"changed": True, "model_version": "2"}
+    assert client.get("/recommend?user_id=1").get_json()["model_version"] == "2"
+    assert client.get("/health").get_json()["model_version"] == "2"
+    assert in_flight.version == "1" and store.current is not in_flight
+    assert len(in_flight.bundle.recommend("embedding", in_flight.bundle.profile_for_user(1), 5).movie_idx) == 5
+
+
+def test_poller_picks_up_a_new_champion(registry, fresh):
+    name, app, store = fresh
+    store.start_polling(0.1)
+    registry.register(name)
+    deadline = time.monotonic() + 20
+    while store.current.version != "2" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert app.test_client().get("/health").get_json()["model_version"] == "2"
+
+
+def test_failed_load_keeps_the_old_model_and_reports_it(registry, fresh, broken_bundle_dir):
+    name, app, store = fresh
+    client = app.test_client()
+    assert registry.register(name, broken_bundle_dir) == "2"  # promoted: same metrics
+    response = client.post("/admin/reload")
+    assert response.status_code == 503
+    assert "still serving version 1" in response.get_json()["error"]
+    health = client.get("/health")
+    assert health.status_code == 200
+    assert health.get_json()["model_version"] == "1" and "format" in health.get_json()["last_error"]
+    assert client.get("/recommend?user_id=1").status_code == 200
+    assert client.get(f"/recommend?user_id={UNKNOWN_USER}").status_code == 404
+    assert store.refresh() is False                     # the broken version is not retried...
+    assert registry.register(name) == "3"               # ...but the next one loads
+    assert store.refresh() is True and store.last_error is None
+    assert client.get("/health").get_json()["model_version"] == "3"
+
+
+def test_admin_reload_only_from_localhost_or_with_the_token(fresh, monkeypatch):
+    _, app, _ = fresh
+    client = app.test_client()
+    remote = {"REMOTE_ADDR": "10.1.2.3"}
+    response = client.post("/admin/reload", environ_base=remote)
+    assert response.status_code == 403 and "MOVIEREC_ADMIN_TOKEN" in response.get_json()["error"]
+    monkeypatch.setenv("MOVIEREC_ADMIN_TOKEN", "s3cret")
+    assert client.post("/admin/reload", environ_base=remote,
+                       headers={"Authorization": "Bearer wrong"}).status_code == 403
+    assert client.post("/admin/reload", environ_base=remote,
+                       headers={"Authorization": "Bearer s3cret"}).status_code == 200
+    assert client.post("/admin/reload", environ_base={"REMOTE_ADDR": "::1"}).status_code == 200
