@@ -1,14 +1,18 @@
-# Everyday commands. `make run` = pipeline then service; `make test` = every test.
+# Everyday commands. `make run` = pipeline, then the service; `make test` = every test.
 # Offline? Point the download stage at a local copy: MOVIEREC_DATA_MIRROR=<folder> make run
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+WEB_DEPS := web/node_modules/.installed
+WEB_OUT := web/out/index.html
+WEB_SRC := $(shell find web/src -type f 2>/dev/null) web/package.json web/next.config.mjs web/tailwind.config.ts
 export PATH := $(abspath $(BIN)):$(PATH)
+export NEXT_TELEMETRY_DISABLED := 1
 export MLFLOW_SERVER_ENABLE_JOB_EXECUTION ?= false
 
-.PHONY: install params pipeline run serve test ui clean
+.PHONY: install params pipeline web serve run test test-python test-web ui clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,19 +21,37 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-params: install  ## regenerate params.yaml from conf/
+params: install  ## regenerate params.yaml from conf/ (the one hand-edited config)
 	$(BIN)/python -m pipeline.params
 
-pipeline: params  ## dvc repro: download -> filter -> reindex -> train -> evaluate -> register
+pipeline: params  ## dvc repro: download, filter, reindex, train, evaluate, register
 	$(BIN)/dvc repro
 
-run: pipeline
+$(WEB_DEPS): web/package-lock.json
+	cd web && npm ci --no-audit --no-fund
+	touch $@
 
-test: install
+$(WEB_OUT): $(WEB_DEPS) $(WEB_SRC)
+	cd web && npm run build
+
+web: $(WEB_OUT)  ## build the page (static export in web/out) when missing or stale
+
+serve: install web  ## the service on http://127.0.0.1:8000/ (gunicorn)
+	$(BIN)/python -m serve
+
+run: pipeline web  ## the whole job: pipeline, then the service
+	$(BIN)/python -m serve
+
+test-python: install web
 	$(BIN)/python -m pytest
+
+test-web: $(WEB_DEPS)
+	cd web && npm test
+
+test: test-web test-python  ## everything: page components (Vitest), then pytest (unit, service, browser, e2e)
 
 ui: install  ## MLflow UI on 127.0.0.1:5000, light enough for 2 cores
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(abspath mlflow.db) --host 127.0.0.1 --port 5000 --workers 1
 
 clean:
-	rm -rf data/raw/*/ data/interim/*.parquet data/processed/*.parquet models reports/*.json
+	rm -rf data/raw/*/ data/interim/*.parquet data/processed/*.parquet models multirun web/out

@@ -17,7 +17,7 @@ import yaml
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from movierec.config import Config, validate
+from movierec.config import Config, compose, validate
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CONF_DIR = REPO_ROOT / "conf"
@@ -28,12 +28,7 @@ log = logging.getLogger("movierec")
 
 def compose_params(overrides: list[str] | None = None) -> dict:
     """The composed, resolved `conf/` as a plain dict: exactly what `params.yaml` holds."""
-    from hydra import compose, initialize_config_dir
-
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None):
-        cfg = compose(config_name="config", overrides=overrides or [])
-    OmegaConf.resolve(cfg)
-    return OmegaConf.to_container(cfg)  # type: ignore[return-value]
+    return compose(CONF_DIR, overrides)
 
 
 def select_config(composed: DictConfig, overrides: list[str], params_file: Path = PARAMS_FILE) -> Config:

@@ -60,15 +60,15 @@ def _recommendations(model: LoadedModel, method: str, profile, k: int) -> list[d
     ranked = model.bundle.recommend(method, profile, k)
     movie_ids = model.catalogue.movie_id[ranked.movie_idx]
     predicted, _ = model.bundle.predict(method, profile, movie_ids)
+    reasons = (user_user_because(model.bundle.user_user, profile, ranked.movie_idx) if method == "user_user"
+               else [None] * len(ranked.movie_idx))
     items = []
-    for idx, score, rating in zip(ranked.movie_idx, ranked.score, predicted):
+    for idx, score, rating, because in zip(ranked.movie_idx, ranked.score, predicted, reasons):
         item = model.catalogue.row(idx)
         item["score"] = round(float(score), 5)
         item["predicted_rating"] = round(float(rating), 3)
-        if method == "user_user":
-            because = user_user_because(model.bundle.user_user, profile, int(idx))
-            if because is not None:
-                item["because"] = because
+        if because is not None:
+            item["because"] = because
         items.append(item)
     return items
 

@@ -5,9 +5,12 @@ from __future__ import annotations
 from movierec.ranking import Profile
 
 
-def user_user_because(user_user, profile: Profile, movie_idx: int) -> dict | None:
-    """`{"code", "text", "n_users", "mean_rating"}`, or None when there is nothing to say."""
-    why = user_user.explain(profile, movie_idx)
+def user_user_because(user_user, profile: Profile, movie_idx) -> list[dict | None]:
+    """For each movie `{"code", "text", "n_users", "mean_rating"}`, or None when there is nothing to say."""
+    return [_because(why) for why in user_user.explain_many(profile, movie_idx)]
+
+
+def _because(why: dict) -> dict | None:
     n_rated, mean = why["n_neighbours_rated"], why["mean_neighbour_rating"]
     if why["n_neighbours"] == 0:
         return {"code": "popular", "text": "no similar users yet, so among the most rated movies",

@@ -1,15 +1,15 @@
-"""Service settings: `conf/serve/default.yaml` (the one config source) with defaults for missing keys."""
+"""Service settings from the one config source, `conf/` (groups `serve` and `mlflow`)."""
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, fields, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-import yaml
+from movierec.config import compose, validate
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-SERVE_CONF = REPO_ROOT / "conf" / "serve" / "default.yaml"
+CONF_DIR = REPO_ROOT / "conf"
 WEB_DIR = REPO_ROOT / "web" / "out"
 
 log = logging.getLogger(__name__)
@@ -32,13 +32,9 @@ class ServeSettings:
     timeout: int = 120               # gunicorn worker timeout (model loading happens at boot)
 
     @classmethod
-    def load(cls, path: Path = SERVE_CONF, **overrides) -> "ServeSettings":
-        """Settings from `path` (unknown keys refused), then `overrides` that are not None."""
-        data = yaml.safe_load(path.read_text()) if path.is_file() else {}
-        data = data or {}
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            log.warning("%s: ignoring unknown serve setting(s) %s; known: %s", path, unknown, sorted(known))
-        settings = cls(**{k: v for k, v in data.items() if k in known})
+    def load(cls, conf_dir: Path = CONF_DIR, **overrides) -> "ServeSettings":
+        """`serve.*` and `mlflow.*` from the composed `conf/` (validated), then non-None `overrides`."""
+        cfg = validate(compose(conf_dir))
+        settings = cls(**asdict(cfg.serve), model_name=cfg.mlflow.model_name, model_alias=cfg.mlflow.alias,
+                       tracking_uri=cfg.mlflow.tracking_uri)
         return replace(settings, **{k: v for k, v in overrides.items() if v is not None})

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.slow
 
 IGNORE = shutil.ignore_patterns(".git", ".venv", "node_modules", ".next", "out", "mlflow.db*", "mlruns",
                                 "models", "multirun", "outputs", "__pycache__", ".pytest_cache",
-                                "*.parquet", "ml-latest-small", "tmp", "cache", "test-artifacts", "*.egg-info")
+                                "*.parquet", "ml-latest-small", "tmp", "cache", "registry.json", "test-artifacts", "*.egg-info")
 
 
 def _run(cmd: list[str], cwd: Path, env: dict) -> str:
@@ -80,3 +80,30 @@ def test_changing_the_filter_param_reruns_filter_and_downstream(pipeline_copy):
     finally:
         params.write_text(original)
         _run([sys.executable, "-m", "dvc", "repro", "reindex"], work, env)
+
+
+METRIC_KEYS = {"rmse", "mae", "precision@10", "recall@10", "ndcg@10", "hit_rate@10", "coverage@10"}
+
+
+def test_metrics_cover_every_method_and_beat_popularity(pipeline_copy):
+    work, _, _ = pipeline_copy
+    metrics = json.loads((work / "reports/metrics.json").read_text())
+    assert set(metrics) == {"embedding", "user_user", "popularity", "new_user"}
+    for method in ("embedding", "user_user", "popularity"):
+        assert METRIC_KEYS <= set(metrics[method])
+        assert METRIC_KEYS <= set(metrics["new_user"][method])
+    for method in ("embedding", "user_user"):
+        assert metrics[method]["ndcg@10"] > metrics["popularity"]["ndcg@10"]
+        assert metrics[method]["rmse"] < metrics["popularity"]["rmse"]
+        assert metrics["new_user"][method]["ndcg@10"] > metrics["new_user"]["popularity"]["ndcg@10"]
+
+
+def test_loss_curves_and_registered_champion(pipeline_copy):
+    work, _, _ = pipeline_copy
+    loss = pd.read_csv(work / "reports/loss.csv")
+    assert list(loss.columns) == ["epoch", "train_loss", "val_loss", "test_loss"]
+    assert loss.notna().all().all() and loss["train_loss"].iloc[-1] < loss["train_loss"].iloc[0]
+    assert (work / "reports/loss.png").read_bytes()[:4] == b"\x89PNG"
+    registry = json.loads((work / "reports/registry.json").read_text())
+    assert registry["promoted"] and registry["version"] == "1"
+    assert (work / "mlflow.db").is_file()

@@ -27,7 +27,7 @@ from movierec.ranking import Profile, Ranked, Recommender, recommend
 from movierec.user_user import UserUserConfig, UserUserRecommender
 from movierec.vocabulary import Vocabularies
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: embedding hparams carry l2/implicit_weight for the fold-in
 METHODS = ("embedding", "user_user")
 _RATINGS_KEYS = ("indptr", "indices", "data", "shape")
 

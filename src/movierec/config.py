@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
+from pathlib import Path
 from typing import Any, Optional
 
 from omegaconf import DictConfig, OmegaConf
@@ -124,6 +125,11 @@ class ServeConfig:
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 2
+    threads: int = 4
+    poll_seconds: float = 5.0
+    max_content_length: int = 262144
+    torch_threads: int = 1
+    timeout: int = 120
 
 
 @dataclass
@@ -169,6 +175,20 @@ def _check_ranges(cfg: Config) -> None:
     for key, ok, rule in checks:
         if not ok:
             raise ValueError(f"config key '{key}' {rule}")
+
+
+def compose(conf_dir: str | Path, overrides: list[str] | None = None) -> dict:
+    """Hydra-compose `conf_dir/config.yaml` with overrides; resolved, as a plain dict.
+
+    This is exactly what `params.yaml` holds (and what DVC's own composition writes).
+    """
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+
+    with initialize_config_dir(config_dir=str(Path(conf_dir).resolve()), version_base=None):
+        cfg = hydra_compose(config_name="config", overrides=overrides or [])
+    OmegaConf.resolve(cfg)
+    return OmegaConf.to_container(cfg)  # type: ignore[return-value]
 
 
 def validate(raw: DictConfig | dict) -> Config:

@@ -11,6 +11,7 @@ minimising the training objective for that one user with the movie side frozen.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -125,12 +126,17 @@ class EmbeddingRecommender:
     def __init__(self, net: EmbeddingNet) -> None:
         self.net = net.eval()
         self.n_movies = net.hp.n_movies
+        # ranking, rating and explaining one new user each need the same fold-in: do it once
+        self._fold_in = functools.lru_cache(maxsize=64)(self._fold_in_uncached)
+
+    def _fold_in_uncached(self, movie_bytes: bytes, rating_bytes: bytes) -> tuple[torch.Tensor, torch.Tensor]:
+        return fold_in(self.net, np.frombuffer(movie_bytes, np.int64), np.frombuffer(rating_bytes, np.float32))
 
     def user_vector(self, profile: Profile) -> tuple[torch.Tensor, torch.Tensor]:
         if profile.user_idx is not None:
             u = int(profile.user_idx)
             return self.net.user.weight[u].detach(), self.net.user_bias.weight[u, 0].detach()
-        return fold_in(self.net, profile.movie_idx, profile.rating)
+        return self._fold_in(profile.movie_idx.tobytes(), profile.rating.tobytes())
 
     @torch.no_grad()
     def predict_all(self, profile: Profile) -> np.ndarray:

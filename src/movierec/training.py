@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import logging
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
@@ -23,6 +24,11 @@ from movierec.config import ModelConfig, TrainerConfig
 from movierec.embedding import EmbeddingHParams, EmbeddingNet, EmbeddingRecommender
 
 log = logging.getLogger(__name__)
+# Lightning's start-up banners (accelerator, tips) say nothing useful for this tiny CPU model.
+logging.getLogger("lightning.pytorch.utilities.rank_zero").setLevel(logging.WARNING)
+logging.getLogger("lightning.pytorch.accelerators.cuda").setLevel(logging.WARNING)
+warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+warnings.filterwarnings("ignore", message=".*isinstance.treespec, LeafSpec.*")
 
 EpochHook = Callable[[int, dict[str, float]], None]
 
@@ -37,9 +43,9 @@ class Ratings:
 
     @classmethod
     def from_arrays(cls, user_idx, movie_idx, rating) -> "Ratings":
-        return cls(torch.as_tensor(np.asarray(user_idx), dtype=torch.long),
-                   torch.as_tensor(np.asarray(movie_idx), dtype=torch.long),
-                   torch.as_tensor(np.asarray(rating), dtype=torch.float32))
+        return cls(torch.tensor(np.asarray(user_idx), dtype=torch.long),
+                   torch.tensor(np.asarray(movie_idx), dtype=torch.long),
+                   torch.tensor(np.asarray(rating), dtype=torch.float32))
 
     def __len__(self) -> int:
         return int(self.rating.numel())

@@ -246,16 +246,24 @@ class UserUserRecommender:
 
     def explain(self, profile: Profile, movie_idx: int) -> dict:
         """Why a movie was recommended: how many ranking neighbours rated it, and how."""
-        movie_idx = int(movie_idx)
-        users, w = self.rank_neighbours(profile)
-        col = slice(self._csc.indptr[movie_idx], self._csc.indptr[movie_idx + 1])
-        raters, ratings = self._csc.indices[col], self._csc.data[col]
-        hit = np.isin(raters, users)
-        n_rated = int(hit.sum())
-        return {
-            "movie_idx": movie_idx,
-            "n_neighbours": int(users.size),
-            "n_neighbours_rated": n_rated,
-            "mean_neighbour_rating": float(ratings[hit].mean()) if n_rated else None,
-            "predicted_rating": float(self.predict(profile, np.array([movie_idx]))[0]),
-        }
+        return self.explain_many(profile, np.array([movie_idx]))[0]
+
+    def explain_many(self, profile: Profile, movie_idx: np.ndarray) -> list[dict]:
+        """:meth:`explain` for several movies, finding the neighbours once."""
+        movie_idx = np.asarray(movie_idx, dtype=np.int64)
+        users, _ = self.rank_neighbours(profile)
+        predicted = self.predict(profile, movie_idx) if movie_idx.size else np.empty(0)
+        out = []
+        for movie, rating in zip(movie_idx.tolist(), predicted.tolist()):
+            col = slice(self._csc.indptr[movie], self._csc.indptr[movie + 1])
+            raters, ratings = self._csc.indices[col], self._csc.data[col]
+            hit = np.isin(raters, users)
+            n_rated = int(hit.sum())
+            out.append({
+                "movie_idx": movie,
+                "n_neighbours": int(users.size),
+                "n_neighbours_rated": n_rated,
+                "mean_neighbour_rating": float(ratings[hit].mean()) if n_rated else None,
+                "predicted_rating": float(rating),
+            })
+        return out
