@@ -132,3 +132,14 @@ def test_save_and_load_give_identical_scores(tmp_path, trained):
     profile = _profile(ratings, 7)
     np.testing.assert_array_equal(loaded.rank_scores(profile), result.model.rank_scores(profile))
     np.testing.assert_array_equal(loaded.predict_all(profile), result.model.predict_all(profile))
+
+
+def test_logging_test_loss_does_not_change_the_trained_weights():
+    ratings = two_group_ratings()
+    held_out = two_group_ratings(seed=9).iloc[:100]
+    trainer = TrainerConfig(max_epochs=3, patience=5, refit=False)
+    without = train_embedding(ratings, None, N_USERS, N_MOVIES, MODEL, trainer, seed=1)
+    with_test = train_embedding(ratings, held_out, N_USERS, N_MOVIES, MODEL, trainer, seed=1)
+    assert "test_loss" in with_test.history[0] and "test_loss" not in without.history[0]
+    for a, b in zip(without.model.net.state_dict().values(), with_test.model.net.state_dict().values()):
+        assert torch.equal(a, b)

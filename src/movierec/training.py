@@ -184,13 +184,15 @@ def fit_embedding(train: Ratings, val: Ratings, test: Ratings | None, n_users: i
         enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
         callbacks=[recorder, stopper],
     )
+    def loader(data: Ratings, batch_size: int, shuffle_seed: int | None) -> DataLoader:
+        # an own generator: iterating a loader must not draw from the global RNG (dropout's),
+        # so whether test loss is logged cannot change the trained weights
+        return DataLoader(RatingBatches(data, batch_size, shuffle_seed), batch_size=None, num_workers=0,
+                          generator=torch.Generator().manual_seed(seed))
+
     eval_batch = 1 << 15
-    val_loaders = [DataLoader(RatingBatches(val, eval_batch, None), batch_size=None, num_workers=0)]
-    if test is not None:
-        val_loaders.append(DataLoader(RatingBatches(test, eval_batch, None), batch_size=None, num_workers=0))
-    trainer.fit(task, train_dataloaders=DataLoader(RatingBatches(train, model_cfg.batch_size, seed),
-                                                   batch_size=None, num_workers=0),
-                val_dataloaders=val_loaders)
+    val_loaders = [loader(val, eval_batch, None)] + ([loader(test, eval_batch, None)] if test is not None else [])
+    trainer.fit(task, train_dataloaders=loader(train, model_cfg.batch_size, seed), val_dataloaders=val_loaders)
     net = task.net.cpu()
     if recorder.best_state is not None and not keep_last:
         net.load_state_dict(recorder.best_state)
