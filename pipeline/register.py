@@ -11,7 +11,8 @@ from dataclasses import asdict
 from pathlib import Path
 
 from movierec.atomic import atomic_write_json
-from movierec.config import Config
+from movierec.config import Config, to_flat_dict
+from movierec.lineage import lineage_tags
 from movierec.registry import register_bundle
 from movierec.tracking import resolve_tracking_uri, use_store
 from pipeline.stage import REPO_ROOT, stage
@@ -26,7 +27,8 @@ def run(cfg: Config) -> dict:
     use_store(resolve_tracking_uri(cfg.mlflow.tracking_uri, REPO_ROOT), cfg.mlflow.experiment)
     result = register_bundle(models / "bundle", run_id, cfg.mlflow.model_name, cfg.mlflow.alias,
                              metrics["embedding"], cfg.mlflow.rmse_tolerance, cfg.mlflow.ndcg_tolerance,
-                             tags={"dataset": cfg.data.name})
+                             tags={"dataset": cfg.data.name,
+                                   **lineage_tags(REPO_ROOT, to_flat_dict(cfg))})
     record = {"model_name": cfg.mlflow.model_name, "alias": cfg.mlflow.alias, **asdict(result)}
     atomic_write_json(reports / "registry.json", record)
     return record

@@ -11,6 +11,7 @@ import mlflow
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
+from movierec.champion import move_alias
 from movierec.promotion import Decision, decide_promotion
 
 log = logging.getLogger(__name__)
@@ -58,12 +59,13 @@ def register_bundle(bundle_dir: Path, run_id: str, name: str, alias: str, metric
     except MlflowException:
         pass  # already exists
     mv = client.create_model_version(name, info.model_uri, run_id=run_id)
-    for key, value in {**{f"{METRIC_TAG}{k.replace('@', '_at_')}": str(v) for k, v in metrics.items()}, **(tags or {})}.items():
+    version_tags = {f"{METRIC_TAG}{k.replace('@', '_at_')}": repr(float(v)) for k, v in metrics.items()}
+    for key, value in {**version_tags, **(tags or {})}.items():
         client.set_model_version_tag(name, mv.version, key, value)
     champion_version, champion = champion_metrics(client, name, alias)
     decision: Decision = decide_promotion(metrics, champion, rmse_tolerance, ndcg_tolerance)
     if decision.promote:
-        client.set_registered_model_alias(name, alias, mv.version)
+        move_alias(client, name, alias, str(mv.version), f"registered: {decision.reason}")
         log.info("version %s is now @%s (%s)", mv.version, alias, decision.reason)
     else:
         log.warning("version %s registered WITHOUT @%s (still version %s): %s", mv.version, alias,

@@ -1,0 +1,69 @@
+"""Where a model came from: git commit (and whether the tree was dirty), data hashes, params.
+
+Collected at registration and stored as tags on the model version (beside its test metrics),
+so `/health` and anyone
+looking at the registry can tell which code and which data produced the served model.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+DATA_STAGES = ("download", "reindex")  # their outputs are the data every model is trained on
+
+
+def git_state(root: Path) -> dict[str, str]:
+    """``{"git_commit": sha, "git_dirty": "true"|"false"}``; "unknown" outside a git checkout."""
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
+                                check=True, timeout=10).stdout.strip()
+        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                                capture_output=True, text=True, check=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return {"git_commit": "unknown", "git_dirty": "unknown"}
+    return {"git_commit": commit, "git_dirty": "true" if status.strip() else "false"}
+
+
+def data_hashes(lock_file: Path) -> dict[str, str]:
+    """Content hashes (DVC's md5) of the data stages' outputs, from `dvc.lock`: ``{path: md5}``."""
+    if not lock_file.is_file():
+        return {}
+    lock = yaml.safe_load(lock_file.read_text()) or {}
+    hashes = {}
+    for stage in DATA_STAGES:
+        for out in (lock.get("stages", {}).get(stage, {}) or {}).get("outs", []) or []:
+            if "md5" in out:
+                hashes[out["path"]] = out["md5"]
+    return hashes
+
+
+def data_fingerprint(hashes: dict[str, str]) -> str:
+    """One short id for a set of data hashes (what `/health` shows)."""
+    import hashlib
+
+    return hashlib.sha256(json.dumps(hashes, sort_keys=True).encode()).hexdigest()[:12] if hashes else "unknown"
+
+
+def lineage_tags(root: Path, params: dict[str, Any]) -> dict[str, str]:
+    """Commit, data hashes and params as version tags (the test metrics are tagged by the registry).
+
+    Tag keys may hold letters, digits, `_ - . / :` and spaces.
+    """
+    hashes = data_hashes(root / "dvc.lock")
+    tags = dict(git_state(root))
+    tags["data_fingerprint"] = data_fingerprint(hashes)
+    tags.update({f"data.{path}": md5 for path, md5 in hashes.items()})
+    groups: dict[str, dict] = {}
+    for key, value in params.items():
+        group, _, rest = key.partition(".")
+        if rest:
+            groups.setdefault(group, {})[rest] = value
+        else:
+            groups.setdefault("top", {})[group] = value
+    tags.update({f"params.{group}": json.dumps(values, sort_keys=True)[:5000] for group, values in groups.items()})
+    return tags

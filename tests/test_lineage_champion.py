@@ -1,0 +1,90 @@
+"""Lineage tags and the alias audit trail (rollback) on a temporary MLflow registry."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import mlflow
+import pytest
+from mlflow.tracking import MlflowClient
+
+from movierec.champion import current_version, history, move_alias, previous_version, rollback
+from movierec.lineage import data_hashes, git_state, lineage_tags
+
+
+def test_data_hashes_come_from_the_data_stages_in_dvc_lock(tmp_path):
+    (tmp_path / "dvc.lock").write_text(
+        "schema: '2.0'\nstages:\n"
+        "  download:\n    outs:\n    - path: data/raw/x\n      md5: aaa.dir\n"
+        "  reindex:\n    outs:\n    - path: data/processed/train.parquet\n      md5: bbb\n"
+        "  train:\n    outs:\n    - path: models/embedding\n      md5: ccc.dir\n")
+    assert data_hashes(tmp_path / "dvc.lock") == {"data/raw/x": "aaa.dir", "data/processed/train.parquet": "bbb"}
+    assert data_hashes(tmp_path / "missing.lock") == {}
+
+
+def test_git_state_reports_commit_and_dirty_flag(tmp_path):
+    run = lambda *a: subprocess.run(["git", *a], cwd=tmp_path, check=True, capture_output=True)  # noqa: E731
+    run("init", "-q")
+    (tmp_path / "f").write_text("1")
+    run("add", "f")
+    run("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "x")
+    clean = git_state(tmp_path)
+    assert len(clean["git_commit"]) == 40 and clean["git_dirty"] == "false"
+    (tmp_path / "f").write_text("2")
+    assert git_state(tmp_path)["git_dirty"] == "true"
+    assert git_state(tmp_path / "nowhere")["git_commit"] == "unknown"
+
+
+def test_lineage_tags_hold_params_by_group(tmp_path):
+    tags = lineage_tags(tmp_path, {"model.embedding_dim": 64, "seed": 42})
+    assert json.loads(tags["params.model"]) == {"embedding_dim": 64}
+    assert json.loads(tags["params.top"]) == {"seed": 42}
+    assert tags["data_fingerprint"] == "unknown"
+
+
+@pytest.fixture
+def registry(tmp_path):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    client = MlflowClient()
+    client.create_registered_model("m")
+    for _ in range(3):
+        client.create_model_version("m", "file:///nowhere")
+    yield client
+    mlflow.set_tracking_uri("")
+
+
+def test_every_move_is_logged_and_rollback_goes_to_the_previous_version(registry):
+    move_alias(registry, "m", "champion", "1", "first")
+    move_alias(registry, "m", "champion", "3", "better")
+    assert current_version(registry, "m", "champion") == "3"
+    back = rollback(registry, "m", "champion", "3 misbehaves")
+    assert (back.from_version, back.to_version, back.why) == ("3", "1", "3 misbehaves")
+    assert current_version(registry, "m", "champion") == "1"
+    trail = history(registry, "m", "champion")
+    assert [(m.from_version, m.to_version) for m in trail] == [(None, "1"), ("1", "3"), ("3", "1")]
+    assert all(m.who and m.when for m in trail)
+
+
+def test_rollback_to_a_named_version_and_refusals(registry):
+    with pytest.raises(ValueError, match="no previous version"):
+        rollback(registry, "m", "champion", "nothing yet")
+    move_alias(registry, "m", "champion", "2", "start")
+    assert rollback(registry, "m", "champion", "pin", to_version="3").to_version == "3"
+    with pytest.raises(ValueError, match="already version 3"):
+        rollback(registry, "m", "champion", "again", to_version="3")
+    with pytest.raises(ValueError, match="reason"):
+        move_alias(registry, "m", "champion", "1", " ")
+    with pytest.raises(Exception):
+        move_alias(registry, "m", "champion", "99", "no such version")
+    assert current_version(registry, "m", "champion") == "3"
+
+
+def test_previous_version_skips_to_the_move_that_reached_the_current():
+    from movierec.champion import AliasMove
+
+    moves = [AliasMove("c", None, "1", "t", "u", "a"), AliasMove("c", "1", "2", "t", "u", "b")]
+    assert previous_version(moves, "2") == "1"
+    assert previous_version(moves, "1") is None
