@@ -8,14 +8,16 @@ ranking through :func:`movierec.ranking.recommend` - the numbers are those of ``
 
 Validation for tuning = a seeded 10% of train rows (:func:`movierec.training.carve_validation`);
 test is never used to choose anything. Fit time is the final fit on all of train (tuning not
-included; it is given in the row's ``params``). Recommendation time is the median wall time of
-one ``recommend(model, profile, 10)`` call over 200 users.
+included; it is given in the row's ``params``). Recommendation time is the median time of one
+``recommend(model, profile, 10)`` call over 200 users. Both are measured as CPU and wall time;
+the Markdown table shows CPU time (every method runs on one thread, so it is the wall time of an
+idle machine and does not depend on what else the machine is running).
 
 Needs the optional extra: ``pip install -e '.[bench]'`` (scikit-surprise, implicit); without it
 those rows are skipped. Writes ``<out>/accuracy.json`` (a list of rows) and ``<out>/accuracy.md``.
 
-    OPENBLAS_NUM_THREADS=1 python benchmarks/accuracy.py [--data data/processed] [--out benchmarks/results]
-                                                        [--skip-embedding-fit] [--quick]
+    python benchmarks/accuracy.py [--data data/processed] [--out benchmarks/results]
+                                  [--skip-embedding-fit] [--quick]
 """
 
 from __future__ import annotations
@@ -56,8 +58,10 @@ PROTOCOL = ("ml-latest-small, movies with >= 5 ratings, random 80/20 split (seed
 REPRO_HINT = ("run `dvc repro` first (offline: `MOVIEREC_DATA_MIRROR=/work/shared/data/movielens "
               ".venv/bin/dvc repro`)")
 
+# 12 points around the best region of a wider search on the same validation part (long training, reg ~0.1)
 SVD_GRID = [dict(n_factors=f, reg_all=reg, lr_all=lr, n_epochs=epochs)
-            for f in (50, 100) for reg in (0.05, 0.1) for lr, epochs in ((0.005, 20), (0.005, 40), (0.01, 30))]
+            for f in (100, 200) for reg in (0.05, 0.1, 0.15) for lr, epochs in ((0.005, 150), (0.01, 60))]
+QUICK_SVD_GRID = [dict(n_factors=20, reg_all=0.1, lr_all=lr, n_epochs=10) for lr in (0.005, 0.01)]
 ALS_VARIANTS = {  # confidence of an observed rating; unobserved pairs have confidence 1
     "binary, c=1+2": lambda r: np.full_like(r, 3.0),
     "binary, c=1+10": lambda r: np.full_like(r, 11.0),
@@ -66,19 +70,28 @@ ALS_VARIANTS = {  # confidence of an observed rating; unobserved pairs have conf
 }
 
 
+@dataclass(frozen=True)
+class Elapsed:
+    """Wall and CPU seconds of one call. Every method here runs on one thread, so on an idle
+    machine the two agree; on a shared one the CPU time is the figure that reproduces."""
+
+    wall: float
+    cpu: float
+
+
 @dataclass
 class Fitted:
     """A fitted method ready for evaluation, how long its final fit took, and what was chosen."""
 
     model: object
-    fit_seconds: float | None
+    fit_time: Elapsed | None
     params: str = ""
 
 
-def timed(fit: Callable[[], object]) -> tuple[object, float]:
-    started = time.perf_counter()
-    result = fit()
-    return result, time.perf_counter() - started
+def timed(call: Callable[[], object]) -> tuple[object, Elapsed]:
+    wall, cpu = time.perf_counter(), time.process_time()
+    result = call()
+    return result, Elapsed(time.perf_counter() - wall, time.process_time() - cpu)
 
 
 # -- adapters: third-party models behind the project's Recommender protocol ---------------------
@@ -212,9 +225,12 @@ def confidence_matrix(ratings: pd.DataFrame, n_users: int, n_movies: int,
 def fit_als(ratings: pd.DataFrame, n_users: int, n_movies: int,
             confidence: Callable[[np.ndarray], np.ndarray]) -> ImplicitAlsRecommender:
     from implicit.cpu.als import AlternatingLeastSquares
+    from threadpoolctl import threadpool_limits
 
-    als = AlternatingLeastSquares(factors=64, regularization=0.05, iterations=15, random_state=SEED, num_threads=1)
-    als.fit(confidence_matrix(ratings, n_users, n_movies, confidence), show_progress=False)
+    with threadpool_limits(1, "blas"):  # when numpy was imported before OPENBLAS_NUM_THREADS could be set
+        als = AlternatingLeastSquares(factors=64, regularization=0.05, iterations=15, random_state=SEED,
+                                      num_threads=1)
+        als.fit(confidence_matrix(ratings, n_users, n_movies, confidence), show_progress=False)
     return ImplicitAlsRecommender(als, n_movies)
 
 
@@ -229,7 +245,7 @@ def choose_als_variant(fit_part: pd.DataFrame, val_part: pd.DataFrame, n_users: 
         f"{name}: {value:.4f}" for name, value in ndcg.items()) + f" -> {best}"
 
 
-def fit_embedding_timed() -> float:
+def fit_embedding_timed() -> Elapsed:
     """Seconds to retrain the embedding exactly as the pipeline's `train` stage does."""
     from movierec.config import validate
     from movierec.training import train_embedding
@@ -237,9 +253,9 @@ def fit_embedding_timed() -> float:
 
     cfg = validate(compose_params())
     data = load_processed(REPO_ROOT / cfg.paths.processed)
-    _, seconds = timed(lambda: train_embedding(data.train, None, data.n_users, data.n_movies,
+    _, elapsed = timed(lambda: train_embedding(data.train, None, data.n_users, data.n_movies,
                                                cfg.model, cfg.trainer, cfg.seed))
-    return seconds
+    return elapsed
 
 
 def surprise_methods(train: pd.DataFrame, fit_part: pd.DataFrame, val_part: pd.DataFrame, n_movies: int,
@@ -247,7 +263,7 @@ def surprise_methods(train: pd.DataFrame, fit_part: pd.DataFrame, val_part: pd.D
     """BaselineOnly, SVD with defaults and tuned on validation RMSE, user-based Pearson KNNWithMeans."""
     from surprise import SVD, BaselineOnly, KNNWithMeans
 
-    best, account = tune_svd(fit_part, val_part, n_movies, SVD_GRID[:2] if quick else SVD_GRID)
+    best, account = tune_svd(fit_part, val_part, n_movies, QUICK_SVD_GRID if quick else SVD_GRID)
     candidates = [
         ("Surprise BaselineOnly", lambda: BaselineOnly(verbose=False), "ALS baselines, Surprise defaults"),
         ("Surprise SVD (default)", lambda: SVD(random_state=SEED), "Surprise defaults"),
@@ -258,8 +274,8 @@ def surprise_methods(train: pd.DataFrame, fit_part: pd.DataFrame, val_part: pd.D
     ]
     methods = {}
     for name, make, params in candidates:
-        model, seconds = timed(lambda: fit_surprise(make(), train, n_movies))
-        methods[name] = Fitted(model, seconds, params)
+        model, elapsed = timed(lambda: fit_surprise(make(), train, n_movies))
+        methods[name] = Fitted(model, elapsed, params)
     return methods
 
 
@@ -267,16 +283,16 @@ def als_method(train: pd.DataFrame, fit_part: pd.DataFrame, val_part: pd.DataFra
                n_movies: int, quick: bool) -> Fitted:
     variants = dict(list(ALS_VARIANTS.items())[:1]) if quick else ALS_VARIANTS
     best, account = choose_als_variant(fit_part, val_part, n_users, n_movies, variants)
-    model, seconds = timed(lambda: fit_als(train, n_users, n_movies, ALS_VARIANTS[best]))
-    return Fitted(model, seconds, account)
+    model, elapsed = timed(lambda: fit_als(train, n_users, n_movies, ALS_VARIANTS[best]))
+    return Fitted(model, elapsed, account)
 
 
 def baseline_methods(data: ProcessedData, quick: bool) -> dict[str, Fitted]:
     """Popularity, then the Surprise and implicit rows when those packages are installed."""
     train, n_users, n_movies = data.train, data.n_users, data.n_movies
-    popularity, seconds = timed(lambda: PopularityRecommender.fit(
+    popularity, elapsed = timed(lambda: PopularityRecommender.fit(
         train["movie_idx"].to_numpy(), train["rating"].to_numpy(), n_movies))
-    methods = {"popularity": Fitted(popularity, seconds, "count of train ratings; predicts damped movie mean")}
+    methods = {"popularity": Fitted(popularity, elapsed, "count of train ratings; predicts damped movie mean")}
     is_val = carve_validation(len(train), VALIDATION_FRACTION, SEED)
     fit_part, val_part = train[~is_val], train[is_val]
     try:
@@ -303,48 +319,50 @@ def our_methods(data: ProcessedData, bundle_dir: Path, refit_embedding: bool) ->
     except ValueError as err:  # a bundle written by an older version of the code
         sys.exit(f"{err}: rebuild it - {REPRO_HINT}")
     train = data.train
-    _, user_user_seconds = timed(lambda: UserUserRecommender.fit(
+    _, user_user_time = timed(lambda: UserUserRecommender.fit(
         train["user_idx"].to_numpy(), train["movie_idx"].to_numpy(), train["rating"].to_numpy(),
         data.n_users, data.n_movies, bundle.user_user.config))
-    embedding_seconds = fit_embedding_timed() if refit_embedding else None
+    embedding_time = fit_embedding_timed() if refit_embedding else None
     return {
-        "embedding (ours)": Fitted(bundle.embedding, embedding_seconds,
+        "embedding (ours)": Fitted(bundle.embedding, embedding_time,
                                    "the bundle's model; fit = epoch selection on validation + refit on all train"
                                    + ("" if refit_embedding else " (not timed)")),
-        "user-user Pearson (ours)": Fitted(bundle.user_user, user_user_seconds,
+        "user-user Pearson (ours)": Fitted(bundle.user_user, user_user_time,
                                            "the bundle's model; fit = biases + sparse matrix (neighbours found per query)"),
     }
 
 
 # -- measuring and reporting ----------------------------------------------------------------------
 
-def median_recommend_ms(model, cases: list[UserCase]) -> float:
+def median_recommend_ms(model, cases: list[UserCase]) -> Elapsed:
+    """Median wall and CPU milliseconds of one user's top-k (first ``TIMED_USERS`` cases)."""
     recommend(model, cases[0].profile, K)  # warm-up (lazy caches, first-call overheads)
-    times = []
-    for case in cases[:TIMED_USERS]:
-        started = time.perf_counter()
-        recommend(model, case.profile, K)
-        times.append((time.perf_counter() - started) * 1000.0)
-    return float(np.median(times))
+    calls = [timed(lambda: recommend(model, case.profile, K))[1] for case in cases[:TIMED_USERS]]
+    return Elapsed(1000.0 * float(np.median([c.wall for c in calls])), 1000.0 * float(np.median([c.cpu for c in calls])))
 
 
 def measure(name: str, fitted: Fitted, cases: list[UserCase]) -> dict:
     metrics = evaluate(fitted.model, cases, K, RELEVANCE_THRESHOLD)
     if not getattr(fitted.model, "predicts_ratings", True):
         metrics["rmse"] = metrics["mae"] = None
+    fit, rec = fitted.fit_time, median_recommend_ms(fitted.model, cases)
     return {"method": name, **metrics,
-            "fit_seconds": None if fitted.fit_seconds is None else round(fitted.fit_seconds, 3),
-            "recommend_ms": round(median_recommend_ms(fitted.model, cases), 3), "params": fitted.params}
+            "fit_cpu_seconds": None if fit is None else round(fit.cpu, 3),
+            "fit_wall_seconds": None if fit is None else round(fit.wall, 3),
+            "recommend_cpu_ms": round(rec.cpu, 3), "recommend_wall_ms": round(rec.wall, 3),
+            "params": fitted.params}
 
 
 COLUMNS = [("method", "method", "{}"), ("RMSE", "rmse", "{:.4f}"), ("MAE", "mae", "{:.4f}"),
            (f"P@{K}", f"precision@{K}", "{:.4f}"), (f"R@{K}", f"recall@{K}", "{:.4f}"),
            (f"NDCG@{K}", f"ndcg@{K}", "{:.4f}"), ("coverage", f"coverage@{K}", "{:.4f}"),
-           ("fit s", "fit_seconds", "{:.2f}"), ("rec ms/user", "recommend_ms", "{:.2f}")]
+           ("fit s", "fit_cpu_seconds", "{:.2f}"), ("rec ms/user", "recommend_cpu_ms", "{:.2f}")]
 
 
 def markdown_table(rows: list[dict], n_users: int) -> str:
-    lines = [f"Protocol: {PROTOCOL}; {n_users} test users.", "",
+    lines = [f"Protocol: {PROTOCOL}; {n_users} test users. Times: CPU seconds of the final fit on all of "
+             f"train, median CPU ms of one user's top-{K} over {TIMED_USERS} users (one thread each; "
+             "wall times are in accuracy.json).", "",
              "| " + " | ".join(title for title, _, _ in COLUMNS) + " |",
              "|" + "|".join("---" if key == "method" else "---:" for _, key, _ in COLUMNS) + "|"]
     for row in rows:

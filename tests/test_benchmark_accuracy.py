@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import sys
 
 import numpy as np
 import pandas as pd
@@ -20,8 +21,10 @@ pytest.importorskip("implicit")
 def accuracy():
     spec = importlib.util.spec_from_file_location("bench_accuracy", REPO_ROOT / "benchmarks" / "accuracy.py")
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
     spec.loader.exec_module(module)
-    return module
+    yield module
+    sys.modules.pop(spec.name, None)
 
 
 def random_ratings(n_users: int, n_movies: int, density: float, seed: int) -> pd.DataFrame:
