@@ -14,10 +14,10 @@ import numpy as np
 from flask import Blueprint, current_app, jsonify, request
 from werkzeug.exceptions import Forbidden, NotFound, ServiceUnavailable
 
-from serve.explanations import user_user_because
 from serve.model_store import LoadedModel, ModelStore
 from serve.openapi import path, query
-from serve.schemas import K, LIMIT_10, LIMIT_20, METHOD, USER_ID, spec
+from serve.schemas import FILTERS, K, LIMIT_10, LIMIT_20, METHOD, USER_ID, spec
+from serve.validation import InvalidRequest
 
 ADMIN_TOKEN_ENV = "MOVIEREC_ADMIN_TOKEN"
 LOOPBACK = {"127.0.0.1", "::1", "::ffff:127.0.0.1"}
@@ -28,6 +28,10 @@ route = spec.route
 
 USER_ID_QUERY = query("user_id", USER_ID, "A MovieLens userId the model was trained on", required=True)
 K_QUERY = query("k", K, "How many recommendations (1-100)")
+FILTER_QUERIES = tuple(query(name, schema, schema["description"]) for name, schema in FILTERS.items())
+FILTERED = ("Filters (`genres`, `exclude_genres`, `year_min`, `year_max`, `min_ratings`) apply before the "
+            "top-k cut: the answer holds exactly `k` movies when `n_candidates` >= `k`, else all of them and "
+            "a `note`. Each item says `because` (a reason code and a line of text).")
 RECOMMEND_ERRORS = ("400", "404", "503")
 NEW_USER_ERRORS = ("400", "413", "503")
 
@@ -56,61 +60,94 @@ def _new_profile(model: LoadedModel, ratings: list[dict]):
     return model.bundle.profile_from_ratings([r["movie_id"] for r in ratings], [r["rating"] for r in ratings])
 
 
-def _recommendations(model: LoadedModel, method: str, profile, k: int) -> list[dict]:
-    ranked = model.bundle.recommend(method, profile, k)
+def _movie_filter(values: dict):
+    """The request's filter fields (GET query or POST body) as a :class:`MovieFilter`."""
+    from movierec.filters import MovieFilter
+
+    try:
+        return MovieFilter(**{name: values[name] for name in FILTERS if values.get(name) is not None})
+    except ValueError as exc:  # the message names the field
+        raise InvalidRequest(str(exc)) from None
+
+
+def _note(n_candidates: int, k: int, movie_filter) -> str | None:
+    if n_candidates >= k:
+        return None
+    movies = "unrated movie" if n_candidates == 1 else "unrated movies"
+    if movie_filter.is_empty:
+        return f"only {n_candidates} {movies} left to recommend"
+    verb = "matches" if n_candidates == 1 else "match"
+    return f"only {n_candidates} {movies} {verb} the filters"
+
+
+def _recommendations(model: LoadedModel, method: str, profile, k: int, values: dict) -> dict:
+    """`recommendations`, `n_candidates` and, when fewer than `k` movies qualify, a `note`."""
+    from movierec.filters import UnknownGenre
+
+    movie_filter = _movie_filter(values)
+    try:
+        ranked = model.bundle.recommend(method, profile, k, movie_filter=movie_filter)
+    except UnknownGenre as exc:
+        raise InvalidRequest(str(exc)) from None
     movie_ids = model.catalogue.movie_id[ranked.movie_idx]
     predicted, _ = model.bundle.predict(method, profile, movie_ids)
-    reasons = (user_user_because(model.bundle.user_user, profile, ranked.movie_idx) if method == "user_user"
-               else [None] * len(ranked.movie_idx))
+    reasons = model.bundle.explain(method, profile, ranked.movie_idx)
     items = []
     for idx, score, rating, because in zip(ranked.movie_idx, ranked.score, predicted, reasons):
         item = model.catalogue.row(idx)
         item["score"] = round(float(score), 5)
         item["predicted_rating"] = round(float(rating), 3)
-        if because is not None:
-            item["because"] = because
+        item["because"] = because
         items.append(item)
-    return items
+    out = {"recommendations": items, "n_candidates": int(ranked.n_candidates)}
+    note = _note(ranked.n_candidates, k, movie_filter)
+    if note is not None:
+        out["note"] = note
+    return out
 
 
-def _known_user_response(method: str, user_id: int, k: int):
+def _known_user_response(method: str, user_id: int, k: int, filters: dict):
     model = _model()
     profile = _known_profile(model, user_id)
     return jsonify(user_id=user_id, method=method, model_version=model.version,
-                   recommendations=_recommendations(model, method, profile, k))
+                   **_recommendations(model, method, profile, k, filters))
 
 
 def _new_user_response(method: str, body: dict):
     model = _model()
     profile, ignored = _new_profile(model, body["ratings"])
     return jsonify(method=method, model_version=model.version, ignored_movie_ids=ignored,
-                   recommendations=_recommendations(model, method, profile, body["k"]))
+                   **_recommendations(model, method, profile, body["k"], body))
 
 
 # -- recommendations -----------------------------------------------------------------------------
 
 @route(api, "/recommend", "GET", summary="Embedding recommendations for a known user", tags=("recommend",),
-       parameters=(USER_ID_QUERY, K_QUERY), response="RecommendResponse", errors=RECOMMEND_ERRORS,
-       description="Top-k by the embedding model's ranking score; never a movie the user already rated.")
-def recommend_known(user_id: int, k: int):
-    return _known_user_response("embedding", user_id, k)
+       parameters=(USER_ID_QUERY, K_QUERY, *FILTER_QUERIES), response="RecommendResponse",
+       errors=RECOMMEND_ERRORS,
+       description="Top-k by the embedding model's ranking score; never a movie the user already rated. "
+                   + FILTERED)
+def recommend_known(user_id: int, k: int, **filters):
+    return _known_user_response("embedding", user_id, k, filters)
 
 
 @route(api, "/recommend", "POST", summary="Embedding recommendations for a new user (fold-in)",
-       tags=("recommend",), body="RecommendRequest", response="RecommendResponse", errors=NEW_USER_ERRORS)
+       tags=("recommend",), body="RecommendRequest", response="RecommendResponse", errors=NEW_USER_ERRORS,
+       description=FILTERED)
 def recommend_new(body: dict):
     return _new_user_response("embedding", body)
 
 
 @route(api, "/recommend-simple", "GET", summary="User-user Pearson recommendations for a known user",
-       tags=("recommend",), parameters=(USER_ID_QUERY, K_QUERY), response="RecommendResponse",
-       errors=RECOMMEND_ERRORS, description="Each item may say `because`: how similar users rated it.")
-def recommend_simple_known(user_id: int, k: int):
-    return _known_user_response("user_user", user_id, k)
+       tags=("recommend",), parameters=(USER_ID_QUERY, K_QUERY, *FILTER_QUERIES), response="RecommendResponse",
+       errors=RECOMMEND_ERRORS, description="Top-k by neighbour support. " + FILTERED)
+def recommend_simple_known(user_id: int, k: int, **filters):
+    return _known_user_response("user_user", user_id, k, filters)
 
 
 @route(api, "/recommend-simple", "POST", summary="User-user Pearson recommendations for a new user",
-       tags=("recommend",), body="RecommendRequest", response="RecommendResponse", errors=NEW_USER_ERRORS)
+       tags=("recommend",), body="RecommendRequest", response="RecommendResponse", errors=NEW_USER_ERRORS,
+       description=FILTERED)
 def recommend_simple_new(body: dict):
     return _new_user_response("user_user", body)
 
@@ -143,6 +180,18 @@ def search_movies(query: str, limit: int):
     model = _model()
     return jsonify(query=query, model_version=model.version, movies=model.catalogue.search(query.strip() or query,
                                                                                            limit))
+
+
+@route(api, "/filters", "GET", summary="What the recommendation filters accept: genres and the year range",
+       tags=("movies",), response="FiltersResponse", errors=("503",))
+def filter_options():
+    model = _model()
+    attributes = model.bundle.attributes
+    years = attributes.year[np.isfinite(attributes.year)]
+    return jsonify(model_version=model.version,
+                   genres=[{"name": name, "n_movies": n} for name, n in attributes.genre_counts().items()],
+                   year_min=int(years.min()) if years.size else None,
+                   year_max=int(years.max()) if years.size else None)
 
 
 @route(api, "/users/<user_id>/top-rated", "GET", summary="A known user's highest-rated (train) movies",

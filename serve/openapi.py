@@ -30,7 +30,11 @@ def _openapi_path(rule: str) -> str:
 
 
 def query(name: str, schema: dict, description: str, required: bool = False) -> dict:
-    return {"name": name, "in": "query", "required": required, "description": description, "schema": schema}
+    """A query parameter; an array is one comma-separated value (`genres=Comedy,Drama`)."""
+    param = {"name": name, "in": "query", "required": required, "description": description, "schema": schema}
+    if schema.get("type") == "array":
+        param.update(style="form", explode=False)
+    return param
 
 
 def path(name: str, schema: dict, description: str) -> dict:

@@ -37,9 +37,32 @@ GENRES = {"type": "array", "items": {"type": "string"}}
 MOVIE_FIELDS = {"movie_id": {"type": "integer"}, "title": {"type": "string"}, "year": NULLABLE_YEAR,
                 "genres": GENRES}
 
+# Filters: the same names and schemas in the GET query and the POST body; applied before the top-k cut.
+GENRE_NAMES = {"type": "array", "maxItems": 50, "items": {"type": "string", "minLength": 1, "maxLength": 100}}
+FILTER_YEAR = {"type": "integer", "minimum": 0, "maximum": 9999}
+FILTERS = {
+    "genres": {**GENRE_NAMES, "description": "Only movies with any of these genres (case-insensitive; "
+                                             "see `/filters`); in a query, comma-separated"},
+    "exclude_genres": {**GENRE_NAMES, "description": "No movie with any of these genres"},
+    "year_min": {**FILTER_YEAR, "description": "Only movies released in or after this year "
+                                               "(a movie of unknown year is left out)"},
+    "year_max": {**FILTER_YEAR, "description": "Only movies released in or before this year "
+                                               "(a movie of unknown year is left out)"},
+    "min_ratings": {"type": "integer", "minimum": 0, "maximum": 2**31 - 1,
+                    "description": "Only movies with at least this many ratings in the training data"},
+}
+BECAUSE_CODES = {
+    "similar_to_liked": "embedding: the user's liked movies nearest to it in embedding space (`movie_ids`)",
+    "taste_profile": "embedding: none of the liked movies is near it; it fits the ratings as a whole",
+    "popular_fallback": "embedding: fewer than 3 ratings, so no personal reason yet",
+    "similar_users": "user-user: `n_users` similar users rated it, `mean_rating` on average",
+    "no_similar_user_rated": "user-user: similar users exist, but none rated it",
+    "popular": "user-user: no similar users at all, so the ranking is by popularity",
+}
+
 spec.schema("RecommendRequest", {
     "type": "object", "required": ["ratings"], "additionalProperties": False,
-    "properties": {"ratings": RATINGS, "k": K},
+    "properties": {"ratings": RATINGS, "k": K, **FILTERS},
 })
 spec.schema("PredictRequest", {
     "type": "object", "required": ["user_id", "movie_ids"], "additionalProperties": False,
@@ -49,21 +72,32 @@ spec.schema("PredictRequest", {
 })
 spec.schema("Because", {
     "type": "object", "required": ["code", "text"],
-    "properties": {"code": {"type": "string", "enum": ["similar_users", "popular"]}, "text": {"type": "string"},
-                   "n_users": {"type": "integer"}, "mean_rating": {"type": ["number", "null"]}},
+    "description": "Why it was recommended. Codes: "
+                   + "; ".join(f"`{code}` ({text})" for code, text in BECAUSE_CODES.items()),
+    "properties": {"code": {"type": "string", "enum": list(BECAUSE_CODES)},
+                   "text": {"type": "string", "description": "One line for people"},
+                   "movie_ids": {"type": "array", "items": {"type": "integer"},
+                                 "description": "`similar_to_liked`: the liked movies it is near"},
+                   "n_users": {"type": "integer", "description": "user-user codes"},
+                   "mean_rating": {"type": ["number", "null"], "description": "user-user codes"}},
 })
 spec.schema("Recommendation", {
-    "type": "object", "required": ["movie_id", "title", "year", "genres", "score", "predicted_rating"],
+    "type": "object", "required": ["movie_id", "title", "year", "genres", "score", "predicted_rating", "because"],
     "properties": {**MOVIE_FIELDS, "score": {"type": "number", "description": "Ranking score (higher first)"},
                    "predicted_rating": {"type": "number", "minimum": 0.5, "maximum": 5.0},
                    "because": spec.ref("Because")},
 })
 spec.schema("RecommendResponse", {
-    "type": "object", "required": ["method", "model_version", "recommendations"],
+    "type": "object", "required": ["method", "model_version", "recommendations", "n_candidates"],
     "properties": {"user_id": {"type": "integer", "description": "GET only"},
                    "method": {"type": "string", "enum": ["embedding", "user_user"]},
                    "model_version": {"type": "string"},
-                   "recommendations": {"type": "array", "items": spec.ref("Recommendation")},
+                   "recommendations": {"type": "array", "items": spec.ref("Recommendation"),
+                                       "description": "Exactly `k` items when `n_candidates` >= `k`"},
+                   "n_candidates": {"type": "integer", "description": "How many movies could be recommended: "
+                                    "not rated by the user and passing the filters"},
+                   "note": {"type": "string", "description": "Only when fewer than `k` movies are candidates, "
+                            "e.g. \"only 3 unrated movies match the filters\""},
                    "ignored_movie_ids": {"type": "array", "items": {"type": "integer"},
                                          "description": "POST only: movie ids the model does not know"}},
 })
@@ -89,6 +123,14 @@ spec.schema("TopRatedResponse", {
                    "movies": {"type": "array", "items": {
                        "type": "object", "required": [*MOVIE_FIELDS, "rating"],
                        "properties": {**MOVIE_FIELDS, "rating": {"type": "number"}}}}},
+})
+spec.schema("FiltersResponse", {
+    "type": "object", "required": ["model_version", "genres", "year_min", "year_max"],
+    "properties": {"model_version": {"type": "string"},
+                   "genres": {"type": "array", "description": "Every genre, by name", "items": {
+                       "type": "object", "required": ["name", "n_movies"],
+                       "properties": {"name": {"type": "string"}, "n_movies": {"type": "integer"}}}},
+                   "year_min": NULLABLE_YEAR, "year_max": NULLABLE_YEAR},
 })
 spec.schema("Health", {
     "type": "object", "required": ["status", "model_name", "model_alias"],

@@ -110,6 +110,7 @@ def parse_parameters(parameters: list[dict], source: dict[str, list[str]], locat
     """Query or path parameters (strings) coerced to their schema types and validated.
 
     `source` maps a name to its values; a parameter given twice or not in the spec is refused.
+    An array parameter is one comma-separated value.
     """
     declared = {p["name"]: p for p in parameters if p["in"] == location}
     unknown = sorted(set(source) - set(declared))
@@ -141,4 +142,7 @@ def _coerce(text: str, schema: dict, name: str):
         if not _NUMBER_TEXT.fullmatch(text.strip()):
             raise InvalidRequest(f"{name}: must be a number, got {_show(text)}")
         return float(text)
+    if kind == "array":  # style=form, explode=false: one comma-separated value; empty means none
+        items = [item.strip() for item in text.split(",")] if text.strip() else []
+        return [_coerce(item, schema.get("items", {}), f"{name}[{i}]") for i, item in enumerate(items)]
     return text

@@ -8,7 +8,8 @@
     movies.parquet    movie table (title, genres, year, n_ratings)
 
 :class:`ModelBundle` turns external ids into profiles and answers both methods through the one
-ranking path (:func:`movierec.ranking.recommend`).
+ranking path (:func:`movierec.ranking.recommend`), filtered before the top-k cut
+(:mod:`movierec.filters`) and explained (:mod:`movierec.explanations`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ import pandas as pd
 import scipy.sparse as sp
 
 from movierec.embedding import EmbeddingRecommender
+from movierec.explanations import EmbeddingExplainer, because_user_user
+from movierec.filters import MovieAttributes, MovieFilter
 from movierec.popularity import PopularityRecommender
 from movierec.ranking import Profile, Ranked, Recommender, recommend
 from movierec.user_user import UserUserConfig, UserUserRecommender
@@ -46,6 +49,9 @@ class ModelBundle:
 
     def __post_init__(self) -> None:
         self.popularity = PopularityRecommender(self.movies["n_ratings"].to_numpy(), np.zeros(len(self.movies)))
+        self.attributes = MovieAttributes(self.movies)
+        self.explainer = EmbeddingExplainer.build(self.embedding.movie_vectors(), self.movies["movie_id"],
+                                                  self.movies["title"])
 
     # -- building and persistence -----------------------------------------------------------
 
@@ -116,8 +122,24 @@ class ModelBundle:
         order = sorted(last)
         return Profile(np.asarray(order, np.int64), np.asarray([last[i] for i in order], np.float32)), ignored
 
-    def recommend(self, method: str, profile: Profile, k: int, allowed: np.ndarray | None = None) -> Ranked:
-        return recommend(self.method(method), profile, k, allowed)
+    def recommend(self, method: str, profile: Profile, k: int, allowed: np.ndarray | None = None,
+                  movie_filter: MovieFilter | None = None) -> Ranked:
+        """Top-k of `method`, among the movies `allowed` and passing `movie_filter` (both before the cut).
+
+        An unknown genre in `movie_filter` raises :class:`~movierec.filters.UnknownGenre` (a ValueError).
+        """
+        mask = self.attributes.allowed(movie_filter)
+        if allowed is not None:
+            mask = np.asarray(allowed, bool) if mask is None else mask & np.asarray(allowed, bool)
+        return recommend(self.method(method), profile, k, mask)
+
+    def explain(self, method: str, profile: Profile, movie_idx) -> list[dict]:
+        """One `{"code", "text", ...}` reason per movie (see :mod:`movierec.explanations`)."""
+        if method == "embedding":
+            return self.explainer.explain(profile, movie_idx)
+        if method == "user_user":
+            return because_user_user(self.user_user, profile, movie_idx)
+        raise ValueError(f"unknown method {method!r}; choose one of {list(METHODS)}")
 
     def predict(self, method: str, profile: Profile, movie_ids) -> tuple[np.ndarray, list[int]]:
         """Predicted ratings (clipped to [0.5, 5]) for known movie ids; unknown ids are returned."""

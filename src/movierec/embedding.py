@@ -130,7 +130,7 @@ class EmbeddingRecommender:
         self._fold_in = functools.lru_cache(maxsize=64)(self._fold_in_uncached)
 
     def _fold_in_uncached(self, movie_bytes: bytes, rating_bytes: bytes) -> tuple[torch.Tensor, torch.Tensor]:
-        return fold_in(self.net, np.frombuffer(movie_bytes, np.int64), np.frombuffer(rating_bytes, np.float32))
+        return fold_in(self.net, np.frombuffer(movie_bytes, np.int64).copy(), np.frombuffer(rating_bytes, np.float32).copy())
 
     def user_vector(self, profile: Profile) -> tuple[torch.Tensor, torch.Tensor]:
         if profile.user_idx is not None:

@@ -50,9 +50,13 @@ def test_user_user_explains_with_similar_users(client):
     assert f"{because[0]['n_users']} similar user" in because[0]["text"]
 
 
-def test_embedding_has_no_because(client):
+def test_embedding_explains_with_liked_movies(client, registry):
     body = client.get("/recommend?user_id=1&k=3").get_json()
-    assert all("because" not in r for r in body["recommendations"])
+    because = [r["because"] for r in body["recommendations"]]
+    assert len(because) == 3 and all(b["code"] in {"similar_to_liked", "taste_profile"} for b in because)
+    liked = [b for b in because if b["code"] == "similar_to_liked"]
+    assert liked and set(liked[0]["movie_ids"]) <= registry.rated(1)
+    assert liked[0]["text"].startswith("because you liked ")
 
 
 @pytest.mark.parametrize("method", ENDPOINTS)

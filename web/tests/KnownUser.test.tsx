@@ -33,6 +33,42 @@ describe("KnownUser", () => {
     expect(screen.getByLabelText("Rated 5.0 out of 5")).toBeTruthy();
   });
 
+  it("asks both methods with the filters, shows each reason and the service's note", async () => {
+    const fetch = vi.fn(async (url: string) => {
+      if (url.startsWith("/users/")) return jsonResponse({ user_id: 1, movies: [{ ...movie, rating: 5 }] });
+      const userUser = url.startsWith("/recommend-simple");
+      return jsonResponse({
+        user_id: 1,
+        method: userUser ? "user_user" : "embedding",
+        model_version: "3",
+        n_candidates: 1,
+        note: "only 1 unrated movie matches the filters",
+        recommendations: [
+          {
+            ...movie,
+            score: 1,
+            predicted_rating: 4.4,
+            because: userUser
+              ? { code: "similar_users", text: "12 similar users rated it, 4.3 on average" }
+              : { code: "similar_to_liked", text: "because you liked Heat", movie_ids: [6] },
+          },
+        ],
+      });
+    });
+    vi.stubGlobal("fetch", fetch);
+    render(<KnownUser filters={{ genres: ["Animation"], year_min: 1990 }} />);
+    fireEvent.change(screen.getByLabelText("MovieLens user id"), { target: { value: "1" } });
+    fireEvent.click(screen.getByRole("button", { name: "Recommend" }));
+    await waitFor(() => expect(screen.getAllByText("model v3")).toHaveLength(2));
+    const urls = fetch.mock.calls.map((c) => c[0]);
+    expect(urls).toContain("/recommend?user_id=1&k=10&genres=Animation&year_min=1990");
+    expect(urls).toContain("/recommend-simple?user_id=1&k=10&genres=Animation&year_min=1990");
+    expect(urls).toContain("/users/1/top-rated?limit=10"); // their own ratings are not filtered
+    expect(screen.getByText("because you liked Heat")).toBeTruthy();
+    expect(screen.getByText("12 similar users rated it, 4.3 on average")).toBeTruthy();
+    expect(screen.getAllByText("Only 1 unrated movie matches the filters.")).toHaveLength(2);
+  });
+
   it("says once that an unknown user is unknown", async () => {
     vi.stubGlobal("fetch", vi.fn(async () => jsonResponse({ error: "unknown user 99999" }, 404)));
     render(<KnownUser />);

@@ -1,4 +1,4 @@
-import { render, screen, within } from "@testing-library/react";
+import { cleanup, render, screen, within } from "@testing-library/react";
 import { describe, expect, it } from "vitest";
 import { ResultsList, displayTitle } from "@/components/ResultsList";
 
@@ -65,6 +65,25 @@ describe("ResultsList", () => {
     render(<ResultsList items={[]} emptyMessage="No recommendations for this user." />);
     expect(screen.getByText("No recommendations for this user.")).toBeTruthy();
     expect(screen.queryByRole("list")).toBeNull();
+  });
+
+  it("says when fewer movies than asked for match, above the list or instead of it", () => {
+    render(<ResultsList items={[toyStory]} note="only 1 unrated movie matches the filters" />);
+    expect(screen.getByRole("status").textContent).toBe("Only 1 unrated movie matches the filters.");
+    expect(screen.getByText("Toy Story")).toBeTruthy();
+    cleanup();
+    render(<ResultsList items={[]} note="only 0 unrated movies match the filters" emptyMessage="Nothing." />);
+    expect(screen.getByText("Only 0 unrated movies match the filters.")).toBeTruthy();
+    expect(screen.queryByText("Nothing.")).toBeNull();
+  });
+
+  it("shows the embedding's 'because you liked' reason", () => {
+    render(
+      <ResultsList
+        items={[{ ...toyStory, because: { code: "similar_to_liked", text: "because you liked Up", movie_ids: [2] } }]}
+      />,
+    );
+    expect(screen.getByText("because you liked Up")).toBeTruthy();
   });
 
   it("keeps a title whose year suffix does not match", () => {

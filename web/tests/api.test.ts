@@ -2,6 +2,8 @@ import { describe, expect, it, vi } from "vitest";
 import {
   ApiError,
   becauseText,
+  filtersKey,
+  getFilterOptions,
   getRecommendations,
   getUserTopRated,
   postRecommendations,
@@ -52,6 +54,36 @@ describe("api client", () => {
     expect(init.method).toBe("POST");
     expect((init.headers as Record<string, string>)["Content-Type"]).toBe("application/json");
     expect(JSON.parse(init.body as string)).toEqual({ ratings: [{ movie_id: 1, rating: 4.5 }], k: 10 });
+  });
+
+  it("sends filters in the query (lists comma-separated) and in the POST body, leaving unset ones out", async () => {
+    const fetch = mockFetch(async () => jsonResponse(recs));
+    const filters = { genres: ["Comedy", "Sci-Fi"], exclude_genres: [], year_min: 1990, year_max: null, min_ratings: 0 };
+    await getRecommendations("embedding", 1, 10, filters);
+    await getRecommendations("user_user", 1, 10, { exclude_genres: ["Horror"], min_ratings: 50, year_max: 1999 });
+    await postRecommendations("embedding", [{ movie_id: 1, rating: 4 }], 5, filters);
+    const urls = fetch.mock.calls.map((c) => c[0]);
+    expect(urls[0]).toBe("/recommend?user_id=1&k=10&genres=Comedy%2CSci-Fi&year_min=1990");
+    expect(urls[1]).toBe("/recommend-simple?user_id=1&k=10&exclude_genres=Horror&year_max=1999&min_ratings=50");
+    const init = fetch.mock.calls[2][1] as RequestInit;
+    expect(JSON.parse(init.body as string)).toEqual({
+      ratings: [{ movie_id: 1, rating: 4 }],
+      k: 5,
+      genres: ["Comedy", "Sci-Fi"],
+      year_min: 1990,
+    });
+  });
+
+  it("keys requests by the set filters only", () => {
+    expect(filtersKey({})).toBe(filtersKey({ genres: [], min_ratings: 0, year_min: null }));
+    expect(filtersKey({ genres: ["Drama"] })).not.toBe(filtersKey({ exclude_genres: ["Drama"] }));
+  });
+
+  it("GETs the filter options", async () => {
+    const options = { genres: [{ name: "Drama", n_movies: 3 }], year_min: 1990, year_max: 2000 };
+    const fetch = mockFetch(async () => jsonResponse(options));
+    await expect(getFilterOptions()).resolves.toEqual(options);
+    expect(fetch.mock.calls[0][0]).toBe("/filters");
   });
 
   it("turns an error JSON into an ApiError with the service's message", async () => {

@@ -1,9 +1,12 @@
 "use client";
 
 import { useRef, useState, type KeyboardEvent } from "react";
+import { FilterBar } from "@/components/FilterBar";
 import { HealthBadge } from "@/components/HealthBadge";
 import { KnownUser } from "@/components/KnownUser";
 import { NewUser } from "@/components/NewUser";
+import { getFilterOptions, type MovieFilters } from "@/lib/api";
+import { useAsync, useDebounced } from "@/lib/hooks";
 
 const TABS = [
   { id: "known", label: "Known user", hint: "See what each method suggests for a MovieLens user" },
@@ -14,6 +17,10 @@ type TabId = (typeof TABS)[number]["id"];
 export default function Home() {
   const [tab, setTab] = useState<TabId>("known");
   const tabRefs = useRef<Record<string, HTMLButtonElement | null>>({});
+  const [filters, setFilters] = useState<MovieFilters>({});
+  // Requests follow the filters 300 ms after the last change (typing a year sends one request).
+  const appliedFilters = useDebounced(filters, 300);
+  const filterOptions = useAsync("filters", getFilterOptions);
 
   // Arrow keys move between tabs (WAI-ARIA tabs pattern).
   function onTabKey(e: KeyboardEvent<HTMLButtonElement>) {
@@ -68,12 +75,16 @@ export default function Home() {
         </div>
         <p className="mb-4 text-sm text-slate-500">{TABS.find((t) => t.id === tab)?.hint}</p>
 
+        <div className="mb-4">
+          <FilterBar options={filterOptions.data} value={filters} onChange={setFilters} />
+        </div>
+
         {/* Both stay mounted so switching tabs keeps what was typed and rated. */}
         <div id="panel-known" role="tabpanel" aria-labelledby="tab-known" hidden={tab !== "known"}>
-          <KnownUser />
+          <KnownUser filters={appliedFilters} />
         </div>
         <div id="panel-new" role="tabpanel" aria-labelledby="tab-new" hidden={tab !== "new"}>
-          <NewUser />
+          <NewUser filters={appliedFilters} />
         </div>
       </main>
 

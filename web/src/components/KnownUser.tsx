@@ -1,7 +1,7 @@
 "use client";
 
 import { useEffect, useState, type FormEvent } from "react";
-import { ApiError, getRecommendations, getUserTopRated } from "@/lib/api";
+import { ApiError, filtersKey, getRecommendations, getUserTopRated, type MovieFilters } from "@/lib/api";
 import { useAsync } from "@/lib/hooks";
 import { ErrorBox } from "./ErrorBox";
 import { ResultsList } from "./ResultsList";
@@ -17,7 +17,7 @@ function parseUserId(text: string): number | null {
   return n >= 1 && Number.isSafeInteger(n) ? n : null;
 }
 
-export function KnownUser() {
+export function KnownUser({ filters = {} }: { filters?: MovieFilters }) {
   const [input, setInput] = useState("");
   const [inputError, setInputError] = useState<string | null>(null);
   const [userId, setUserId] = useState<number | null>(null);
@@ -32,8 +32,14 @@ export function KnownUser() {
   }, []);
 
   const key = userId === null ? null : String(userId);
-  const embedding = useAsync(key, (s) => getRecommendations("embedding", userId!, K, s));
-  const userUser = useAsync(key, (s) => getRecommendations("user_user", userId!, K, s));
+  // The recommendations follow the filters too; the user's own top-rated list does not.
+  const recKey = key === null ? null : `${key} ${filtersKey(filters)}`;
+  const embedding = useAsync(recKey, (s) => getRecommendations("embedding", userId!, K, filters, s), {
+    keepPrevious: true,
+  });
+  const userUser = useAsync(recKey, (s) => getRecommendations("user_user", userId!, K, filters, s), {
+    keepPrevious: true,
+  });
   const topRated = useAsync(key, (s) => getUserTopRated(userId!, K, s));
 
   // All three say 404 with the service's message (e.g. "unknown user 99999"): say it once.
@@ -147,9 +153,11 @@ export function KnownUser() {
             loading={embedding.loading}
             error={embedding.error}
             onRetry={embedding.retry}
+            hasContent={embedding.data !== null}
           >
             <ResultsList
               items={embedding.data?.recommendations ?? []}
+              note={embedding.data?.note}
               emptyMessage="No recommendations for this user."
             />
           </ResultsPanel>
@@ -160,9 +168,11 @@ export function KnownUser() {
             loading={userUser.loading}
             error={userUser.error}
             onRetry={userUser.retry}
+            hasContent={userUser.data !== null}
           >
             <ResultsList
               items={userUser.data?.recommendations ?? []}
+              note={userUser.data?.note}
               emptyMessage="No recommendations for this user."
             />
           </ResultsPanel>

@@ -1,7 +1,7 @@
 "use client";
 
 import { useEffect, useMemo, useState } from "react";
-import { postRecommendations, searchMovies, type Movie } from "@/lib/api";
+import { filtersKey, postRecommendations, searchMovies, type Movie, type MovieFilters } from "@/lib/api";
 import { useAsync, useDebounced } from "@/lib/hooks";
 import { ErrorBox } from "./ErrorBox";
 import { ResultsList, displayTitle } from "./ResultsList";
@@ -16,7 +16,7 @@ interface Rated {
   rating: number;
 }
 
-export function NewUser() {
+export function NewUser({ filters = {} }: { filters?: MovieFilters }) {
   const [query, setQuery] = useState("");
   const [rated, setRated] = useState<Rated[]>([]);
   const [restored, setRestored] = useState(false);
@@ -53,9 +53,10 @@ export function NewUser() {
   const ratingsKey = useDebounced(currentKey, 500);
   const pending = currentKey !== ratingsKey;
   const load = (method: "embedding" | "user_user") => (s: AbortSignal) =>
-    postRecommendations(method, JSON.parse(ratingsKey!), K, s);
-  const embedding = useAsync(ratingsKey, load("embedding"), { keepPrevious: true });
-  const userUser = useAsync(ratingsKey, load("user_user"), { keepPrevious: true });
+    postRecommendations(method, JSON.parse(ratingsKey!), K, filters, s);
+  const requestKey = ratingsKey === null ? null : `${ratingsKey} ${filtersKey(filters)}`;
+  const embedding = useAsync(requestKey, load("embedding"), { keepPrevious: true });
+  const userUser = useAsync(requestKey, load("user_user"), { keepPrevious: true });
 
   function rate(movie: Movie, rating: number) {
     setRated((prev) => {
@@ -202,7 +203,11 @@ export function NewUser() {
             onRetry={embedding.retry}
             hasContent={embedding.data !== null}
           >
-            <ResultsList items={embedding.data?.recommendations ?? []} emptyMessage="No recommendations yet." />
+            <ResultsList
+              items={embedding.data?.recommendations ?? []}
+              note={embedding.data?.note}
+              emptyMessage="No recommendations yet."
+            />
           </ResultsPanel>
           <ResultsPanel
             title="User-user"
@@ -213,7 +218,11 @@ export function NewUser() {
             onRetry={userUser.retry}
             hasContent={userUser.data !== null}
           >
-            <ResultsList items={userUser.data?.recommendations ?? []} emptyMessage="No recommendations yet." />
+            <ResultsList
+              items={userUser.data?.recommendations ?? []}
+              note={userUser.data?.note}
+              emptyMessage="No recommendations yet."
+            />
           </ResultsPanel>
         </div>
       )}

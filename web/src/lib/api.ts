@@ -3,8 +3,33 @@
 
 export type Method = "embedding" | "user_user";
 
-/** The service may explain a user-user pick as an object or a plain string. */
-export type Because = { code?: string; text?: string } | string | null;
+/**
+ * Why a movie was recommended: a reason code and a line of text (`movie_ids` names the liked
+ * movies for `similar_to_liked`). Older services sent a plain string.
+ */
+export type Because =
+  | { code?: string; text?: string; movie_ids?: number[]; n_users?: number; mean_rating?: number | null }
+  | string
+  | null;
+
+/** Filters, applied by the service before the top-k cut. Empty fields mean "no filter". */
+export interface MovieFilters {
+  /** Only movies with any of these genres. */
+  genres?: string[];
+  /** No movie with any of these genres. */
+  exclude_genres?: string[];
+  year_min?: number | null;
+  year_max?: number | null;
+  /** Only movies with at least this many ratings. */
+  min_ratings?: number | null;
+}
+
+export interface FilterOptions {
+  genres: { name: string; n_movies: number }[];
+  year_min: number | null;
+  year_max: number | null;
+  model_version?: string;
+}
 
 export interface Recommendation {
   movie_id: number;
@@ -21,6 +46,10 @@ export interface RecommendResponse {
   method: Method | string;
   model_version: string;
   recommendations: Recommendation[];
+  /** How many movies could be recommended: not yet rated and passing the filters. */
+  n_candidates?: number;
+  /** Only when fewer than k movies qualify, e.g. "only 3 unrated movies match the filters". */
+  note?: string;
   /** POST only: movie ids the model does not know, skipped. */
   ignored_movie_ids?: number[];
 }
@@ -127,13 +156,35 @@ const RECOMMEND_PATH: Record<Method, string> = {
   user_user: "/recommend-simple",
 };
 
+/** The filters that are set, in the API's field names (lists stay lists). */
+export function activeFilters(filters: MovieFilters = {}): MovieFilters {
+  const out: MovieFilters = {};
+  if (filters.genres?.length) out.genres = filters.genres;
+  if (filters.exclude_genres?.length) out.exclude_genres = filters.exclude_genres;
+  for (const name of ["year_min", "year_max", "min_ratings"] as const) {
+    const v = filters[name];
+    if (typeof v === "number" && Number.isFinite(v) && !(name === "min_ratings" && v === 0)) out[name] = v;
+  }
+  return out;
+}
+
+/** A stable string for the set filters: keys requests, so a change refetches. */
+export function filtersKey(filters: MovieFilters = {}): string {
+  return JSON.stringify(activeFilters(filters));
+}
+
 export function getRecommendations(
   method: Method,
   userId: number,
   k = 10,
+  filters: MovieFilters = {},
   signal?: AbortSignal,
 ): Promise<RecommendResponse> {
   const qs = new URLSearchParams({ user_id: String(userId), k: String(k) });
+  // Lists go as one comma-separated value: genres=Comedy,Drama
+  for (const [name, value] of Object.entries(activeFilters(filters))) {
+    qs.set(name, Array.isArray(value) ? value.join(",") : String(value));
+  }
   return request<RecommendResponse>(`${RECOMMEND_PATH[method]}?${qs}`, { signal });
 }
 
@@ -141,14 +192,20 @@ export function postRecommendations(
   method: Method,
   ratings: RatingInput[],
   k = 10,
+  filters: MovieFilters = {},
   signal?: AbortSignal,
 ): Promise<RecommendResponse> {
   return request<RecommendResponse>(RECOMMEND_PATH[method], {
     method: "POST",
     headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ ratings, k }),
+    body: JSON.stringify({ ratings, k, ...activeFilters(filters) }),
     signal,
   });
+}
+
+/** The genres and year range the filters accept. */
+export function getFilterOptions(signal?: AbortSignal): Promise<FilterOptions> {
+  return request<FilterOptions>("/filters", { signal });
 }
 
 export function getUserTopRated(
