@@ -7,7 +7,10 @@ Defaults come from `conf/serve/default.yaml`. The app is built in each worker af
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
 import sys
+import tempfile
 
 from gunicorn.app.base import BaseApplication
 
@@ -30,6 +33,8 @@ class GunicornServer(BaseApplication):
             "errorlog": "-", "accesslog": None, "proc_name": "movierec-serve",
             # gunicorn >= 26 opens a control socket at a fixed path that a second instance takes over
             "control_socket_disable": True,
+            # SIGTERM: stop accepting, let in-flight requests finish (up to graceful_timeout), exit
+            "child_exit": _mark_worker_dead,
             "when_ready": lambda server: print(f"movierec serving on http://{host}:{s.port}/ "
                                                f"({s.workers} workers; API: /openapi.json)", flush=True),
         }
@@ -41,6 +46,22 @@ class GunicornServer(BaseApplication):
         from serve.app import create_app
 
         return create_app(self.settings)
+
+
+def _mark_worker_dead(server, worker) -> None:
+    """A finished worker's live gauges leave the multiprocess metrics (its counters stay)."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def prepare_metrics_dir() -> str:
+    """A fresh folder where every worker writes its Prometheus metrics (before any worker starts)."""
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or tempfile.mkdtemp(prefix="movierec-metrics-")
+    shutil.rmtree(folder, ignore_errors=True)
+    os.makedirs(folder, exist_ok=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
+    return folder
 
 
 def parse_args(argv: list[str] | None = None) -> ServeSettings:
@@ -59,7 +80,9 @@ def parse_args(argv: list[str] | None = None) -> ServeSettings:
 
 
 def main(argv: list[str] | None = None) -> None:
-    GunicornServer(parse_args(argv)).run()
+    settings = parse_args(argv)
+    prepare_metrics_dir()
+    GunicornServer(settings).run()
 
 
 if __name__ == "__main__":

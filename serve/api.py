@@ -221,7 +221,7 @@ def health():
     return jsonify(status="ok", model_name=current.name, model_alias=current.alias,
                    model_version=current.version, run_id=current.run_id, loaded_at=_iso(current.loaded_at),
                    last_checked=_iso(st.last_checked), n_users=len(current.bundle.vocab.users),
-                   n_movies=len(current.bundle.vocab.movies), last_error=st.last_error)
+                   n_movies=len(current.bundle.vocab.movies), last_error=st.last_error, **current.lineage)
 
 
 def _admin_allowed() -> bool:

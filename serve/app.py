@@ -9,6 +9,7 @@ from pathlib import Path
 from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException, NotFound
 
+from serve import operations
 from serve.api import STORE_KEY, api
 from serve.model_store import ModelStore
 from serve.settings import REPO_ROOT, WEB_DIR, ServeSettings
@@ -46,6 +47,7 @@ def create_app(settings: ServeSettings | None = None, *, tracking_uri: str | Non
     app.extensions[WEB_DIR_KEY] = Path(web_dir) if web_dir is not None else WEB_DIR
 
     app.register_blueprint(api)
+    operations.install(app, settings.max_in_flight, settings.queue_timeout)
     app.register_blueprint(web)
     _register_errors(app)
 

@@ -31,6 +31,7 @@ class LoadedModel:
     version: str
     run_id: str
     loaded_at: float
+    lineage: dict  # the version's tags: git_commit, git_dirty, data_fingerprint (see movierec.lineage)
 
 
 class ModelStore:
@@ -97,8 +98,10 @@ class ModelStore:
         use_store(self.tracking_uri)
         pyfunc = mlflow.pyfunc.load_model(f"models:/{self.name}/{version.version}")
         bundle = pyfunc.unwrap_python_model().bundle
+        tags = dict(version.tags or {})
+        lineage = {key: tags.get(key, "unknown") for key in ("git_commit", "git_dirty", "data_fingerprint")}
         return LoadedModel(bundle, MovieCatalogue(bundle.movies, bundle.ratings), self.name, self.alias,
-                           str(version.version), str(version.run_id), time.time())
+                           str(version.version), str(version.run_id), time.time(), lineage)
 
     # -- background polling ------------------------------------------------------------------
 

@@ -20,7 +20,7 @@ ERROR_TEXT = {
     "403": "Not allowed from this address without the admin token",
     "404": "Unknown user",
     "413": "Request body over the size limit",
-    "503": "No model loaded",
+    "503": "No model loaded yet, or too busy (then with Retry-After)",
 }
 
 
@@ -63,16 +63,20 @@ class ApiSpec:
 
     def route(self, blueprint: Blueprint, rule: str, method: str, *, summary: str, response: str,
               description: str = "", tags: tuple[str, ...] = (), parameters: tuple[dict, ...] = (),
-              body: str | None = None, errors: tuple[str, ...] = ("400",)) -> Callable:
+              body: str | None = None, errors: tuple[str, ...] = ("400",),
+              media_type: str = "application/json") -> Callable:
         """Declare `method rule`: the view gets validated parameters as keyword arguments
-        (and the validated JSON body as `body`); `response` names the 200 schema."""
+        (and the validated JSON body as `body`); `response` names the 200 schema.
+
+        Every operation may answer 503 (no model yet, or too busy: see :mod:`serve.operations`).
+        """
 
         def decorate(view: Callable) -> Callable:
-            codes = sorted(set(errors) | ({"400"} if parameters or body else set()))
+            codes = sorted(set(errors) | {"400", "503"})  # 400: an unknown query parameter, even with none declared
             operation = {
                 "operationId": f"{view.__name__}", "summary": summary, "tags": list(tags),
                 "responses": {"200": {"description": "OK", "content": {
-                    "application/json": {"schema": self.ref(response)}}}},
+                    media_type: {"schema": self.ref(response)}}}},
             }
             if description:
                 operation["description"] = description

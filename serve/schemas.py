@@ -138,6 +138,9 @@ spec.schema("Health", {
                    "model_alias": {"type": "string"}, "model_version": {"type": "string"},
                    "run_id": {"type": "string"}, "loaded_at": {"type": "string", "format": "date-time"},
                    "n_users": {"type": "integer"}, "n_movies": {"type": "integer"},
+                   "git_commit": {"type": "string", "description": "Commit that produced the model"},
+                   "git_dirty": {"type": "string", "description": "'true' if the tree had uncommitted changes"},
+                   "data_fingerprint": {"type": "string", "description": "Hash of the data stages' outputs"},
                    "last_error": {"type": ["string", "null"],
                                   "description": "Last failed load (the old model keeps serving)"}},
 })

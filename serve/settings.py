@@ -30,6 +30,8 @@ class ServeSettings:
     max_content_length: int = 256 * 1024
     torch_threads: int = 1           # intra-op threads per worker; more only adds contention
     timeout: int = 120               # gunicorn worker timeout (model loading happens at boot)
+    max_in_flight: int = 4           # requests running at once per worker; more wait...
+    queue_timeout: float = 2.0       # ...at most this long, then 503 with Retry-After
 
     @classmethod
     def load(cls, conf_dir: Path = CONF_DIR, **overrides) -> "ServeSettings":
