@@ -130,6 +130,8 @@ class ServeConfig:
     max_content_length: int = 262144
     torch_threads: int = 1
     timeout: int = 120
+    max_in_flight: int = 4
+    queue_timeout: float = 2.0
 
 
 @dataclass
