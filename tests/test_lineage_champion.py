@@ -33,6 +33,7 @@ def test_git_state_reports_commit_and_dirty_flag(tmp_path):
     assert len(clean["git_commit"]) == 40 and clean["git_dirty"] == "false"
     (tmp_path / "f").write_text("2")
     assert git_state(tmp_path)["git_dirty"] == "true"
+    assert git_state(tmp_path, ignore={"f"})["git_dirty"] == "false"  # e.g. a pipeline output
     assert git_state(tmp_path / "nowhere")["git_commit"] == "unknown"
 
 
@@ -88,3 +89,13 @@ def test_previous_version_skips_to_the_move_that_reached_the_current():
     moves = [AliasMove("c", None, "1", "t", "u", "a"), AliasMove("c", "1", "2", "t", "u", "b")]
     assert previous_version(moves, "2") == "1"
     assert previous_version(moves, "1") is None
+
+
+def test_reproduction_compares_every_registered_metric():
+    from movierec.reproduce import compare, expected_metrics
+
+    expected = expected_metrics({"test_metrics.rmse": "0.8284", "test_metrics.ndcg_at_10": "0.2645", "other": "x"})
+    assert expected == {"rmse": 0.8284, "ndcg@10": 0.2645}
+    assert compare(expected, {"rmse": 0.8284, "ndcg@10": 0.2645, "extra": 1.0}, 1e-9) == []
+    problems = compare(expected, {"rmse": 0.8290}, 1e-6)
+    assert any("rmse" in p for p in problems) and any("ndcg@10" in p and "None" in p for p in problems)

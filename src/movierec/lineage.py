@@ -17,8 +17,20 @@ import yaml
 DATA_STAGES = ("download", "reindex")  # their outputs are the data every model is trained on
 
 
-def git_state(root: Path) -> dict[str, str]:
-    """``{"git_commit": sha, "git_dirty": "true"|"false"}``; "unknown" outside a git checkout."""
+def pipeline_outputs(lock_file: Path) -> set[str]:
+    """Paths `dvc repro` itself rewrites (every stage's outs, and dvc.lock): not "dirty" code."""
+    if not lock_file.is_file():
+        return set()
+    lock = yaml.safe_load(lock_file.read_text()) or {}
+    outs = {out["path"] for stage in (lock.get("stages") or {}).values() for out in (stage.get("outs") or [])}
+    return outs | {lock_file.name}
+
+
+def git_state(root: Path, ignore: set[str] = frozenset()) -> dict[str, str]:
+    """``{"git_commit": sha, "git_dirty": "true"|"false"}``; "unknown" outside a git checkout.
+
+    Dirty means a tracked file other than those in `ignore` differs from the commit.
+    """
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
                                 check=True, timeout=10).stdout.strip()
@@ -26,7 +38,8 @@ def git_state(root: Path) -> dict[str, str]:
                                 capture_output=True, text=True, check=True, timeout=10).stdout
     except (OSError, subprocess.SubprocessError):
         return {"git_commit": "unknown", "git_dirty": "unknown"}
-    return {"git_commit": commit, "git_dirty": "true" if status.strip() else "false"}
+    changed = {line[3:].strip() for line in status.splitlines() if line.strip()}
+    return {"git_commit": commit, "git_dirty": "true" if changed - set(ignore) else "false"}
 
 
 def data_hashes(lock_file: Path) -> dict[str, str]:
@@ -55,7 +68,7 @@ def lineage_tags(root: Path, params: dict[str, Any]) -> dict[str, str]:
     Tag keys may hold letters, digits, `_ - . / :` and spaces.
     """
     hashes = data_hashes(root / "dvc.lock")
-    tags = dict(git_state(root))
+    tags = dict(git_state(root, ignore=pipeline_outputs(root / "dvc.lock")))
     tags["data_fingerprint"] = data_fingerprint(hashes)
     tags.update({f"data.{path}": md5 for path, md5 in hashes.items()})
     groups: dict[str, dict] = {}
