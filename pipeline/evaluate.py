@@ -1,6 +1,7 @@
 """Stage `evaluate`: every method on the test split through the bundle the service will load.
 
-Writes reports/metrics.json ({method: {rmse, mae, precision@k, ...}}) and logs it to the
+Writes reports/metrics.json ({method: {rmse, mae, precision@k, ..., novelty@k, ndcg@k_light, ...}}),
+the evaluation report (reports/evaluation.md + reports/figures/*.png) and logs both to the
 training run in MLflow.
 """
 
@@ -11,25 +12,36 @@ import logging
 from pathlib import Path
 
 import mlflow
+import numpy as np
+import pandas as pd
 
 from movierec.atomic import atomic_write_json
 from movierec.bundle import ModelBundle
 from movierec.config import Config
-from movierec.evaluation import evaluate, heldout_cases
+from movierec.evaluation import Catalogue, heldout_cases, run_cases, score_cases
 from movierec.popularity import PopularityRecommender
 from movierec.processed import load_processed
+from movierec.report import protocol_text, write_report
 from movierec.tracking import resolve_tracking_uri, use_store
 from pipeline.stage import REPO_ROOT, stage
 
 log = logging.getLogger(__name__)
 
 
-def evaluate_bundle(bundle: ModelBundle, data, k: int, threshold: float) -> dict[str, dict[str, float]]:
+def evaluate_bundle(bundle: ModelBundle, data, k: int,
+                    threshold: float) -> tuple[dict[str, dict[str, float]], dict[str, np.ndarray]]:
+    """Metrics per method, and every movie index each method recommended (for the report)."""
     cases = list(heldout_cases(data.test, bundle.profile_for_user))
     train = data.train
     popularity = PopularityRecommender.fit(train["movie_idx"].to_numpy(), train["rating"].to_numpy(), data.n_movies)
+    catalogue = Catalogue.from_movie_table(bundle.movies, len(bundle.vocab.users))
     methods = {"embedding": bundle.embedding, "user_user": bundle.user_user, "popularity": popularity}
-    return {name: evaluate(model, cases, k, threshold) for name, model in methods.items()}
+    metrics, recommended = {}, {}
+    for name, model in methods.items():
+        results = run_cases(model, cases, k)
+        metrics[name] = score_cases(cases, results, k, threshold, model.n_movies, catalogue)
+        recommended[name] = np.concatenate(results.ranked) if results.ranked else np.empty(0, np.int64)
+    return metrics, recommended
 
 
 def flatten_metrics(metrics: dict, prefix: str = "test") -> dict[str, float]:
@@ -46,17 +58,25 @@ def flatten_metrics(metrics: dict, prefix: str = "test") -> dict[str, float]:
 
 def run(cfg: Config) -> dict:
     data = load_processed(cfg.paths.processed)
+    reports = Path(cfg.paths.reports)
     bundle = ModelBundle.load(Path(cfg.paths.models) / "bundle")
-    metrics: dict = evaluate_bundle(bundle, data, cfg.evaluate.k, cfg.evaluate.relevance_threshold)
-    metrics["new_user"] = json.loads((Path(cfg.paths.reports) / "new_user.json").read_text())
-    atomic_write_json(Path(cfg.paths.reports) / "metrics.json", metrics)
+    metrics, recommended = evaluate_bundle(bundle, data, cfg.evaluate.k, cfg.evaluate.relevance_threshold)
+    metrics["new_user"] = json.loads((reports / "new_user.json").read_text())
+    atomic_write_json(reports / "metrics.json", metrics)
+    loss = pd.read_csv(reports / "loss.csv") if (reports / "loss.csv").is_file() else None
+    report = write_report(reports, metrics, cfg.evaluate.k, protocol_text(cfg),
+                          bundle.movies["n_ratings"].to_numpy(), recommended, loss)
     run_info = json.loads((Path(cfg.paths.models) / "embedding" / "run.json").read_text())
     use_store(resolve_tracking_uri(cfg.mlflow.tracking_uri, REPO_ROOT))
     with mlflow.start_run(run_id=run_info["run_id"]):
         mlflow.log_metrics(flatten_metrics(metrics))
+        mlflow.log_artifact(str(report), artifact_path="report")
+        mlflow.log_artifacts(str(reports / "figures"), artifact_path="report/figures")
     for method, values in metrics.items():
         if method != "new_user":
-            log.info("%-10s %s", method, " ".join(f"{k}={v:.4f}" for k, v in values.items() if k != "n_users"))
+            log.info("%-10s %s", method, " ".join(f"{k}={v:.4f}" for k, v in values.items()
+                                                  if not k.startswith("n_users")))
+    log.info("evaluate: report at %s", report)
     return metrics
 
 

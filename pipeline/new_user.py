@@ -10,11 +10,12 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from movierec.atomic import atomic_write_json
 from movierec.config import Config
-from movierec.evaluation import evaluate, new_user_split
+from movierec.evaluation import Catalogue, evaluate, new_user_split
 from movierec.popularity import PopularityRecommender
 from movierec.processed import load_processed
 from movierec.training import train_embedding
@@ -34,7 +35,10 @@ def run(cfg: Config) -> dict:
         "user_user": UserUserRecommender.fit(u, m, r, data.n_users, data.n_movies, cfg.cf.user_user_config()),
         "popularity": PopularityRecommender.fit(m, r, data.n_movies),
     }
-    metrics = {name: evaluate(model, cases, cfg.evaluate.k, cfg.evaluate.relevance_threshold)
+    # beyond-accuracy figures count popularity in the data the methods were trained on (warm users)
+    catalogue = Catalogue(np.bincount(m, minlength=data.n_movies), [frozenset(g) for g in data.movies["genres"]],
+                          int(np.unique(u).size))
+    metrics = {name: evaluate(model, cases, cfg.evaluate.k, cfg.evaluate.relevance_threshold, catalogue=catalogue)
                for name, model in methods.items()}
     atomic_write_json(Path(cfg.paths.reports) / "new_user.json", metrics)
     for name, values in metrics.items():

@@ -1,6 +1,7 @@
 """Stage `reindex`: contiguous user/movie indices (a saved vocabulary) and the train/test split.
 
-Writes data/processed/{train,test,movies}.parquet and data/processed/vocabulary.json.
+`split.strategy=predefined` (ml-100k) reads the release's own <fold>.base/.test from the raw
+folder instead of splitting the filtered ratings. Writes data/processed/{train,test,movies}.parquet and data/processed/vocabulary.json.
 """
 
 from __future__ import annotations
@@ -11,18 +12,32 @@ from pathlib import Path
 import pandas as pd
 
 from movierec.atomic import atomic_write_parquet
-from movierec.config import Config
-from movierec.processed import build_processed
+from movierec.config import Config, SplitStrategy
+from movierec.datasets import read_predefined_split
+from movierec.processed import ProcessedData, build_processed, index_split
+from movierec.split import drop_uncovered
 from pipeline.stage import stage
 
 log = logging.getLogger(__name__)
 
 
-def run(cfg: Config) -> None:
-    interim, out = Path(cfg.paths.interim), Path(cfg.paths.processed)
+def split_data(cfg: Config) -> ProcessedData:
+    if cfg.split.strategy is SplitStrategy.predefined:
+        base, test, movies = read_predefined_split(Path(cfg.paths.raw) / cfg.data.name, cfg.split.fold)
+        test, dropped = drop_uncovered(base, test)
+        log.info("reindex: predefined %s as published (no filter); dropped %d test rating(s) of users/movies "
+                 "absent from %s.base", cfg.split.fold, dropped, cfg.split.fold)
+        return index_split(base, test, movies)
+    interim = Path(cfg.paths.interim)
     ratings = pd.read_parquet(interim / "ratings.parquet")
     movies = pd.read_parquet(interim / "movies.parquet")
-    data = build_processed(ratings, movies, cfg.split.strategy, cfg.split.test_fraction, cfg.seed)
+    return build_processed(ratings, movies, cfg.split.strategy, cfg.split.test_fraction, cfg.seed,
+                           cfg.split.n_folds, cfg.split.kfold_index())
+
+
+def run(cfg: Config) -> None:
+    out = Path(cfg.paths.processed)
+    data = split_data(cfg)
     atomic_write_parquet(out / "train.parquet", data.train)
     atomic_write_parquet(out / "test.parquet", data.test)
     atomic_write_parquet(out / "movies.parquet", data.movies)

@@ -23,8 +23,13 @@ class RatingsFormat(str, Enum):
 
 
 class SplitStrategy(str, Enum):
-    random = "random"
-    temporal = "temporal"
+    random = "random"          # seeded permutation of the ratings; test_fraction to test
+    temporal = "temporal"      # each user's latest test_fraction to test
+    kfold = "kfold"            # seeded partition of the ratings into n_folds; fold `fold` is test
+    predefined = "predefined"  # ml-100k's own <fold>.base / <fold>.test files, read as published
+
+
+PREDEFINED_FOLDS = ("u1", "u2", "u3", "u4", "u5", "ua", "ub")
 
 
 @dataclass
@@ -43,8 +48,17 @@ class FilterConfig:
 
 @dataclass
 class SplitConfig:
+    """`test_fraction` serves random/temporal; `fold` names the test fold of kfold (0..n_folds-1)
+    and predefined (u1..u5, ua, ub); `n_folds` serves kfold."""
+
     strategy: SplitStrategy = SplitStrategy.random
     test_fraction: float = 0.2
+    n_folds: int = 5
+    fold: Optional[str] = None
+
+    def kfold_index(self) -> int:
+        """The test fold of the kfold protocol as an int (0 when the strategy is another)."""
+        return int(self.fold) if self.strategy is SplitStrategy.kfold else 0
 
 
 @dataclass
@@ -177,6 +191,24 @@ def _check_ranges(cfg: Config) -> None:
     for key, ok, rule in checks:
         if not ok:
             raise ValueError(f"config key '{key}' {rule}")
+    _check_split(cfg)
+
+
+def _check_split(cfg: Config) -> None:
+    split = cfg.split
+    if split.strategy is SplitStrategy.kfold:
+        if split.n_folds < 2:
+            raise ValueError("config key 'split.n_folds' must be >= 2")
+        if split.fold is None or not split.fold.isdigit() or not int(split.fold) < split.n_folds:
+            raise ValueError(f"config key 'split.fold' must be a fold index 0..{split.n_folds - 1} "
+                             f"for split.strategy=kfold, got {split.fold!r}")
+    elif split.strategy is SplitStrategy.predefined:
+        if cfg.data.name != "ml-100k":
+            raise ValueError(f"config key 'split.strategy' predefined needs data=ml-100k (the only release "
+                             f"with u1..u5/ua/ub files), got data.name={cfg.data.name!r}")
+        if split.fold not in PREDEFINED_FOLDS:
+            raise ValueError(f"config key 'split.fold' must be one of {list(PREDEFINED_FOLDS)} for "
+                             f"split.strategy=predefined, got {split.fold!r}")
 
 
 def compose(conf_dir: str | Path, overrides: list[str] | None = None) -> dict:

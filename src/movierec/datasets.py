@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from movierec.config import RatingsFormat
+from movierec.config import PREDEFINED_FOLDS, RatingsFormat
 from movierec.download import DatasetError
 
 log = logging.getLogger(__name__)
@@ -101,16 +101,36 @@ def _read_dat(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
         pd.to_numeric(movies["movie_id"]), movies["title"].tolist(), genres)
 
 
-def _read_u_data(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
-    ratings_path, movies_path = _require(folder / "u.data"), _require(folder / "u.item")
-    raw = pd.read_csv(ratings_path, sep="\t", header=None, dtype=str, names=RATING_COLUMNS)
+def _read_u_ratings(path: Path) -> pd.DataFrame:
+    """u.data and the u1..u5/ua/ub .base/.test files: user, movie, rating, timestamp; tab-separated."""
+    raw = pd.read_csv(_require(path), sep="\t", header=None, dtype=str, names=RATING_COLUMNS)
+    return _numeric_ratings(raw, path)
+
+
+def _read_u_item(folder: Path) -> pd.DataFrame:
+    movies_path = _require(folder / "u.item")
     columns = ["movie_id", "title", "release_date", "video_release_date", "imdb_url", *U_ITEM_GENRES]
     movies = pd.read_csv(movies_path, sep="|", header=None, dtype=str, names=columns,
                          encoding="latin-1", keep_default_na=False)
     flags = movies[U_ITEM_GENRES].apply(pd.to_numeric, errors="coerce").fillna(0).to_numpy(bool)
     genres = [[g for g, on in zip(U_ITEM_GENRES, row) if on and g != "unknown"] for row in flags]
-    return _numeric_ratings(raw, ratings_path), _movies_table(
-        pd.to_numeric(movies["movie_id"]), movies["title"].tolist(), genres)
+    return _movies_table(pd.to_numeric(movies["movie_id"]), movies["title"].tolist(), genres)
+
+
+def _read_u_data(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    return _read_u_ratings(folder / "u.data"), _read_u_item(folder)
+
+
+def read_predefined_split(folder: Path, fold: str) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """ml-100k's published split `fold` (u1..u5, ua, ub): ``(base, test, movies)``, each cleaned
+    by the rules of :func:`clean_ratings` and otherwise as published (no filter)."""
+    if fold not in PREDEFINED_FOLDS:
+        raise DatasetError(f"unknown predefined fold {fold!r}; choose one of {list(PREDEFINED_FOLDS)}")
+    folder = Path(folder)
+    movies = _read_u_item(folder)
+    base = clean_ratings(_read_u_ratings(folder / f"{fold}.base"), movies)
+    test = clean_ratings(_read_u_ratings(folder / f"{fold}.test"), movies)
+    return base, test, movies
 
 
 READERS = {RatingsFormat.csv: _read_csv, RatingsFormat.dat: _read_dat, RatingsFormat.u_data: _read_u_data}

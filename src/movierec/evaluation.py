@@ -2,7 +2,8 @@
 
 Candidates for a user are all movies the user has not rated in the profile (train); relevant
 ones are the user's held-out movies rated at least ``relevance_threshold``. Ranking goes through
-:func:`movierec.ranking.recommend` - the same call the service makes.
+:func:`movierec.ranking.recommend` - the same call the service makes. Metric definitions, including
+the beyond-accuracy ones (which need a :class:`Catalogue`), live in :mod:`movierec.metrics`.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from typing import Callable, Iterator
 import numpy as np
 import pandas as pd
 
-from movierec.metrics import mae, ranking_metrics, rmse
+from movierec.metrics import (ACTIVITY_EDGES, beyond_accuracy_metrics, mae, ndcg_by_activity, ranking_metrics,
+                              rmse)
 from movierec.ranking import Profile, Recommender, recommend
 
 
@@ -52,19 +54,61 @@ def heldout_cases(heldout: pd.DataFrame, profile_of: Callable[[int], Profile]) -
         yield UserCase(profile_of(user_id), movies, ratings)
 
 
-def evaluate(model: Recommender, cases: list[UserCase], k: int = 10,
-             relevance_threshold: float = 4.0) -> dict[str, float]:
-    """RMSE/MAE over every held-out rating and mean top-k metrics over users with a relevant item."""
-    predicted, actual, ranked, relevant = [], [], [], []
-    for case in cases:
-        predicted.append(model.predict(case.profile, case.heldout_movie_idx))
-        actual.append(case.heldout_rating)
-        ranked.append(recommend(model, case.profile, k).movie_idx)
-        relevant.append(set(case.heldout_movie_idx[case.heldout_rating >= relevance_threshold].tolist()))
-    pred, act = np.concatenate(predicted), np.concatenate(actual)
+@dataclass(frozen=True)
+class Catalogue:
+    """What beyond-accuracy metrics know about movies: train rating counts and genre sets."""
+
+    n_ratings: np.ndarray
+    genres: list[frozenset]
+    n_users: int
+
+    @classmethod
+    def from_movie_table(cls, movies: pd.DataFrame, n_users: int) -> "Catalogue":
+        """From the processed/bundle movie table (one row per movie index, in index order)."""
+        if not np.array_equal(movies["movie_idx"].to_numpy(), np.arange(len(movies))):
+            raise ValueError("movie table rows must be in movie_idx order 0..n-1")
+        return cls(movies["n_ratings"].to_numpy(np.int64), [frozenset(g) for g in movies["genres"]], int(n_users))
+
+
+@dataclass(frozen=True)
+class CaseResults:
+    """What one method answered for each case: predicted held-out ratings and its top-k list."""
+
+    predicted: list[np.ndarray]
+    ranked: list[np.ndarray]
+
+
+def run_cases(model: Recommender, cases: list[UserCase], k: int) -> CaseResults:
+    """Predict every held-out rating and rank the top k, through the service's ranking call."""
+    return CaseResults([model.predict(c.profile, c.heldout_movie_idx) for c in cases],
+                       [recommend(model, c.profile, k).movie_idx for c in cases])
+
+
+def score_cases(cases: list[UserCase], results: CaseResults, k: int, relevance_threshold: float, n_movies: int,
+                catalogue: Catalogue | None = None,
+                activity_edges: tuple[int, int] = ACTIVITY_EDGES) -> dict[str, float]:
+    """Every metric of :mod:`movierec.metrics` for one method's answers to `cases`."""
+    pred = np.concatenate(results.predicted) if cases else np.empty(0)
+    act = np.concatenate([c.heldout_rating for c in cases]) if cases else np.empty(0)
+    relevant = [set(c.heldout_movie_idx[c.heldout_rating >= relevance_threshold].tolist()) for c in cases]
     result = {"rmse": rmse(pred, act), "mae": mae(pred, act)}
-    result.update(ranking_metrics(ranked, relevant, k, model.n_movies))
+    result.update(ranking_metrics(results.ranked, relevant, k, n_movies))
+    if catalogue is not None:
+        result.update(beyond_accuracy_metrics(results.ranked, k, catalogue.n_ratings, catalogue.genres,
+                                              catalogue.n_users))
+    activity = [len(c.profile.movie_idx) for c in cases]
+    result.update(ndcg_by_activity(results.ranked, relevant, activity, k, activity_edges))
     return result
+
+
+def evaluate(model: Recommender, cases: list[UserCase], k: int = 10, relevance_threshold: float = 4.0,
+             catalogue: Catalogue | None = None,
+             activity_edges: tuple[int, int] = ACTIVITY_EDGES) -> dict[str, float]:
+    """RMSE/MAE over every held-out rating, mean top-k metrics over users with a relevant item,
+    NDCG by user activity, and (given the `catalogue`) popularity, novelty and genre diversity."""
+    cases = list(cases)
+    return score_cases(cases, run_cases(model, cases, k), k, relevance_threshold, model.n_movies, catalogue,
+                       activity_edges)
 
 
 def new_user_split(ratings: pd.DataFrame, user_fraction: float, n_reveal: int,

@@ -1,4 +1,4 @@
-"""Rating-error and top-k ranking metrics, defined once (binary gains).
+"""Rating-error, top-k ranking and beyond-accuracy metrics, defined once (binary gains).
 
 For one user with ranked list ``ranked`` (movie indices, best first) and relevant set ``relevant``:
 
@@ -9,15 +9,33 @@ For one user with ranked list ``ranked`` (movie indices, best first) and relevan
 * coverage@k  = |∪ users' top-k| / n_movies   (catalogue coverage, over all evaluated users)
 
 Users with no relevant item are skipped by the ranking metrics (their value is undefined).
+
+Beyond accuracy, over the top-k lists of *all* evaluated users (relevant items or not), each a
+per-user value averaged over users whose list is long enough for it to be defined:
+
+* mean_popularity@k = mean train rating count n_i of the listed movies (a list of 0 is skipped)
+* novelty@k         = mean self-information −log2(max(n_i, 1) / n_users) of the listed movies, in
+  bits; n_users = users in train; a movie no train user rated counts as rated once
+* diversity@k       = intra-list genre diversity: mean over the list's unordered pairs of the
+  Jaccard distance 1 − |G_a ∩ G_b| / |G_a ∪ G_b| of the two movies' genre sets (two movies
+  without genres are at distance 0); a list of fewer than 2 movies is skipped
+
+NDCG by user activity: ndcg@k_light / _medium / _heavy is ndcg@k averaged over the users (with a
+relevant item) whose profile holds < 30, 30–99 and ≥ 100 train ratings (:data:`ACTIVITY_EDGES`;
+roughly the terciles of ml-latest-small). ``n_users_<bucket>`` counts them; a bucket with no
+user has no ndcg key.
 """
 
 from __future__ import annotations
 
-from typing import Iterable
+from itertools import combinations
+from typing import Iterable, Sequence
 
 import numpy as np
 
 RATING_MIN, RATING_MAX = 0.5, 5.0
+ACTIVITY_BUCKETS = ("light", "medium", "heavy")
+ACTIVITY_EDGES = (30, 100)  # train ratings: light < 30 <= medium < 100 <= heavy
 
 
 def rmse(predicted: np.ndarray, actual: np.ndarray) -> float:
@@ -82,3 +100,70 @@ def ranking_metrics(ranked_lists: list[np.ndarray], relevant_sets: list[set[int]
         f"coverage@{k}": coverage(ranked_lists, n_movies),
         "n_users": len(rows),
     }
+
+
+# -- beyond accuracy -------------------------------------------------------------------------
+
+
+def mean_popularity(ranked, n_ratings: np.ndarray) -> float:
+    """Mean train rating count of the listed movies (nan for an empty list)."""
+    ranked = np.asarray(ranked, dtype=np.int64)
+    return float(np.asarray(n_ratings, float)[ranked].mean()) if ranked.size else float("nan")
+
+
+def novelty(ranked, n_ratings: np.ndarray, n_users: int) -> float:
+    """Mean self-information −log2(max(n_i, 1) / n_users) of the listed movies, in bits."""
+    ranked = np.asarray(ranked, dtype=np.int64)
+    if not ranked.size:
+        return float("nan")
+    share = np.maximum(np.asarray(n_ratings, float)[ranked], 1.0) / n_users
+    return float(np.mean(-np.log2(share)))
+
+
+def jaccard_distance(a: frozenset | set, b: frozenset | set) -> float:
+    """1 − |a ∩ b| / |a ∪ b|; two empty sets are identical (distance 0)."""
+    union = len(a | b)
+    return 1.0 - len(a & b) / union if union else 0.0
+
+
+def intra_list_diversity(ranked, genres: Sequence[frozenset]) -> float:
+    """Mean pairwise Jaccard distance of the listed movies' genre sets (nan under 2 movies)."""
+    sets = [genres[int(m)] for m in np.asarray(ranked)]
+    pairs = list(combinations(sets, 2))
+    return float(np.mean([jaccard_distance(a, b) for a, b in pairs])) if pairs else float("nan")
+
+
+def _mean_defined(values: list[float]) -> float:
+    kept = [v for v in values if not np.isnan(v)]
+    return float(np.mean(kept)) if kept else float("nan")
+
+
+def beyond_accuracy_metrics(ranked_lists: list[np.ndarray], k: int, n_ratings: np.ndarray,
+                            genres: Sequence[frozenset], n_users: int) -> dict[str, float]:
+    """Per-user mean popularity, novelty and genre diversity of the top-k lists, averaged."""
+    lists = [np.asarray(r, dtype=np.int64)[:k] for r in ranked_lists]
+    return {
+        f"mean_popularity@{k}": _mean_defined([mean_popularity(r, n_ratings) for r in lists]),
+        f"novelty@{k}": _mean_defined([novelty(r, n_ratings, n_users) for r in lists]),
+        f"diversity@{k}": _mean_defined([intra_list_diversity(r, genres) for r in lists]),
+    }
+
+
+def activity_bucket(n_train_ratings: int, edges: tuple[int, int] = ACTIVITY_EDGES) -> str:
+    """'light' below edges[0] train ratings, 'heavy' from edges[1], 'medium' between."""
+    return ACTIVITY_BUCKETS[int(np.searchsorted(edges, n_train_ratings, side="right"))]
+
+
+def ndcg_by_activity(ranked_lists: list[np.ndarray], relevant_sets: list[set[int]], activity: Sequence[int],
+                     k: int, edges: tuple[int, int] = ACTIVITY_EDGES) -> dict[str, float]:
+    """ndcg@k per user-activity bucket (users with a relevant item), with the users counted."""
+    per_bucket: dict[str, list[float]] = {b: [] for b in ACTIVITY_BUCKETS}
+    for ranked, rel, n in zip(ranked_lists, relevant_sets, activity):
+        if len(rel):
+            per_bucket[activity_bucket(n, edges)].append(ndcg_at_k(ranked, rel, k))
+    result: dict[str, float] = {}
+    for bucket, values in per_bucket.items():
+        if values:
+            result[f"ndcg@{k}_{bucket}"] = float(np.mean(values))
+    result.update({f"n_users_{bucket}": len(values) for bucket, values in per_bucket.items()})
+    return result

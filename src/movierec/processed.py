@@ -51,9 +51,17 @@ def movie_table(movies: pd.DataFrame, vocab: Vocabulary, train: pd.DataFrame) ->
 
 
 def build_processed(ratings: pd.DataFrame, movies: pd.DataFrame, strategy, test_fraction: float,
-                    seed: int) -> ProcessedData:
-    """Vocabularies over the train ratings, then indexed train/test and the movie table."""
-    train, test = split_ratings(ratings, strategy, test_fraction, seed)
+                    seed: int, n_folds: int = 5, fold: int = 0) -> ProcessedData:
+    """Split, then vocabularies over the train ratings, indexed train/test and the movie table."""
+    train, test = split_ratings(ratings, strategy, test_fraction, seed, n_folds, fold)
+    return index_split(train, test, movies)
+
+
+def index_split(train: pd.DataFrame, test: pd.DataFrame, movies: pd.DataFrame) -> ProcessedData:
+    """Vocabularies over `train`, then indexed train/test and the movie table.
+
+    Every test user and movie must appear in train (see :mod:`movierec.split`).
+    """
     vocab = Vocabularies(Vocabulary.from_ids(train["user_id"]), Vocabulary.from_ids(train["movie_id"]))
     train, test = add_indices(train, vocab), add_indices(test, vocab)
     return ProcessedData(train, test, movie_table(movies, vocab.movies, train), vocab)
