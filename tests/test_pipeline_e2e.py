@@ -82,7 +82,8 @@ def test_changing_the_filter_param_reruns_filter_and_downstream(pipeline_copy):
         _run([sys.executable, "-m", "dvc", "repro", "reindex"], work, env)
 
 
-METRIC_KEYS = {"rmse", "mae", "precision@10", "recall@10", "ndcg@10", "hit_rate@10", "coverage@10"}
+METRIC_KEYS = {"rmse", "mae", "precision@10", "recall@10", "ndcg@10", "hit_rate@10", "coverage@10",
+               "mean_popularity@10", "novelty@10", "diversity@10"}
 
 
 def test_metrics_cover_every_method_and_beat_popularity(pipeline_copy):
@@ -104,6 +105,16 @@ def test_loss_curves_and_registered_champion(pipeline_copy):
     assert list(loss.columns) == ["epoch", "train_loss", "val_loss", "test_loss"]
     assert loss.notna().all().all() and loss["train_loss"].iloc[-1] < loss["train_loss"].iloc[0]
     assert (work / "reports/loss.png").read_bytes()[:4] == b"\x89PNG"
+    report = (work / "reports/evaluation.md").read_text()
+    assert "embedding" in report and "user_user" in report
+    assert sorted(p.suffix for p in (work / "reports/figures").iterdir()) == [".png"] * 4
     registry = json.loads((work / "reports/registry.json").read_text())
     assert registry["promoted"] and registry["version"] == "1"
     assert (work / "mlflow.db").is_file()
+
+
+def test_registered_version_reproduces_from_its_commit(pipeline_copy):
+    """`python -m movierec.reproduce 1`: checkout of the version's commit + dvc repro = same metrics."""
+    work, env, _ = pipeline_copy
+    out = _run([sys.executable, "-m", "movierec.reproduce", "1"], work, env)
+    assert "metrics match" in out
