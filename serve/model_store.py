@@ -12,6 +12,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from serve.catalogue import MovieCatalogue
@@ -86,7 +87,16 @@ class ModelStore:
         return MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
 
     def _alias_version(self):
+        self._check_store()
         return self._client().get_model_version_by_alias(self.name, self.alias)
+
+    def _check_store(self) -> None:
+        """A missing sqlite store is an error here: MLflow would create an empty one and say only 'not found'."""
+        if self.tracking_uri.startswith("sqlite:///"):
+            path = Path(self.tracking_uri[len("sqlite:///"):].split("?", 1)[0])
+            if not path.is_file():
+                raise FileNotFoundError(f"MLflow database {path} does not exist (tracking URI {self.tracking_uri}); "
+                                        "run the pipeline to create it, or set MLFLOW_TRACKING_URI to the store")
 
     def _load(self, version) -> LoadedModel:
         import mlflow

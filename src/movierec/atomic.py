@@ -1,13 +1,16 @@
 """Write files and folders so that readers see the old version or the new one, never half.
 
 Each writer writes to a temporary sibling, flushes it to disk, then renames it over the
-target (rename is atomic on POSIX within one filesystem).
+target (rename is atomic on POSIX within one filesystem). A temporary's name carries its
+writer's pid (`.<name>.<pid>-XXXX.tmp`): a writer that was killed (SIGKILL, power loss) leaves
+it behind, and the next write of the same target removes it once that process is gone.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import tempfile
 from contextlib import contextmanager
@@ -23,12 +26,46 @@ def _umask() -> int:
     return mask
 
 
+def _temp_prefix(target: Path) -> str:
+    return f".{target.name}.{os.getpid()}-"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
+
+
+def sweep_stale_temporaries(target: str | os.PathLike) -> list[Path]:
+    """Remove `target`'s temporaries whose writer process no longer exists; returns what was removed."""
+    target = Path(target)
+    pattern = re.compile(rf"\.{re.escape(target.name)}\.(\d+)-[^/]*\.tmp")
+    removed = []
+    if not target.parent.is_dir():
+        return removed
+    for sibling in target.parent.iterdir():
+        match = pattern.fullmatch(sibling.name)
+        if match is None or int(match.group(1)) == os.getpid() or _alive(int(match.group(1))):
+            continue
+        if sibling.is_dir() and not sibling.is_symlink():
+            shutil.rmtree(sibling, ignore_errors=True)
+        else:
+            sibling.unlink(missing_ok=True)
+        removed.append(sibling)
+    return removed
+
+
 @contextmanager
 def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside `target`; on success rename it over `target`."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    sweep_stale_temporaries(target)
+    fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(target), suffix=".tmp", dir=target.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     try:
@@ -46,8 +83,11 @@ def atomic_dir(target: str | os.PathLike) -> Iterator[Path]:
     """Yield a fresh temporary folder beside `target`; on success it replaces `target`."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    sweep_stale_temporaries(target)
     old = target.with_name(f".{target.name}.old")
+    if old.is_dir() and not target.exists():  # a writer died between its two renames: put the old one back
+        os.replace(old, target)
+    tmp = Path(tempfile.mkdtemp(prefix=_temp_prefix(target), suffix=".tmp", dir=target.parent))
     try:
         yield tmp
         os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700; give the usual mode
