@@ -58,10 +58,8 @@ class ModelBundle:
     @classmethod
     def build(cls, vocab: Vocabularies, movies: pd.DataFrame, embedding: EmbeddingRecommender,
               user_user: UserUserRecommender) -> "ModelBundle":
-        arrays = user_user.to_arrays()
-        n_users, n_movies = (int(v) for v in arrays["shape"])
-        ratings = sp.csr_matrix((arrays["data"], arrays["indices"], arrays["indptr"]), shape=(n_users, n_movies))
-        return cls(vocab, movies.reset_index(drop=True), ratings, embedding, user_user)
+        # the known users' profiles read the user-user model's own CSR (one copy in memory, not two)
+        return cls(vocab, movies.reset_index(drop=True), user_user.ratings, embedding, user_user)
 
     def save(self, folder: str | Path) -> None:
         folder = Path(folder)

@@ -13,6 +13,8 @@ from typing import Any, Optional
 
 from omegaconf import DictConfig, OmegaConf
 
+from movierec.synthetic import SyntheticSpec
+
 
 class RatingsFormat(str, Enum):
     """On-disk layouts of the MovieLens releases."""
@@ -38,6 +40,8 @@ class DataConfig:
     url: str = ""
     sha256: Optional[str] = None
     format: RatingsFormat = RatingsFormat.csv
+    # set (with url synthetic://...) for a generated data set: the download stage generates it
+    synthetic: Optional[SyntheticSpec] = None
 
 
 @dataclass
@@ -85,6 +89,10 @@ class TrainerConfig:
     num_threads: int = 1
     deterministic: bool = True
     refit: bool = True
+    strategy: str = "auto"  # Lightning strategy: "ddp" across devices/nodes (conf/trainer/ddp.yaml)
+    num_nodes: int = 1
+    # large data: the rating loss with a closed-form backward (needs model.dropout=0; see docs/scaling.md)
+    fused_rating_step: bool = False
 
 
 @dataclass
@@ -184,6 +192,7 @@ def _check_ranges(cfg: Config) -> None:
         ("model.learning_rate", cfg.model.learning_rate > 0, "must be > 0"),
         ("trainer.max_epochs", cfg.trainer.max_epochs >= 1, "must be >= 1"),
         ("trainer.num_threads", cfg.trainer.num_threads >= 1, "must be >= 1"),
+        ("trainer.num_nodes", cfg.trainer.num_nodes >= 1, "must be >= 1"),
         ("evaluate.k", cfg.evaluate.k >= 1, "must be >= 1"),
         ("evaluate.new_user_fraction", 0.0 < cfg.evaluate.new_user_fraction < 1.0, "must be in (0, 1)"),
         ("evaluate.new_user_reveal", cfg.evaluate.new_user_reveal >= 1, "must be >= 1"),

@@ -1,4 +1,7 @@
-"""Fetch a dataset archive (network or local mirror), verify its SHA-256, extract it atomically."""
+"""Fetch a dataset archive (network or local mirror), verify its SHA-256, extract it atomically.
+
+A ``synthetic://`` URL instead generates the data set (:mod:`movierec.synthetic`) in the same layout.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ from movierec.atomic import atomic_dir, atomic_path
 log = logging.getLogger(__name__)
 
 MIRROR_ENV = "MOVIEREC_DATA_MIRROR"
+SYNTHETIC_SCHEME = "synthetic://"
 
 
 class DatasetError(RuntimeError):
@@ -119,4 +123,24 @@ def download_dataset(name: str, url: str, sha256: str | None, raw_dir: Path,
     finally:
         archive.unlink(missing_ok=True)
     log.info("dataset %s from %s (sha256 %s) extracted to %s", name, source, digest, raw_dir / name)
+    return raw_dir / name
+
+
+def is_synthetic(url: str) -> bool:
+    return url.startswith(SYNTHETIC_SCHEME)
+
+
+def generate_dataset(name: str, spec, raw_dir: Path) -> Path:
+    """Generate the synthetic data set `spec` (a :class:`~movierec.synthetic.SyntheticSpec`)
+    into `raw_dir/name` as ratings.csv/movies.csv; atomically, like an extracted archive."""
+    from movierec.synthetic import generate_spec, write_release
+
+    if spec is None:
+        raise DatasetError(f"dataset {name!r} has a {SYNTHETIC_SCHEME} url but no `synthetic:` block "
+                           "(see conf/data/synthetic.yaml)")
+    ratings, movies = generate_spec(spec)
+    with atomic_dir(raw_dir / name) as tmp:
+        write_release(ratings, movies, tmp)
+    log.info("dataset %s generated: %d users, %d movies, %d ratings (seed %d) in %s", name, spec.n_users,
+             spec.n_movies, len(ratings), spec.seed, raw_dir / name)
     return raw_dir / name

@@ -3,13 +3,15 @@
 The correlation of a pair is taken over the movies both rated, with each side's mean taken over
 those co-rated movies only — the definition of pandas ``DataFrame.corr(min_periods=...)`` on a
 user × movie frame with NaNs. One query reads only the matrix columns of the movies the target
-user rated: six sums per other user (count, Σx, Σy, Σxy, Σx², Σy²) are accumulated with
-``np.bincount`` over those columns. No dense pivot and no all-pairs matrix is ever built.
+user rated: six sums per other user (count, Σx, Σy, Σxy, Σx², Σy²) are accumulated over those
+columns (``np.bincount`` and sparse × dense products). No dense pivot and no all-pairs matrix
+is ever built.
 """
 
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse as sp
 
 # A variance this small relative to the sum of squares counts as zero (pandas gives NaN there).
 _ZERO_VARIANCE = 1e-12
@@ -53,19 +55,21 @@ def pearson_against_all(csc_indptr: np.ndarray, csc_indices: np.ndarray, csc_dat
     x_all = np.asarray(rating, dtype=np.float64)
     if x_all.size:
         x_all = x_all - x_all.mean()
-    pos, owner = gather_columns(csc_indptr, movie_idx)
-    users = csc_indices[pos]
-    y = csc_data[pos].astype(np.float64)
+    # the profile's columns, copied contiguously in profile order (scipy's C++ column gather);
+    # per-user sums over them are sparse matrix x dense products (C++), summed in the same
+    # order as entry-wise bincounts would be, so the result is the same to the last bit
+    n_movies = len(csc_indptr) - 1
+    columns = sp.csc_matrix((csc_data, csc_indices, csc_indptr), shape=(n_users, n_movies))[:, movie_idx]
+    users = columns.indices
+    y = columns.data.astype(np.float64)
     if user_centre is not None:
-        y = y - user_centre[users]
-    x = x_all[owner]
-
-    n = np.bincount(users, minlength=n_users).astype(np.int64)
-    sx = np.bincount(users, weights=x, minlength=n_users)
-    sy = np.bincount(users, weights=y, minlength=n_users)
-    sxx = np.bincount(users, weights=x * x, minlength=n_users)
+        y -= user_centre[users]
+    rated = sp.csc_matrix((np.ones(users.size), users, columns.indptr), shape=columns.shape)
+    counts, sx, sxx = (rated @ np.column_stack([np.ones_like(x_all), x_all, x_all * x_all])).T
+    n = counts.astype(np.int64)  # exact: sums of ones
+    centred = sp.csc_matrix((y, users, columns.indptr), shape=columns.shape)
+    sy, sxy = (centred @ np.column_stack([np.ones_like(x_all), x_all])).T
     syy = np.bincount(users, weights=y * y, minlength=n_users)
-    sxy = np.bincount(users, weights=x * y, minlength=n_users)
 
     with np.errstate(divide="ignore", invalid="ignore"):
         nf = n.astype(np.float64)

@@ -33,7 +33,10 @@ class UserUserConfig:
     ``bias_reg_movie``, ``bias_iters``. Ranking path: ``rank_neighbours``, ``rank_min_co_rated``,
     ``rank_significance`` (S in min(n, S)/S), ``rank_min_similarity`` (weights ≤ this are
     dropped), ``rank_value`` (what a neighbour votes with: ``rating``, ``deviation`` from its
-    baseline, or ``one``).
+    baseline, or ``one``). ``max_query_entries`` caps one neighbour search's work: when the
+    profile's movies hold more ratings than this (a heavy profile of popular movies on a large
+    data set), the similarities use the profile's most extreme ratings (largest |r - mean|) whose
+    columns fit the budget. It never binds on ml-latest-small (72K train ratings in all).
     """
 
     n_neighbours: int = 30
@@ -49,10 +52,11 @@ class UserUserConfig:
     rank_significance: int = 25
     rank_min_similarity: float = 0.0
     rank_value: str = "rating"
+    max_query_entries: int = 500_000
 
     def __post_init__(self) -> None:
         for name in ("n_neighbours", "min_co_rated", "bias_iters", "rank_neighbours",
-                     "rank_min_co_rated", "rank_significance"):
+                     "rank_min_co_rated", "rank_significance", "max_query_entries"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
                 raise ValueError(f"UserUserConfig.{name} must be an integer >= 1, got {value!r}")
@@ -97,6 +101,22 @@ def fold_in_user_bias(movie_idx: np.ndarray, rating: np.ndarray, mu: float, movi
     return float(np.sum(rating - mu - movie_bias[movie_idx]) / (reg_user + movie_idx.size))
 
 
+def _compact(matrix: sp.csr_matrix | sp.csc_matrix):
+    """The same matrix with int32 indices where they fit, sorted indices, and float32 data when
+    that is exact (MovieLens half stars are; arbitrary floats keep float64). Copies only when needed."""
+    index_dtype = np.int32 if max(matrix.nnz, max(matrix.shape)) < np.iinfo(np.int32).max else np.int64
+    data32 = matrix.data.astype(np.float32, copy=False)
+    if data32 is matrix.data or np.array_equal(data32, matrix.data):
+        matrix.data = data32
+    else:
+        matrix.data = matrix.data.astype(np.float64, copy=False)
+    matrix.indices = matrix.indices.astype(index_dtype, copy=False)
+    matrix.indptr = matrix.indptr.astype(index_dtype, copy=False)
+    if not matrix.has_sorted_indices:
+        matrix.sort_indices()
+    return matrix
+
+
 class UserUserRecommender:
     """User-user Pearson CF over a sparse users × movies ratings matrix (implements ``Recommender``)."""
 
@@ -107,10 +127,9 @@ class UserUserRecommender:
         if user_bias.shape != (self.n_users,) or movie_bias.shape != (self.n_movies,):
             raise ValueError(f"bias shapes {user_bias.shape}, {movie_bias.shape} do not match "
                              f"ratings {ratings.shape}")
-        self._csr = ratings.tocsr().astype(np.float64)
-        self._csr.sort_indices()
-        self._csc = self._csr.tocsc()
-        self._csc.sort_indices()
+        # float32 ratings (when exact) and int32 indices: half the memory of scipy's defaults
+        self._csr = _compact(ratings.tocsr())
+        self._csc = _compact(self._csr.tocsc())
         self.global_mean = float(global_mean)
         self.user_bias = np.asarray(user_bias, dtype=np.float64)
         self.movie_bias = np.asarray(movie_bias, dtype=np.float64)
@@ -134,7 +153,8 @@ class UserUserRecommender:
         if user_idx.min() < 0 or user_idx.max() >= n_users or movie_idx.min() < 0 \
                 or movie_idx.max() >= n_movies:
             raise ValueError(f"indices out of range for n_users={n_users}, n_movies={n_movies}")
-        if np.unique(user_idx * n_movies + movie_idx).size != rating.size:
+        pairs = np.sort(user_idx * n_movies + movie_idx)  # (np.unique's hashing is slow at 25M)
+        if pairs.size > 1 and bool((pairs[1:] == pairs[:-1]).any()):
             raise ValueError("duplicate (user, movie) pairs in the ratings")
         ratings = sp.csr_matrix((rating, (user_idx, movie_idx)), shape=(n_users, n_movies))
         mu, b_u, b_i = fit_biases(user_idx, movie_idx, rating, n_users, n_movies,
@@ -142,10 +162,13 @@ class UserUserRecommender:
         return cls(ratings, mu, b_u, b_i, config)
 
     def to_arrays(self) -> dict[str, np.ndarray]:
-        """Everything needed to rebuild the model, as plain arrays (for an ``.npz``, no pickle)."""
+        """Everything needed to rebuild the model, as plain arrays (for an ``.npz``, no pickle).
+
+        The ratings arrays are the model's own (not copies, to spare memory at scale): read only.
+        """
         return {
-            "indptr": self._csr.indptr.astype(np.int64), "indices": self._csr.indices.astype(np.int64),
-            "data": self._csr.data.copy(), "shape": np.array([self.n_users, self.n_movies], np.int64),
+            "indptr": self._csr.indptr, "indices": self._csr.indices,  # shared, not copied: read-only use
+            "data": self._csr.data, "shape": np.array([self.n_users, self.n_movies], np.int64),
             "global_mean": np.array([self.global_mean]), "user_bias": self.user_bias.copy(),
             "movie_bias": self.movie_bias.copy(),
             "bias_reg": np.array([self.config.bias_reg_user, self.config.bias_reg_movie]),
@@ -164,18 +187,34 @@ class UserUserRecommender:
         return cls(ratings, float(arrays["global_mean"][0]), arrays["user_bias"],
                    arrays["movie_bias"], config)
 
+    @property
+    def ratings(self) -> sp.csr_matrix:
+        """The users × movies ratings (CSR; float32 when exact); shared with the model: do not modify."""
+        return self._csr
+
     # ---- similarities -----------------------------------------------------------------------
     def similarities(self, profile: Profile, min_co_rated: int) -> tuple[np.ndarray, np.ndarray]:
         """Pearson correlation (NaN where undefined) and co-rated counts against every user.
 
         The profile's own user, if known, gets NaN so it is never its own neighbour.
         """
+        movie_idx, rating = self._search_profile(profile)
         corr, n_co = pearson_against_all(self._csc.indptr, self._csc.indices, self._csc.data,
-                                         self.n_users, profile.movie_idx, profile.rating,
-                                         min_co_rated, self._user_centre)
+                                         self.n_users, movie_idx, rating, min_co_rated, self._user_centre)
         if profile.user_idx is not None:
             corr[profile.user_idx] = np.nan
         return corr, n_co
+
+    def _search_profile(self, profile: Profile) -> tuple[np.ndarray, np.ndarray]:
+        """The profile's ratings the neighbour search reads: all, or the most extreme within the budget."""
+        movie_idx, rating = profile.movie_idx, profile.rating
+        lengths = self._csc.indptr[movie_idx + 1] - self._csc.indptr[movie_idx]
+        if lengths.sum() <= self.config.max_query_entries:
+            return movie_idx, rating
+        extreme = np.argsort(-np.abs(rating - rating.mean()), kind="stable")
+        keep = extreme[np.cumsum(lengths[extreme]) <= self.config.max_query_entries]
+        keep = np.sort(keep if keep.size else extreme[:1])
+        return movie_idx[keep], rating[keep]
 
     def _rating_weights(self, profile: Profile) -> np.ndarray:
         cfg = self.config
@@ -190,7 +229,11 @@ class UserUserRecommender:
         corr, n_co = self.similarities(profile, cfg.rank_min_co_rated)
         w = np.nan_to_num(corr, nan=0.0) * (np.minimum(n_co, cfg.rank_significance) / cfg.rank_significance)
         candidates = np.flatnonzero(w > cfg.rank_min_similarity)
-        order = np.argsort(-w[candidates], kind="stable")[:cfg.rank_neighbours]
+        k = cfg.rank_neighbours
+        if candidates.size > k:  # keep the k best (and every tie of the k-th) before the stable sort
+            kth = -np.partition(-w[candidates], k - 1)[k - 1]
+            candidates = candidates[w[candidates] >= kth]
+        order = np.argsort(-w[candidates], kind="stable")[:k]
         users = candidates[order]
         return users, w[users]
 
@@ -219,7 +262,7 @@ class UserUserRecommender:
         rank = np.arange(grouped.size) - np.searchsorted(grouped, grouped, side="left")
         sel = order[rank < cfg.n_neighbours]
         owner, raters, wr = owner[sel], raters[sel], wr[sel]
-        dev = (self._csc.data[pos[sel]] - self.global_mean - self.user_bias[raters]
+        dev = (self._csc.data[pos[sel]].astype(np.float64) - self.global_mean - self.user_bias[raters]
                - self.movie_bias[movie_idx[owner]])
         num = np.bincount(owner, weights=wr * dev, minlength=movie_idx.size)
         den = np.bincount(owner, weights=np.abs(wr), minlength=movie_idx.size) + cfg.damping
@@ -237,10 +280,10 @@ class UserUserRecommender:
         weight = w[owner]
         value = self.config.rank_value
         if value == "rating":
-            weight = weight * self._csr.data[pos]
+            weight = weight * self._csr.data[pos].astype(np.float64)
         elif value == "deviation":
             raters = users[owner]
-            weight = weight * (self._csr.data[pos] - self.global_mean - self.user_bias[raters]
+            weight = weight * (self._csr.data[pos].astype(np.float64) - self.global_mean - self.user_bias[raters]
                                - self.movie_bias[movies])
         return np.bincount(movies, weights=weight, minlength=self.n_movies)
 
@@ -256,7 +299,7 @@ class UserUserRecommender:
         out = []
         for movie, rating in zip(movie_idx.tolist(), predicted.tolist()):
             col = slice(self._csc.indptr[movie], self._csc.indptr[movie + 1])
-            raters, ratings = self._csc.indices[col], self._csc.data[col]
+            raters, ratings = self._csc.indices[col], self._csc.data[col].astype(np.float64)
             hit = np.isin(raters, users)
             n_rated = int(hit.sum())
             out.append({
