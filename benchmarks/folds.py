@@ -76,7 +76,7 @@ def fit(method: str, data: ProcessedData, cfg: Config):
     if method == "user_user":
         from movierec.user_user import UserUserRecommender
 
-        return UserUserRecommender.fit(u, m, r, data.n_users, data.n_movies, cfg.cf.user_user_config())
+        return UserUserRecommender.fit(u, m, r, data.n_users, data.n_movies, cfg.cf)
     if method == "embedding":
         from movierec.training import train_embedding
 

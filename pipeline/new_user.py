@@ -32,7 +32,7 @@ def run(cfg: Config) -> dict:
     u, m, r = (warm[c].to_numpy() for c in ("user_idx", "movie_idx", "rating"))
     methods = {
         "embedding": train_embedding(warm, None, data.n_users, data.n_movies, cfg.model, cfg.trainer, cfg.seed).model,
-        "user_user": UserUserRecommender.fit(u, m, r, data.n_users, data.n_movies, cfg.cf.user_user_config()),
+        "user_user": UserUserRecommender.fit(u, m, r, data.n_users, data.n_movies, cfg.cf),
         "popularity": PopularityRecommender.fit(m, r, data.n_movies),
     }
     # beyond-accuracy figures count popularity in the data the methods were trained on (warm users)

@@ -8,6 +8,7 @@ Writes models/embedding/{model.pt,run.json}, reports/loss.csv and reports/loss.p
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 import mlflow
@@ -33,9 +34,17 @@ def output_dirs(cfg: Config) -> tuple[Path, Path]:
     return Path(cfg.paths.models), Path(cfg.paths.reports)
 
 
+def is_rank_zero() -> bool:
+    """Under DDP Lightning re-runs this command once per process; only rank 0 logs and writes."""
+    return os.environ.get("NODE_RANK", "0") == "0" and os.environ.get("LOCAL_RANK", "0") == "0"
+
+
 def run(cfg: Config) -> dict:
     data = load_processed(cfg.paths.processed)
     models_dir, reports_dir = output_dirs(cfg)
+    if not is_rank_zero():
+        train_embedding(data.train, data.test, data.n_users, data.n_movies, cfg.model, cfg.trainer, cfg.seed)
+        return {}
     use_store(resolve_tracking_uri(cfg.mlflow.tracking_uri, REPO_ROOT), cfg.mlflow.experiment)
     with mlflow.start_run(run_name=f"embedding-d{cfg.model.embedding_dim}") as active:
         run_id = active.info.run_id

@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 
 def run(cfg: Config) -> None:
     data = load_processed(cfg.paths.processed)
-    uu_cfg = cfg.cf.user_user_config()
+    uu_cfg = cfg.cf
     model = UserUserRecommender.fit(data.train["user_idx"].to_numpy(), data.train["movie_idx"].to_numpy(),
                                     data.train["rating"].to_numpy(), data.n_users, data.n_movies, uu_cfg)
     out = Path(cfg.paths.models) / "user_user"

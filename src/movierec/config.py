@@ -14,6 +14,7 @@ from typing import Any, Optional
 from omegaconf import DictConfig, OmegaConf
 
 from movierec.synthetic import SyntheticSpec
+from movierec.user_user import UserUserConfig
 
 
 class RatingsFormat(str, Enum):
@@ -96,35 +97,6 @@ class TrainerConfig:
 
 
 @dataclass
-class CfConfig:
-    """User-user Pearson keys `cf.*`; mirrors :class:`movierec.user_user.UserUserConfig`."""
-
-    name: str = "pearson"
-    n_neighbours: int = 30
-    min_co_rated: int = 2
-    shrinkage: float = 25.0
-    min_similarity: float = 0.0
-    damping: float = 1.0
-    bias_reg_user: float = 5.0
-    bias_reg_movie: float = 5.0
-    bias_iters: int = 10
-    rank_neighbours: int = 100
-    rank_min_co_rated: int = 5
-    rank_significance: int = 25
-    rank_min_similarity: float = 0.0
-    rank_value: str = "rating"
-
-    def user_user_config(self):
-        from dataclasses import asdict
-
-        from movierec.user_user import UserUserConfig
-
-        values = asdict(self)
-        values.pop("name")
-        return UserUserConfig(**values)
-
-
-@dataclass
 class EvaluateConfig:
     k: int = 10
     relevance_threshold: float = 4.0
@@ -173,7 +145,7 @@ class Config:
     split: SplitConfig = field(default_factory=SplitConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
-    cf: CfConfig = field(default_factory=CfConfig)
+    cf: UserUserConfig = field(default_factory=UserUserConfig)  # keys cf.*, validated by the class
     evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
     mlflow: MlflowConfig = field(default_factory=MlflowConfig)
     serve: ServeConfig = field(default_factory=ServeConfig)

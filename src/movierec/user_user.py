@@ -24,7 +24,7 @@ from movierec.ranking import Profile
 RANK_VALUES = ("rating", "deviation", "one")
 
 
-@dataclass(frozen=True)
+@dataclass
 class UserUserConfig:
     """Hyper-parameters (Hydra keys ``cf.*``); defaults chosen on validation, see benchmarks/.
 
