@@ -4,6 +4,7 @@ import { useEffect, useState, type FormEvent } from "react";
 import { ApiError, filtersKey, getRecommendations, getUserTopRated, type MovieFilters } from "@/lib/api";
 import { useAsync } from "@/lib/hooks";
 import { ErrorBox } from "./ErrorBox";
+import { MethodResults } from "./MethodResults";
 import { ResultsList } from "./ResultsList";
 import { ResultsPanel } from "./ResultsPanel";
 
@@ -146,36 +147,8 @@ export function KnownUser({ filters = {} }: { filters?: MovieFilters }) {
               />
             </ResultsPanel>
           </div>
-          <ResultsPanel
-            title="Embedding model"
-            subtitle="Learned taste vectors"
-            modelVersion={embedding.data?.model_version}
-            loading={embedding.loading}
-            error={embedding.error}
-            onRetry={embedding.retry}
-            hasContent={embedding.data !== null}
-          >
-            <ResultsList
-              items={embedding.data?.recommendations ?? []}
-              note={embedding.data?.note}
-              emptyMessage="No recommendations for this user."
-            />
-          </ResultsPanel>
-          <ResultsPanel
-            title="User-user"
-            subtitle="From people with similar ratings"
-            modelVersion={userUser.data?.model_version}
-            loading={userUser.loading}
-            error={userUser.error}
-            onRetry={userUser.retry}
-            hasContent={userUser.data !== null}
-          >
-            <ResultsList
-              items={userUser.data?.recommendations ?? []}
-              note={userUser.data?.note}
-              emptyMessage="No recommendations for this user."
-            />
-          </ResultsPanel>
+          <MethodResults method="embedding" request={embedding} emptyMessage="No recommendations for this user." />
+          <MethodResults method="user_user" request={userUser} emptyMessage="No recommendations for this user." />
         </div>
       )}
     </div>

@@ -4,8 +4,8 @@ import { useEffect, useMemo, useState } from "react";
 import { filtersKey, postRecommendations, searchMovies, type Movie, type MovieFilters } from "@/lib/api";
 import { useAsync, useDebounced } from "@/lib/hooks";
 import { ErrorBox } from "./ErrorBox";
-import { ResultsList, displayTitle } from "./ResultsList";
-import { ResultsPanel } from "./ResultsPanel";
+import { MethodResults } from "./MethodResults";
+import { displayTitle } from "./ResultsList";
 import { StarRating } from "./StarRating";
 
 const K = 10;
@@ -194,36 +194,8 @@ export function NewUser({ filters = {} }: { filters?: MovieFilters }) {
 
       {rated.length === 0 ? null : (
         <div className="grid gap-4 md:grid-cols-2">
-          <ResultsPanel
-            title="Embedding model"
-            subtitle="Learned taste vectors"
-            modelVersion={embedding.data?.model_version}
-            loading={embedding.loading || pending}
-            error={embedding.error}
-            onRetry={embedding.retry}
-            hasContent={embedding.data !== null}
-          >
-            <ResultsList
-              items={embedding.data?.recommendations ?? []}
-              note={embedding.data?.note}
-              emptyMessage="No recommendations yet."
-            />
-          </ResultsPanel>
-          <ResultsPanel
-            title="User-user"
-            subtitle="From people with similar ratings"
-            modelVersion={userUser.data?.model_version}
-            loading={userUser.loading || pending}
-            error={userUser.error}
-            onRetry={userUser.retry}
-            hasContent={userUser.data !== null}
-          >
-            <ResultsList
-              items={userUser.data?.recommendations ?? []}
-              note={userUser.data?.note}
-              emptyMessage="No recommendations yet."
-            />
-          </ResultsPanel>
+          <MethodResults method="embedding" request={embedding} pending={pending} emptyMessage="No recommendations yet." />
+          <MethodResults method="user_user" request={userUser} pending={pending} emptyMessage="No recommendations yet." />
         </div>
       )}
     </div>
