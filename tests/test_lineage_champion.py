@@ -99,3 +99,13 @@ def test_reproduction_compares_every_registered_metric():
     assert compare(expected, {"rmse": 0.8284, "ndcg@10": 0.2645, "extra": 1.0}, 1e-9) == []
     problems = compare(expected, {"rmse": 0.8290}, 1e-6)
     assert any("rmse" in p for p in problems) and any("ndcg@10" in p and "None" in p for p in problems)
+
+
+def test_show_exits_non_zero_without_a_champion(registry, monkeypatch, tmp_path, capsys):
+    from movierec.champion import main
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow.get_tracking_uri())
+    assert main(["--name", "m", "show"]) == 1
+    move_alias(registry, "m", "champion", "2", "start")
+    assert main(["--name", "m", "show"]) == 0
+    assert '"version": "2"' in capsys.readouterr().out

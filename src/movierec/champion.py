@@ -4,7 +4,7 @@ Each move is an entry in an append-only log kept as tags on the registered model
 (``alias_log.<alias>.<000001>`` = JSON: from, to, when, who, why), so the trail lives
 wherever the registry lives. The service follows the alias by polling: no restart needed.
 
-    python -m movierec.champion show
+    python -m movierec.champion show                # exit 1 when the alias points nowhere
     python -m movierec.champion history
     python -m movierec.champion rollback --reason "NDCG dropped in production"        # previous
     python -m movierec.champion rollback --to 3 --reason "back to the March model"
@@ -108,8 +108,10 @@ def main(argv: list[str] | None = None) -> int:
     client = MlflowClient()
     try:
         if args.command == "show":
-            print(json.dumps({"name": args.name, "alias": args.alias,
-                              "version": current_version(client, args.name, args.alias)}))
+            version = current_version(client, args.name, args.alias)
+            print(json.dumps({"name": args.name, "alias": args.alias, "version": version}))
+            if version is None:
+                return 1  # no champion in this store (e.g. a fresh clone: run `dvc repro --force register`)
         elif args.command == "history":
             for move in history(client, args.name, args.alias):
                 print(json.dumps(asdict(move)))
