@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -83,10 +84,8 @@ def _start(registry, port: int, log_path: Path) -> subprocess.Popen:
         time.sleep(0.2)
 
 
-def _half_sent_request(port: int, body: bytes) -> tuple["socket.socket", bytes]:
+def _half_sent_request(port: int, body: bytes) -> tuple[socket.socket, bytes]:
     """A connection the server has accepted and is reading: headers and half the body sent."""
-    import socket
-
     sock = socket.create_connection(("127.0.0.1", port), timeout=30)
     head = (f"POST /recommend HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
             f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode()
