@@ -27,7 +27,6 @@ import json
 import os
 import platform
 import random
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -42,14 +41,11 @@ from typing import Iterator
 import numpy as np
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT))
+
+from serve.process import ServerProcess, serve_subprocess  # noqa: E402
 RESULTS = REPO_ROOT / "benchmarks" / "results" / "load.json"
 MIX = (("GET /recommend", 0.4), ("GET /recommend-simple", 0.3), ("POST /recommend", 0.3))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def loadavg() -> float:
@@ -58,72 +54,34 @@ def loadavg() -> float:
 
 # -- the server ------------------------------------------------------------------------------------
 
-@dataclass
-class Server:
-    base_url: str
-    port: int
-    process: subprocess.Popen
-    log_path: Path
-
-    def workers(self):
-        import psutil
-
-        return [p for p in psutil.Process(self.process.pid).children() if p.is_running()]
-
-
 @contextmanager
 def running_server(tracking_uri: str | None, workers: int = 2, timeout: float = 180,
-                   log_dir: Path | None = None) -> Iterator[Server]:
+                   log_dir: Path | None = None) -> Iterator[ServerProcess]:
     """`python -m serve` on a free loopback port until every worker has loaded the model.
 
     A gunicorn worker accepts connections only once `create_app` returned (the model is loaded in
-    it), so `/health` answering 200 `workers` times in a row from distinct processes is not
-    observable; instead we wait for 200 and then until every worker's RSS has settled.
+    it), so `/readyz` answering 200 from every worker is not observable; after the first 200 we
+    wait until every worker's RSS has settled.
     """
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
-    env["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = "false"
-    if tracking_uri is not None:
-        env["MLFLOW_TRACKING_URI"] = tracking_uri
     log_dir = log_dir or Path(tempfile.mkdtemp(prefix="movierec-load-"))
-    log_path = log_dir / "serve.log"
-    with log_path.open("w") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "serve", "--host", "127.0.0.1", "--port", str(port),
-                                 "--workers", str(workers)], cwd=REPO_ROOT, env=env, stdout=log,
-                                stderr=subprocess.STDOUT)
-        server = Server(f"http://127.0.0.1:{port}", port, proc, log_path)
-        try:
-            _wait_healthy(server, workers, timeout)
-            yield server
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+    with serve_subprocess(log_dir / "serve.log", tracking_uri, workers, timeout) as server:
+        _wait_workers_loaded(server, workers, timeout)
+        yield server
 
 
-def _wait_healthy(server: Server, workers: int, timeout: float) -> None:
+def worker_processes(server: ServerProcess):
+    import psutil
+
+    return [p for p in psutil.Process(server.process.pid).children() if p.is_running()]
+
+
+def _wait_workers_loaded(server: ServerProcess, workers: int, timeout: float) -> None:
+    """All `workers` children exist and their memory stopped growing (each has loaded the model)."""
     deadline = time.monotonic() + timeout
-    while True:
-        status = None
-        try:
-            status = get_json(server.port, "/health")[0]
-        except OSError:
-            pass
-        if status == 200:
-            break
-        if server.process.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"`python -m serve` not healthy on {server.base_url} (exit {server.process.poll()}):\n"
-                               f"{server.log_path.read_text()[-4000:]}")
-        time.sleep(0.3)
-    # every worker loaded: all `workers` children exist and their memory stopped growing
     previous: dict[int, int] = {}
     stable_since = None
     while time.monotonic() < deadline:
-        rss = {p.pid: p.memory_info().rss for p in server.workers()}
+        rss = {p.pid: p.memory_info().rss for p in worker_processes(server)}
         grown = len(rss) < workers or any(abs(v - previous.get(pid, 0)) > 2 * 2**20 for pid, v in rss.items())
         previous = rss
         if grown:
@@ -246,7 +204,7 @@ def _count(values) -> dict:
     return out
 
 
-def run_phase(server: Server, name: str, concurrency: int, seconds: float, users: list[int], movies: list[int],
+def run_phase(server: ServerProcess, name: str, concurrency: int, seconds: float, users: list[int], movies: list[int],
               sample_every: float = 2.0, during=None, seed: int = 0) -> Phase:
     """`concurrency` client threads (one keep-alive connection each) for `seconds`; `during(phase)`
     runs in its own thread meanwhile (the alias move of the reload run)."""
@@ -278,7 +236,7 @@ def run_phase(server: Server, name: str, concurrency: int, seconds: float, users
     def sampler() -> None:
         while not stop.is_set():
             now = time.monotonic() - t0
-            for proc in server.workers():
+            for proc in worker_processes(server):
                 try:
                     phase.rss.setdefault(proc.pid, []).append((now, proc.memory_info().rss))
                 except Exception:  # noqa: BLE001 - a worker that just exited

@@ -13,9 +13,8 @@ import argparse
 import json
 import os
 import platform
-import socket
-import subprocess
 import sys
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -74,30 +73,17 @@ def in_process(n: int) -> tuple[dict, dict]:
     return figures, {"work": work, **meta}
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(port: int, workers: int) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))}
-    proc = subprocess.Popen([sys.executable, "-m", "serve", "--port", str(port), "--workers", str(workers)],
-                            cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 120
+def wait_for_every_worker(base: str, workers: int, timeout: float = 120) -> None:
+    """Every worker has loaded once a burst of /health requests all answer 200."""
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            # every worker has loaded once a burst of /health all answers 200
-            if all(requests.get(f"http://127.0.0.1:{port}/health", timeout=5).status_code == 200
-                   for _ in range(4 * workers)):
-                return proc
+            if all(requests.get(f"{base}/health", timeout=5).status_code == 200 for _ in range(4 * workers)):
+                return
         except requests.RequestException:
             pass
-        if proc.poll() is not None:
-            raise SystemExit("python -m serve exited early")
         time.sleep(0.5)
-    proc.terminate()
-    raise SystemExit("python -m serve did not become healthy in 120 s")
+    raise SystemExit(f"python -m serve did not load the model in every worker within {timeout:.0f} s")
 
 
 def over_http(base: str, work: dict, concurrency: int) -> tuple[dict, dict]:
@@ -142,13 +128,12 @@ def main() -> None:
 
     inproc, meta = in_process(args.requests)
     work = meta.pop("work")
-    port = free_port()
-    proc = start_server(port, args.workers)
-    try:
-        http, throughput = over_http(f"http://127.0.0.1:{port}", work, args.concurrency)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+    from serve.process import serve_subprocess
+
+    with tempfile.TemporaryDirectory() as tmp, \
+            serve_subprocess(Path(tmp) / "serve.log", os.environ.get("MLFLOW_TRACKING_URI"), args.workers) as server:
+        wait_for_every_worker(server.base_url, args.workers)
+        http, throughput = over_http(server.base_url, work, args.concurrency)
 
     result = {
         "model": meta, "in_process": inproc, "http_loopback": http, "throughput": throughput,

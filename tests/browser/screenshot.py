@@ -18,7 +18,7 @@ from pathlib import Path
 
 from playwright.sync_api import expect, sync_playwright
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[2])]  # harness, serve
 
 from browser_harness import ARTIFACTS, REPO_ROOT, VIEWPORT, launch_chromium, running_service  # noqa: E402
 

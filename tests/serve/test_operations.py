@@ -3,19 +3,14 @@ and (on the real gunicorn server) metrics across workers and a graceful SIGTERM.
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import requests
 
 from serve.operations import LIMITER_KEY
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_livez_and_readyz_with_a_model(client):
@@ -68,22 +63,6 @@ def test_a_busy_worker_answers_503_with_retry_after_instead_of_queueing(registry
     assert client.get("/recommend?user_id=1").status_code == 200
 
 
-def _start(registry, port: int, log_path: Path) -> subprocess.Popen:
-    env = {**os.environ, "MLFLOW_TRACKING_URI": registry.uri, "PYTHONPATH": str(REPO_ROOT)}
-    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    proc = subprocess.Popen([sys.executable, "-m", "serve", "--port", str(port), "--workers", "2"], cwd=REPO_ROOT,
-                            env=env, stdout=log_path.open("w"), stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 90
-    while True:
-        try:
-            if requests.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
-                return proc
-        except requests.RequestException:
-            pass
-        assert proc.poll() is None and time.monotonic() < deadline, log_path.read_text()
-        time.sleep(0.2)
-
-
 def _half_sent_request(port: int, body: bytes) -> tuple[socket.socket, bytes]:
     """A connection the server has accepted and is reading: headers and half the body sent."""
     sock = socket.create_connection(("127.0.0.1", port), timeout=30)
@@ -96,12 +75,10 @@ def _half_sent_request(port: int, body: bytes) -> tuple[socket.socket, bytes]:
 def test_real_server_metrics_add_up_across_workers_and_sigterm_finishes_in_flight(registry, tmp_path):
     import json
 
-    from test_server import free_port
+    from serve.process import serve_subprocess
 
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    proc = _start(registry, port, tmp_path / "serve.log")
-    try:
+    with serve_subprocess(tmp_path / "serve.log", registry.uri, workers=2, timeout=90) as server:
+        base, port, proc = server.base_url, server.port, server.process
         session = requests.Session()
         for _ in range(40):
             assert session.get(f"{base}/recommend", params={"user_id": 1, "k": 5}, timeout=10).status_code == 200
@@ -124,7 +101,3 @@ def test_real_server_metrics_add_up_across_workers_and_sigterm_finishes_in_fligh
             sock.close()
             assert response.startswith(b"HTTP/1.1 200"), response[:200]
         assert proc.wait(timeout=30) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
