@@ -81,6 +81,8 @@ def test_ratings_of_unknown_movies_are_dropped(tmp_path):
     ("userId,movieId,rating,timestamp\n1,1,four,10\n", "non-numeric"),
     ("userId,movieId,rating,timestamp\n1,1,7.5,10\n", "outside"),
     ("userId,movieId,rating,timestamp\n1,,3.0,10\n", "non-numeric"),
+    ("userId,movieId,rating,timestamp\n1.5,1,3.0,10\n", "fractional"),
+    ("userId,movieId,rating,timestamp\n1,1,3.0,10\n1,2,3.0,10,7\n", "well-formed"),
 ])
 def test_bad_ratings_files_name_the_problem(tmp_path, text, message):
     _write_csv(tmp_path, text)
