@@ -33,7 +33,7 @@ WORK = REPO_ROOT / ".tmp" / "scale"
 DATA_GROUP = {"100k": "synthetic", "1m": "synthetic-1m", "5m": "synthetic-5m", "25m": "synthetic-25m"}
 # the large-data training settings (docs/scaling.md): one code path at every size
 TRAIN_OVERRIDES = ["model.dropout=0", "model.batch_size=262144", "model.learning_rate=0.02",
-                   "++trainer.fused_rating_step=true", "trainer.num_threads=2", "trainer.refit=false"]
+                   "trainer.fused_rating_step=true", "trainer.num_threads=2", "trainer.refit=false"]
 STEPS = ("generate", "filter", "reindex", "train", "train_user_user", "bundle", "service")
 
 
