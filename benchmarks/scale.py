@@ -3,13 +3,14 @@
 Per size, each step runs in its own subprocess (so its peak RSS is its own) on a work folder
 under `.tmp/scale/<size>/`, through the stages' own `run(cfg)` with Hydra overrides:
 
-    generate (download stage) -> filter -> reindex -> train (embedding, 1-2 epochs, no refit)
+    generate (download stage) -> filter -> reindex -> train (embedding, --epochs, no refit)
     -> train_user_user -> bundle -> service (load the bundle, query both methods, fold-in)
+    -> quality (top-10 NDCG etc. of both methods and popularity on sampled test users)
 
 Writes benchmarks/results/scale.{json,md,png}. Training uses the large-data settings of
 docs/scaling.md at every size (same code path, so the growth is comparable).
 
-    python benchmarks/scale.py --sizes 100k,1m,5m,25m [--epochs 1] [--queries 200]
+    python benchmarks/scale.py --sizes 100k,1m,5m,25m [--epochs 6] [--queries 200] [--quality-users 2000]
 """
 
 from __future__ import annotations
@@ -33,8 +34,9 @@ WORK = REPO_ROOT / ".tmp" / "scale"
 DATA_GROUP = {"100k": "synthetic", "1m": "synthetic-1m", "5m": "synthetic-5m", "25m": "synthetic-25m"}
 # the large-data training settings (docs/scaling.md): one code path at every size
 TRAIN_OVERRIDES = ["model.dropout=0", "model.batch_size=262144", "model.learning_rate=0.02",
+                   "model.implicit_users=512", "model.choice_negatives=4096",
                    "trainer.fused_rating_step=true", "trainer.num_threads=2", "trainer.refit=false"]
-STEPS = ("generate", "filter", "reindex", "train", "train_user_user", "bundle", "service")
+STEPS = ("generate", "filter", "reindex", "train", "train_user_user", "bundle", "service", "quality")
 
 
 def config(size: str, extra: list[str] | None = None):
@@ -161,6 +163,36 @@ def step_service(cfg, args) -> dict:
             "user_user_new": stats(new_uu), "rss_end_mb": current_rss_mb()}
 
 
+def step_quality(cfg, args) -> dict:
+    """Is the fast model any good? Top-10 quality on a seeded sample of test users (the
+    evaluate stage's protocol: candidates are movies unrated in train, relevant = rating >= 4)."""
+    import torch
+
+    from movierec.bundle import ModelBundle
+    from movierec.evaluation import evaluate, known_user_cases
+    from movierec.popularity import PopularityRecommender
+    from movierec.processed import load_processed
+
+    torch.set_num_threads(cfg.serve.torch_threads)
+    data = load_processed(cfg.paths.processed)
+    test_users = data.test["user_idx"].unique()
+    users = np.random.default_rng(cfg.seed).choice(test_users, min(args.quality_users, len(test_users)), replace=False)
+    train = data.train[data.train["user_idx"].isin(users)]
+    test = data.test[data.test["user_idx"].isin(users)]
+    cases = list(known_user_cases(train, test))
+    bundle = ModelBundle.load(Path(cfg.paths.models) / "bundle")
+    popularity = PopularityRecommender.fit(data.train["movie_idx"].to_numpy(), data.train["rating"].to_numpy(),
+                                           data.n_movies)
+    keep = ("rmse", "ndcg@10", "precision@10", "recall@10", "coverage@10")
+    out = {"users": len(cases)}
+    for name, model in (("embedding", bundle.embedding), ("user_user", bundle.user_user),
+                        ("popularity", popularity)):
+        started = time.perf_counter()
+        metrics = evaluate(model, cases, k=10, relevance_threshold=cfg.evaluate.relevance_threshold)
+        out[name] = {k: round(float(metrics[k]), 4) for k in keep} | {"seconds": time.perf_counter() - started}
+    return out
+
+
 def child(size: str, step: str, args, out: Path) -> None:
     cfg = config(size, [f"trainer.max_epochs={args.epochs}"])
     started = time.perf_counter()
@@ -179,7 +211,7 @@ def run_size(size: str, args) -> dict:
         out.unlink(missing_ok=True)
         load = os.getloadavg()[0]
         cmd = [sys.executable, __file__, "--child", step, "--sizes", size, "--epochs", str(args.epochs),
-               "--queries", str(args.queries)]
+               "--queries", str(args.queries), "--quality-users", str(args.quality_users)]
         proc = subprocess.run(cmd, cwd=REPO_ROOT, capture_output=True, text=True)
         if proc.returncode != 0:
             print(proc.stdout[-3000:], proc.stderr[-3000:], file=sys.stderr)
@@ -190,10 +222,17 @@ def run_size(size: str, args) -> dict:
     return results
 
 
+def _quality(r: dict) -> str:
+    q = r.get("quality")
+    if not q:
+        return "-"
+    return " / ".join(f"{q[m]['ndcg@10']:.3f}" for m in ("embedding", "user_user", "popularity"))
+
+
 def table(all_results: dict) -> str:
     head = ("| ratings | generate s | filter s | reindex s | train epoch s | ratings/s | user-user fit s | bundle s "
             "| service RSS MB | uu p50 ms | uu p95 ms | uu p99 ms | uu max ms | emb p50 ms | fold-in p50 ms "
-            "| peak RSS MB (step) |")
+            "| peak RSS MB (step) | NDCG@10 emb / uu / pop |")
     rows = [head, "|" + "|".join(["---"] * (head.count("|") - 1)) + "|"]
     for size, r in all_results.items():
         peak = max(((s, v["peak_rss_mb"]) for s, v in r.items() if isinstance(v, dict) and "peak_rss_mb" in v),
@@ -206,7 +245,7 @@ def table(all_results: dict) -> str:
                     f"| {sv['user_user']['p50_ms']:.1f} | {sv['user_user']['p95_ms']:.1f} "
                     f"| {sv['user_user']['p99_ms']:.1f} | {sv['user_user']['max_ms']:.0f} "
                     f"| {sv['embedding']['p50_ms']:.1f} | {sv['fold_in']['p50_ms']:.0f} "
-                    f"| {peak[1]:.0f} ({peak[0]}) |")
+                    f"| {peak[1]:.0f} ({peak[0]}) | {_quality(r)} |")
     return "\n".join(rows) + "\n"
 
 
@@ -245,8 +284,10 @@ def plot(all_results: dict, path: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="100k,1m,5m,25m")
-    parser.add_argument("--epochs", type=int, default=1, help="training epochs per size (1-2)")
+    parser.add_argument("--epochs", type=int, default=6,
+                        help="training epochs per size (the quality columns need ~6; costs need 1-2)")
     parser.add_argument("--queries", type=int, default=200, help="known users queried per method")
+    parser.add_argument("--quality-users", type=int, default=2000, help="test users sampled for top-10 quality")
     parser.add_argument("--child", choices=STEPS, help=argparse.SUPPRESS)
     args = parser.parse_args()
     sizes = [s.strip().lower() for s in args.sizes.split(",") if s.strip()]

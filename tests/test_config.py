@@ -41,9 +41,12 @@ def test_wrong_type_names_the_key():
         validate(compose_params(["model.embedding_dim=abc"]))
 
 
-def test_out_of_range_names_the_key():
-    with pytest.raises(ValueError, match="split.test_fraction"):
-        validate(compose_params(["split.test_fraction=1.5"]))
+@pytest.mark.parametrize("override", ["split.test_fraction=1.5", "model.choice_negatives=-1",
+                                      "model.implicit_users=0", "model.implicit_weight=-0.1"])
+def test_out_of_range_names_the_key(override):
+    key = override.split("=")[0]
+    with pytest.raises(ValueError, match=f"'{key}'"):
+        validate(compose_params([override]))
 
 
 def test_unknown_key_in_params_file_is_refused(tmp_path):

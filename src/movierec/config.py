@@ -77,6 +77,9 @@ class ModelConfig:
     batch_size: int = 1024
     implicit_weight: float = 0.1
     implicit_users: int = 64
+    # 0: the choice softmax runs over every movie (exact); N > 0: over N negatives shared by the
+    # step's users, drawn in proportion to count^0.75 (an importance-sampled estimate; large data)
+    choice_negatives: int = 0
     rank_rating_weight: float = 1.0
 
 
@@ -162,6 +165,9 @@ def _check_ranges(cfg: Config) -> None:
         ("model.dropout", 0.0 <= cfg.model.dropout < 1.0, "must be in [0, 1)"),
         ("model.batch_size", cfg.model.batch_size >= 1, "must be >= 1"),
         ("model.learning_rate", cfg.model.learning_rate > 0, "must be > 0"),
+        ("model.implicit_weight", cfg.model.implicit_weight >= 0, "must be >= 0"),
+        ("model.implicit_users", cfg.model.implicit_users >= 1, "must be >= 1"),
+        ("model.choice_negatives", cfg.model.choice_negatives >= 0, "must be >= 0"),
         ("trainer.max_epochs", cfg.trainer.max_epochs >= 1, "must be >= 1"),
         ("trainer.num_threads", cfg.trainer.num_threads >= 1, "must be >= 1"),
         ("trainer.num_nodes", cfg.trainer.num_nodes >= 1, "must be >= 1"),

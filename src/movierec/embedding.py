@@ -12,6 +12,7 @@ minimising the training objective for that one user with the movie side frozen.
 from __future__ import annotations
 
 import functools
+import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -72,6 +73,29 @@ class EmbeddingNet(nn.Module):
         """Choice head: logits over all movies for each user, shape (batch, n_movies)."""
         p = self.dropout(self.user(user_idx))
         return self.choice_proj(p) @ self.movie.weight.T + self.choice_movie_bias.weight.T
+
+    def choice_loss(self, user_idx: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        """Mean over users of the cross-entropy of the choice softmax (over every movie) against
+        each user's target distribution `weights` (batch, n_movies; rows sum to 1)."""
+        log_p = torch.log_softmax(self.choice_logits(user_idx), dim=-1)
+        return -(weights * log_p).sum(-1).mean()
+
+    def sampled_choice_loss(self, user_idx: torch.Tensor, pos_row: torch.Tensor, pos_movie: torch.Tensor,
+                            pos_weight: torch.Tensor, neg_movie: torch.Tensor, neg_log_q: torch.Tensor) -> torch.Tensor:
+        """:meth:`choice_loss` with the softmax's normaliser estimated from sampled movies.
+
+        User ``user_idx[pos_row[i]]`` chose ``pos_movie[i]`` with target weight ``pos_weight[i]``
+        (each user's weights sum to 1). ``neg_movie`` are drawn with probabilities ``exp(neg_log_q)``
+        and shared by all users: log Z_u ≈ logsumexp_j(s_uj − log q_j) − log N (importance
+        sampling; exact when the draws are every movie once with q = 1 / n_movies).
+        """
+        h = self.choice_proj(self.dropout(self.user(user_idx)))
+        pos = (h[pos_row] * self.movie(pos_movie)).sum(-1) + self.choice_movie_bias(pos_movie).squeeze(-1)
+        neg = h @ self.movie(neg_movie).T + (self.choice_movie_bias(neg_movie).squeeze(-1) - neg_log_q)
+        log_z = torch.logsumexp(neg, dim=1) - math.log(len(neg_movie))
+        chosen = torch.zeros(len(user_idx), dtype=pos.dtype, device=pos.device).index_add_(0, pos_row,
+                                                                                           pos_weight * pos)
+        return (log_z - chosen).mean()
 
     # -- inference from an explicit user vector (known or folded-in) -------------------------
 

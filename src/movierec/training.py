@@ -87,23 +87,52 @@ class RatingBatches(IterableDataset):
 
 
 class ChoiceTargets:
-    """Per-user rating-weighted targets of the choice head, cycled over seeded user batches."""
+    """Per-user rating-weighted targets of the choice head, cycled over seeded user batches.
 
-    def __init__(self, data: Ratings, n_users: int, n_movies: int, users_per_batch: int, seed: int) -> None:
+    With ``negatives`` > 0, :meth:`next_sampled_batch` also draws that many movies for the
+    sampled softmax, with probability ∝ (train count)^0.75 (every movie keeps a chance).
+    """
+
+    SAMPLING_POWER = 0.75
+
+    def __init__(self, data: Ratings, n_users: int, n_movies: int, users_per_batch: int, seed: int,
+                 negatives: int = 0) -> None:
         self.matrix = sp.csr_matrix((data.rating.numpy(), (data.user_idx.numpy(), data.movie_idx.numpy())),
                                     shape=(n_users, n_movies))
         self.users = np.flatnonzero(np.diff(self.matrix.indptr) > 0)
         self.rng = np.random.default_rng(seed)
         self.users_per_batch = users_per_batch
+        self.negatives = negatives
+        weight = (np.bincount(self.matrix.indices, minlength=n_movies) + 1.0) ** self.SAMPLING_POWER
+        self.sampling_p = weight / weight.sum()
+        self._sampling_cdf = np.cumsum(self.sampling_p)
         self._queue = np.empty(0, dtype=np.int64)
 
-    def next_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
+    def _next_users(self) -> np.ndarray:
         if self._queue.size < self.users_per_batch:
             self._queue = np.concatenate([self._queue, self.rng.permutation(self.users)])
         users, self._queue = self._queue[: self.users_per_batch], self._queue[self.users_per_batch:]
+        return users
+
+    def next_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(users, weights)``: dense targets over every movie, rows summing to 1."""
+        users = self._next_users()
         weights = self.matrix[users].toarray().astype(np.float32)
         weights /= weights.sum(axis=1, keepdims=True)
         return torch.from_numpy(users.astype(np.int64)), torch.from_numpy(weights)
+
+    def next_sampled_batch(self) -> tuple[torch.Tensor, ...]:
+        """The arguments of :meth:`EmbeddingNet.sampled_choice_loss`: users, their chosen movies
+        as (row, movie, weight) triples, and the shared sampled movies with their log-probabilities."""
+        users = self._next_users()
+        rows = self.matrix[users]
+        pos_row = np.repeat(np.arange(len(users)), np.diff(rows.indptr))
+        pos_weight = (rows.data / np.add.reduceat(rows.data, rows.indptr[:-1])[pos_row]).astype(np.float32)
+        neg = np.searchsorted(self._sampling_cdf, self.rng.random(self.negatives) * self._sampling_cdf[-1],
+                              side="right").clip(max=len(self.sampling_p) - 1)
+        as_long = lambda a: torch.from_numpy(np.asarray(a, dtype=np.int64))  # noqa: E731
+        return (as_long(users), as_long(pos_row), as_long(rows.indices), torch.from_numpy(pos_weight),
+                as_long(neg), torch.from_numpy(np.log(self.sampling_p[neg]).astype(np.float32)))
 
 
 class FusedRatingLoss(torch.autograd.Function):
@@ -170,9 +199,11 @@ class EmbeddingTask(pl.LightningModule):
                    + self.net.user_bias(users).squeeze(-1) ** 2 + self.net.movie_bias(movies).squeeze(-1) ** 2)
             loss = loss + self.cfg.l2 * reg.mean()
         if self.choice is not None and self.cfg.implicit_weight > 0:
-            choice_users, weights = self.choice.next_batch()
-            log_p = torch.log_softmax(self.net.choice_logits(choice_users.to(self.device)), dim=-1)
-            choice_loss = -(weights.to(self.device) * log_p).sum(-1).mean()
+            if self.cfg.choice_negatives > 0:
+                choice_loss = self.net.sampled_choice_loss(*(t.to(self.device) for t in self.choice.next_sampled_batch()))
+            else:
+                choice_users, weights = self.choice.next_batch()
+                choice_loss = self.net.choice_loss(choice_users.to(self.device), weights.to(self.device))
             loss = loss + self.cfg.implicit_weight * choice_loss
             self.log("train_choice_loss", choice_loss, on_step=False, on_epoch=True, sync_dist=self._sync)
         self.log("train_loss", mse, on_step=False, on_epoch=True, batch_size=len(ratings), sync_dist=self._sync)
@@ -250,7 +281,7 @@ def fit_embedding(train: Ratings, val: Ratings, test: Ratings | None, n_users: i
     # under DDP (processes launched by Lightning) each rank draws its own choice users
     rank = int(os.environ.get("NODE_RANK", 0)) * 1000 + int(os.environ.get("LOCAL_RANK", 0)) \
         if trainer_cfg.strategy.startswith("ddp") else 0
-    choice = ChoiceTargets(train, n_users, n_movies, model_cfg.implicit_users, seed + rank) \
+    choice = ChoiceTargets(train, n_users, n_movies, model_cfg.implicit_users, seed + rank, model_cfg.choice_negatives) \
         if model_cfg.implicit_weight > 0 else None
     if trainer_cfg.fused_rating_step and model_cfg.dropout > 0:
         raise ValueError("trainer.fused_rating_step needs model.dropout=0 (the fused step has no dropout)")
