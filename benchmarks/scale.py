@@ -163,23 +163,30 @@ def step_service(cfg, args) -> dict:
             "user_user_new": stats(new_uu), "rss_end_mb": current_rss_mb()}
 
 
+def quality_cases(data, n_users: int, seed: int) -> list:
+    """Evaluation cases (profile = train ratings, held out = test ratings) of a seeded sample of
+    test users: what the quality figures of this benchmark and choice_sampling.py score."""
+    from movierec.evaluation import known_user_cases
+
+    test_users = data.test["user_idx"].unique()
+    users = np.random.default_rng(seed).choice(test_users, min(n_users, len(test_users)), replace=False)
+    return list(known_user_cases(data.train[data.train["user_idx"].isin(users)],
+                                 data.test[data.test["user_idx"].isin(users)]))
+
+
 def step_quality(cfg, args) -> dict:
     """Is the fast model any good? Top-10 quality on a seeded sample of test users (the
     evaluate stage's protocol: candidates are movies unrated in train, relevant = rating >= 4)."""
     import torch
 
     from movierec.bundle import ModelBundle
-    from movierec.evaluation import evaluate, known_user_cases
+    from movierec.evaluation import evaluate
     from movierec.popularity import PopularityRecommender
     from movierec.processed import load_processed
 
     torch.set_num_threads(cfg.serve.torch_threads)
     data = load_processed(cfg.paths.processed)
-    test_users = data.test["user_idx"].unique()
-    users = np.random.default_rng(cfg.seed).choice(test_users, min(args.quality_users, len(test_users)), replace=False)
-    train = data.train[data.train["user_idx"].isin(users)]
-    test = data.test[data.test["user_idx"].isin(users)]
-    cases = list(known_user_cases(train, test))
+    cases = quality_cases(data, args.quality_users, cfg.seed)
     bundle = ModelBundle.load(Path(cfg.paths.models) / "bundle")
     popularity = PopularityRecommender.fit(data.train["movie_idx"].to_numpy(), data.train["rating"].to_numpy(),
                                            data.n_movies)

@@ -90,7 +90,7 @@ class ChoiceTargets:
     """Per-user rating-weighted targets of the choice head, cycled over seeded user batches.
 
     With ``negatives`` > 0, :meth:`next_sampled_batch` also draws that many movies for the
-    sampled softmax, with probability ∝ (train count)^0.75 (every movie keeps a chance).
+    sampled softmax, with probability ∝ (train count + 1)^0.75 (every movie keeps a chance).
     """
 
     SAMPLING_POWER = 0.75
@@ -105,7 +105,6 @@ class ChoiceTargets:
         self.negatives = negatives
         weight = (np.bincount(self.matrix.indices, minlength=n_movies) + 1.0) ** self.SAMPLING_POWER
         self.sampling_p = weight / weight.sum()
-        self._sampling_cdf = np.cumsum(self.sampling_p)
         self._queue = np.empty(0, dtype=np.int64)
 
     def _next_users(self) -> np.ndarray:
@@ -128,9 +127,11 @@ class ChoiceTargets:
         rows = self.matrix[users]
         pos_row = np.repeat(np.arange(len(users)), np.diff(rows.indptr))
         pos_weight = (rows.data / np.add.reduceat(rows.data, rows.indptr[:-1])[pos_row]).astype(np.float32)
-        neg = np.searchsorted(self._sampling_cdf, self.rng.random(self.negatives) * self._sampling_cdf[-1],
-                              side="right").clip(max=len(self.sampling_p) - 1)
-        as_long = lambda a: torch.from_numpy(np.asarray(a, dtype=np.int64))  # noqa: E731
+        neg = self.rng.choice(len(self.sampling_p), size=self.negatives, p=self.sampling_p)
+
+        def as_long(a) -> torch.Tensor:
+            return torch.from_numpy(np.asarray(a, dtype=np.int64))
+
         return (as_long(users), as_long(pos_row), as_long(rows.indices), torch.from_numpy(pos_weight),
                 as_long(neg), torch.from_numpy(np.log(self.sampling_p[neg]).astype(np.float32)))
 
