@@ -101,12 +101,14 @@ class ModelStore:
     def _load(self, version) -> LoadedModel:
         import mlflow
         import torch
-
-        from movierec.tracking import use_store
+        from mlflow.artifacts import download_artifacts
 
         torch.set_num_threads(self.torch_threads)
-        use_store(self.tracking_uri)
-        pyfunc = mlflow.pyfunc.load_model(f"models:/{self.name}/{version.version}")
+        # this store's URIs passed explicitly: loading leaves MLflow's process-wide URIs alone
+        # (a local artifact store gives its own path back, nothing is copied)
+        source = self._client().get_model_version_download_uri(self.name, version.version)
+        local = download_artifacts(artifact_uri=source, tracking_uri=self.tracking_uri)
+        pyfunc = mlflow.pyfunc.load_model(local)
         bundle = pyfunc.unwrap_python_model().bundle
         tags = dict(version.tags or {})
         lineage = {key: tags.get(key, "unknown") for key in ("git_commit", "git_dirty", "data_fingerprint")}

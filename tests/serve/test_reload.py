@@ -76,3 +76,23 @@ def test_admin_reload_only_from_localhost_or_with_the_token(fresh, monkeypatch):
     assert client.post("/admin/reload", environ_base=remote,
                        headers={"Authorization": "Bearer s3cret"}).status_code == 200
     assert client.post("/admin/reload", environ_base={"REMOTE_ADDR": "::1"}).status_code == 200
+
+
+def test_loading_a_model_leaves_mlflows_process_wide_store_alone(registry):
+    """A service (or a test) that loads models from one store must not repoint MLflow's globals."""
+    import mlflow
+
+    from serve.model_store import ModelStore
+
+    elsewhere = "sqlite:////nonexistent/elsewhere.db"
+    before = (mlflow.get_tracking_uri(), mlflow.get_registry_uri())
+    try:
+        mlflow.set_tracking_uri(elsewhere)
+        mlflow.set_registry_uri(elsewhere)
+        store = ModelStore("movierec", "champion", registry.uri)
+        assert store.refresh(), store.last_error
+        assert store.current.version == "1"
+        assert (mlflow.get_tracking_uri(), mlflow.get_registry_uri()) == (elsewhere, elsewhere)
+    finally:
+        mlflow.set_tracking_uri(before[0])
+        mlflow.set_registry_uri(before[1])
