@@ -62,13 +62,9 @@ def test_many_importance_sampled_draws_approach_the_exact_loss():
     assert abs(few - exact) > abs(sampled - exact)  # the estimate does depend on the draws
 
 
-def _ratings(frame) -> Ratings:
-    return Ratings.from_arrays(frame["user_idx"], frame["movie_idx"], frame["rating"])
-
-
 def test_sampled_batches_carry_each_users_normalised_ratings_and_seeded_draws():
     frame = two_group_ratings()
-    targets = ChoiceTargets(_ratings(frame), 60, 40, users_per_batch=8, seed=3, negatives=50)
+    targets = ChoiceTargets(Ratings.from_frame(frame), 60, 40, users_per_batch=8, seed=3, negatives=50)
     users, pos_row, pos_movie, pos_weight, neg, neg_log_q = targets.next_sampled_batch()
     assert len(users) == 8 and len(neg) == 50 and neg.max() < 40
     for row, user in enumerate(users.tolist()):
@@ -79,14 +75,14 @@ def test_sampled_batches_carry_each_users_normalised_ratings_and_seeded_draws():
         assert got == pytest.approx(expected)
     torch.testing.assert_close(neg_log_q, torch.log(torch.as_tensor(targets.sampling_p[neg.numpy()],
                                                                     dtype=torch.float32)))
-    again = ChoiceTargets(_ratings(frame), 60, 40, users_per_batch=8, seed=3, negatives=50).next_sampled_batch()
+    again = ChoiceTargets(Ratings.from_frame(frame), 60, 40, users_per_batch=8, seed=3, negatives=50).next_sampled_batch()
     assert all(torch.equal(a, b) for a, b in zip(again, (users, pos_row, pos_movie, pos_weight, neg, neg_log_q)))
 
 
 def test_draws_follow_count_to_the_three_quarters():
     frame = two_group_ratings()
     frame = frame[~((frame["movie_idx"] >= 30) & (frame["user_idx"] % 3 != 0))]  # movies 30-39: rarer
-    targets = ChoiceTargets(_ratings(frame), 60, 40, users_per_batch=60, seed=0, negatives=200_000)
+    targets = ChoiceTargets(Ratings.from_frame(frame), 60, 40, users_per_batch=60, seed=0, negatives=200_000)
     counts = np.bincount(frame["movie_idx"], minlength=40) + 1.0
     expected = counts ** 0.75 / (counts ** 0.75).sum()
     np.testing.assert_allclose(targets.sampling_p, expected)
@@ -112,7 +108,7 @@ def _choice_separation(implicit_weight: float, negatives: int) -> float:
     ratings = _chosen_by_group()
     model = ModelConfig(embedding_dim=4, learning_rate=0.05, l2=0.001, batch_size=64, dropout=0.0,
                         implicit_weight=implicit_weight, implicit_users=16, choice_negatives=negatives)
-    data = _ratings(ratings)  # every rating is 3.0: keep the last epoch (validation MSE picks nothing)
+    data = Ratings.from_frame(ratings)  # every rating is 3.0: keep the last epoch (validation MSE picks nothing)
     net = fit_embedding(data, data, None, 60, 40, model, TrainerConfig(max_epochs=20, patience=20), seed=0,
                         keep_last=True).model.net
     margins = []

@@ -48,6 +48,11 @@ class Ratings:
                    torch.tensor(np.asarray(movie_idx), dtype=torch.long),
                    torch.tensor(np.asarray(rating), dtype=torch.float32))
 
+    @classmethod
+    def from_frame(cls, frame) -> "Ratings":
+        """From a frame with user_idx, movie_idx, rating columns."""
+        return cls.from_arrays(frame["user_idx"], frame["movie_idx"], frame["rating"])
+
     def __len__(self) -> int:
         return int(self.rating.numel())
 
@@ -341,12 +346,10 @@ def train_embedding(train, test, n_users: int, n_movies: int, model_cfg: ModelCo
 
     `train`/`test` are frames with user_idx, movie_idx, rating. The test frame is only logged.
     """
-    def ratings(frame) -> Ratings:
-        return Ratings.from_arrays(frame["user_idx"], frame["movie_idx"], frame["rating"])
-
     val_mask = carve_validation(len(train), trainer_cfg.val_fraction, seed)
-    test_r = ratings(test) if test is not None else None
-    selection = fit_embedding(ratings(train[~val_mask]), ratings(train[val_mask]), test_r, n_users, n_movies,
+    test_r = Ratings.from_frame(test) if test is not None else None
+    val = Ratings.from_frame(train[val_mask])
+    selection = fit_embedding(Ratings.from_frame(train[~val_mask]), val, test_r, n_users, n_movies,
                               model_cfg, trainer_cfg, seed, on_epoch)
     if not trainer_cfg.refit:
         return EmbeddingTraining(selection.model, selection.history, selection.best_epoch)
@@ -354,6 +357,6 @@ def train_embedding(train, test, n_users: int, n_movies: int, model_cfg: ModelCo
 
     refit_cfg = replace(trainer_cfg, max_epochs=selection.best_epoch + 1, patience=trainer_cfg.max_epochs + 1)
     # validation rows are now training rows: their loss is logged but chooses nothing (last epoch kept)
-    refit = fit_embedding(ratings(train), ratings(train[val_mask]), test_r, n_users, n_movies, model_cfg,
+    refit = fit_embedding(Ratings.from_frame(train), val, test_r, n_users, n_movies, model_cfg,
                           refit_cfg, seed, on_refit_epoch, keep_last=True)
     return EmbeddingTraining(refit.model, selection.history, selection.best_epoch, refit.history)
