@@ -78,6 +78,26 @@ describe("KnownUser", () => {
     expect(screen.getByRole("alert").textContent).toContain("unknown user 99999");
   });
 
+  it("says it once while the slower answers are still coming", async () => {
+    let answerTopRated: (r: Response) => void = () => {};
+    const topRated = new Promise<Response>((resolve) => (answerTopRated = resolve));
+    const notFound = () => jsonResponse({ error: "unknown user 99999" }, 404);
+    vi.stubGlobal(
+      "fetch",
+      vi.fn(async (url: string) => (url.startsWith("/users/") ? topRated : notFound())),
+    );
+    render(<KnownUser />);
+    fireEvent.change(screen.getByLabelText("MovieLens user id"), { target: { value: "99999" } });
+    fireEvent.click(screen.getByRole("button", { name: "Recommend" }));
+    await waitFor(() => expect(screen.getByRole("alert").textContent).toContain("unknown user 99999"));
+    await new Promise((r) => setTimeout(r, 20)); // both recommendation answers are in by now
+    expect(screen.getAllByRole("alert")).toHaveLength(1);
+    answerTopRated(notFound());
+    await new Promise((r) => setTimeout(r, 20));
+    expect(screen.getAllByRole("alert")).toHaveLength(1);
+    expect(screen.getByRole("alert").textContent).toContain("unknown user 99999");
+  });
+
   it("rejects an id that is not a positive whole number without calling the service", () => {
     const fetch = vi.fn();
     vi.stubGlobal("fetch", fetch);

@@ -18,6 +18,10 @@ function parseUserId(text: string): number | null {
   return n >= 1 && Number.isSafeInteger(n) ? n : null;
 }
 
+function saysUnknownUser(r: { error: unknown }): boolean {
+  return r.error instanceof ApiError && r.error.status === 404 && Boolean(r.error.serverMessage);
+}
+
 export function KnownUser({ filters = {} }: { filters?: MovieFilters }) {
   const [input, setInput] = useState("");
   const [inputError, setInputError] = useState<string | null>(null);
@@ -43,12 +47,14 @@ export function KnownUser({ filters = {} }: { filters?: MovieFilters }) {
   });
   const topRated = useAsync(key, (s) => getUserTopRated(userId!, K, s));
 
-  // All three say 404 with the service's message (e.g. "unknown user 99999"): say it once.
-  const unknownUser = [embedding, userUser, topRated].every(
-    (r) => r.error instanceof ApiError && r.error.status === 404 && r.error.serverMessage,
-  )
-    ? (topRated.error as ApiError)
-    : null;
+  // An unknown user gets the same 404 from all three (e.g. "unknown user 99999"): say it once, from
+  // the first answer on, while the others are still on their way (not once per list meanwhile).
+  const requests = [embedding, userUser, topRated];
+  const firstUnknown = requests.find(saysUnknownUser);
+  const unknownUser =
+    firstUnknown && requests.every((r) => saysUnknownUser(r) || (r.loading && !r.error))
+      ? (firstUnknown.error as ApiError)
+      : null;
 
   function show(id: number) {
     setInput(String(id));
