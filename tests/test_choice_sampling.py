@@ -30,10 +30,12 @@ def _targets(n_users=5, n_movies=7, seed=0):
     return weights / weights.sum(axis=1, keepdims=True)
 
 
-def _as_sampled_args(weights: np.ndarray):
+def _as_sampled_args(weights: np.ndarray, q: np.ndarray):
+    """Users, their chosen movies as (row, movie, weight, log q) for drawing probabilities ``q``."""
     rows, movies = np.nonzero(weights)
     return (torch.arange(weights.shape[0]), torch.as_tensor(rows), torch.as_tensor(movies),
-            torch.as_tensor(weights[rows, movies], dtype=torch.float32))
+            torch.as_tensor(weights[rows, movies], dtype=torch.float32),
+            torch.as_tensor(np.log(q[movies]), dtype=torch.float32))
 
 
 def test_drawing_every_movie_once_uniformly_gives_the_exact_loss_and_gradient():
@@ -42,7 +44,8 @@ def test_drawing_every_movie_once_uniformly_gives_the_exact_loss_and_gradient():
     exact = net.choice_loss(users, torch.as_tensor(weights, dtype=torch.float32))
     exact_grad = torch.autograd.grad(exact, [net.user.weight, net.movie.weight, net.choice_proj.weight])
     every = torch.arange(7)
-    sampled = net.sampled_choice_loss(*_as_sampled_args(weights), every, torch.full((7,), -math.log(7)))
+    uniform = np.full(7, 1 / 7)
+    sampled = net.sampled_choice_loss(*_as_sampled_args(weights, uniform), every, torch.full((7,), -math.log(7)))
     sampled_grad = torch.autograd.grad(sampled, [net.user.weight, net.movie.weight, net.choice_proj.weight])
     assert sampled.item() == pytest.approx(exact.item(), rel=1e-6)
     for a, b in zip(sampled_grad, exact_grad):
@@ -54,18 +57,37 @@ def test_many_importance_sampled_draws_approach_the_exact_loss():
     exact = net.choice_loss(torch.arange(5), torch.as_tensor(weights, dtype=torch.float32)).item()
     q = np.array([0.3, 0.05, 0.05, 0.1, 0.2, 0.1, 0.2])  # any q > 0 is unbiased for Z
     draws = np.random.default_rng(0).choice(7, size=20_000, p=q)
-    sampled = net.sampled_choice_loss(*_as_sampled_args(weights), torch.as_tensor(draws),
+    sampled = net.sampled_choice_loss(*_as_sampled_args(weights, q), torch.as_tensor(draws),
                                       torch.as_tensor(np.log(q[draws]), dtype=torch.float32)).item()
     assert sampled == pytest.approx(exact, abs=0.02)
-    few = net.sampled_choice_loss(*_as_sampled_args(weights), torch.as_tensor(draws[:3]),
+    few = net.sampled_choice_loss(*_as_sampled_args(weights, q), torch.as_tensor(draws[:3]),
                                   torch.as_tensor(np.log(q[draws[:3]]), dtype=torch.float32)).item()
     assert abs(few - exact) > abs(sampled - exact)  # the estimate does depend on the draws
+
+
+def test_a_chosen_movie_missing_from_the_draws_cannot_be_raised_without_bound():
+    """Movie 6 is chosen but never drawn: its score still appears in its own normaliser, so raising
+    it helps less and less (each term is >= 0), instead of lowering the loss forever."""
+    net, weights = _net(), _targets()
+    q = np.array([0.3, 0.2, 0.2, 0.1, 0.1, 0.1, 0.0001])
+    draws = torch.tensor([0, 0, 1, 2, 3, 4, 5, 0])  # no 6
+    args = (*_as_sampled_args(weights, q), draws, torch.as_tensor(np.log(q[draws.numpy()]), dtype=torch.float32))
+    assert weights[:, 6].sum() > 0
+
+    def loss_with_bias_of_6(value: float) -> float:
+        with torch.no_grad():
+            net.choice_movie_bias.weight[6] = value
+            return net.sampled_choice_loss(*args).item()
+
+    high, higher = loss_with_bias_of_6(30.0), loss_with_bias_of_6(60.0)
+    assert higher == pytest.approx(high, abs=1e-4)  # saturated: no gain left
+    assert higher > 0
 
 
 def test_sampled_batches_carry_each_users_normalised_ratings_and_seeded_draws():
     frame = two_group_ratings()
     targets = ChoiceTargets(Ratings.from_frame(frame), 60, 40, users_per_batch=8, seed=3, negatives=50)
-    users, pos_row, pos_movie, pos_weight, neg, neg_log_q = targets.next_sampled_batch()
+    users, pos_row, pos_movie, pos_weight, pos_log_q, neg, neg_log_q = targets.next_sampled_batch()
     assert len(users) == 8 and len(neg) == 50 and neg.max() < 40
     for row, user in enumerate(users.tolist()):
         mine = frame[frame["user_idx"] == user]
@@ -73,10 +95,12 @@ def test_sampled_batches_carry_each_users_normalised_ratings_and_seeded_draws():
         got = dict(zip(pos_movie[pos_row == row].tolist(), pos_weight[pos_row == row].tolist()))
         assert got.keys() == expected.keys()
         assert got == pytest.approx(expected)
-    torch.testing.assert_close(neg_log_q, torch.log(torch.as_tensor(targets.sampling_p[neg.numpy()],
+    for movies, log_q in ((neg, neg_log_q), (pos_movie, pos_log_q)):
+        torch.testing.assert_close(log_q, torch.log(torch.as_tensor(targets.sampling_p[movies.numpy()],
                                                                     dtype=torch.float32)))
     again = ChoiceTargets(Ratings.from_frame(frame), 60, 40, users_per_batch=8, seed=3, negatives=50).next_sampled_batch()
-    assert all(torch.equal(a, b) for a, b in zip(again, (users, pos_row, pos_movie, pos_weight, neg, neg_log_q)))
+    assert all(torch.equal(a, b) for a, b in zip(again, (users, pos_row, pos_movie, pos_weight, pos_log_q, neg,
+                                                         neg_log_q)))
 
 
 def test_draws_follow_count_to_the_three_quarters():
@@ -86,7 +110,7 @@ def test_draws_follow_count_to_the_three_quarters():
     counts = np.bincount(frame["movie_idx"], minlength=40) + 1.0
     expected = counts ** 0.75 / (counts ** 0.75).sum()
     np.testing.assert_allclose(targets.sampling_p, expected)
-    draws = targets.next_sampled_batch()[4].numpy()
+    draws = targets.next_sampled_batch()[5].numpy()
     np.testing.assert_allclose(np.bincount(draws, minlength=40) / len(draws), expected, atol=0.003)
 
 

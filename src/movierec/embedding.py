@@ -81,21 +81,32 @@ class EmbeddingNet(nn.Module):
         return -(weights * log_p).sum(-1).mean()
 
     def sampled_choice_loss(self, user_idx: torch.Tensor, pos_row: torch.Tensor, pos_movie: torch.Tensor,
-                            pos_weight: torch.Tensor, neg_movie: torch.Tensor, neg_log_q: torch.Tensor) -> torch.Tensor:
+                            pos_weight: torch.Tensor, pos_log_q: torch.Tensor, neg_movie: torch.Tensor,
+                            neg_log_q: torch.Tensor) -> torch.Tensor:
         """:meth:`choice_loss` with the softmax's normaliser estimated from sampled movies.
 
         User ``user_idx[pos_row[i]]`` chose ``pos_movie[i]`` with target weight ``pos_weight[i]``
-        (each user's weights sum to 1). ``neg_movie`` are drawn with probabilities ``exp(neg_log_q)``
-        and shared by all users: log Z_u ≈ logsumexp_j(s_uj − log q_j) − log N (importance
-        sampling; exact when the draws are every movie once with q = 1 / n_movies).
+        (each user's weights sum to 1). ``neg_movie`` are N draws with probabilities
+        ``exp(neg_log_q)``, shared by all users; ``pos_log_q`` is each chosen movie's probability of
+        being drawn. For chosen movie i the normaliser is its own term plus an importance-sampled
+        estimate of all the others:  Z_i = exp(s_ui) + (1/N) Σ_{j: draw j ≠ i} exp(s_uj) / q_j,
+        unbiased, and ≥ exp(s_ui), so each term of the loss is ≥ 0. (Leaving the chosen movie out
+        of its own normaliser lets a movie the draws rarely contain be raised without bound.)
+        Exact when the draws are every movie once with q = 1 / n_movies.
         """
         h = self.choice_proj(self.dropout(self.user(user_idx)))
         pos = (h[pos_row] * self.movie(pos_movie)).sum(-1) + self.choice_movie_bias(pos_movie).squeeze(-1)
         neg = h @ self.movie(neg_movie).T + (self.choice_movie_bias(neg_movie).squeeze(-1) - neg_log_q)
-        log_z = torch.logsumexp(neg, dim=1) - math.log(len(neg_movie))
-        chosen = torch.zeros(len(user_idx), dtype=pos.dtype, device=pos.device).index_add_(0, pos_row,
-                                                                                           pos_weight * pos)
-        return (log_z - chosen).mean()
+        log_n = math.log(len(neg_movie))
+        log_all = (torch.logsumexp(neg, dim=1) - log_n)[pos_row]  # the estimate over every draw
+        copies = torch.bincount(neg_movie, minlength=self.hp.n_movies)[pos_movie].to(pos.dtype)
+        top = torch.maximum(pos, log_all)
+        own = torch.exp(pos - top)
+        drawn_own = torch.where(copies > 0, copies * torch.exp(pos - pos_log_q - log_n - top), 0.0)
+        z = torch.maximum(own + torch.exp(log_all - top) - drawn_own, own)  # rounding can't go below own
+        per_choice = pos_weight * (top + torch.log(z) - pos)
+        return torch.zeros(len(user_idx), dtype=pos.dtype, device=pos.device).index_add_(0, pos_row,
+                                                                                          per_choice).mean()
 
     # -- inference from an explicit user vector (known or folded-in) -------------------------
 

@@ -127,7 +127,8 @@ class ChoiceTargets:
 
     def next_sampled_batch(self) -> tuple[torch.Tensor, ...]:
         """The arguments of :meth:`EmbeddingNet.sampled_choice_loss`: users, their chosen movies
-        as (row, movie, weight) triples, and the shared sampled movies with their log-probabilities."""
+        as (row, movie, weight, log-probability of being drawn), and the shared sampled movies with
+        their log-probabilities."""
         users = self._next_users()
         rows = self.matrix[users]
         pos_row = np.repeat(np.arange(len(users)), np.diff(rows.indptr))
@@ -137,8 +138,11 @@ class ChoiceTargets:
         def as_long(a) -> torch.Tensor:
             return torch.from_numpy(np.asarray(a, dtype=np.int64))
 
+        def log_p(movies: np.ndarray) -> torch.Tensor:
+            return torch.from_numpy(np.log(self.sampling_p[movies]).astype(np.float32))
+
         return (as_long(users), as_long(pos_row), as_long(rows.indices), torch.from_numpy(pos_weight),
-                as_long(neg), torch.from_numpy(np.log(self.sampling_p[neg]).astype(np.float32)))
+                log_p(rows.indices), as_long(neg), log_p(neg))
 
 
 class FusedRatingLoss(torch.autograd.Function):
