@@ -27,6 +27,7 @@ import scale  # benchmarks/scale.py: the 25M config and work folder
 
 RESULTS = scale.RESULTS
 BASE = [o for o in scale.TRAIN_OVERRIDES if not o.startswith(("model.implicit_users=", "model.choice_negatives="))]
+POWER = "sampling_power="
 VARIANTS = [
     ("none (implicit_weight=0)", ["model.implicit_weight=0"]),
     ("exact, 64 users a step", ["model.implicit_users=64", "model.choice_negatives=0"]),
@@ -37,6 +38,13 @@ VARIANTS = [
     ("sampled, 1,024 users x 4,096 negatives", ["model.implicit_users=1024", "model.choice_negatives=4096"]),
     ("sampled, 512 users x 4,096 negatives", ["model.implicit_users=512", "model.choice_negatives=4096"]),
     ("sampled, 512 users x 8,192 negatives", ["model.implicit_users=512", "model.choice_negatives=8192"]),
+    # Draw probabilities (a benchmark-only knob, not a config key): q ∝ (count + 1)^power.
+    ("sampled, 1,024 users x 512 negatives, uniform draws",
+     ["model.implicit_users=1024", "model.choice_negatives=512", f"{POWER}0"]),
+    ("sampled, 1,024 users x 512 negatives, draws ∝ count",
+     ["model.implicit_users=1024", "model.choice_negatives=512", f"{POWER}1"]),
+    ("sampled, 512 users x 4,096 negatives, uniform draws",
+     ["model.implicit_users=512", "model.choice_negatives=4096", f"{POWER}0"]),
 ]
 
 
@@ -45,9 +53,13 @@ def run_variant(overrides: list[str], epochs: int, n_users: int) -> dict:
 
     from movierec.evaluation import evaluate
     from movierec.processed import load_processed
-    from movierec.training import carve_validation, train_embedding
+    from movierec.training import ChoiceTargets, carve_validation, train_embedding
 
-    cfg = scale.config("25m", [*BASE, *overrides, f"trainer.max_epochs={epochs}", "trainer.patience=100"])
+    for o in overrides:
+        if o.startswith(POWER):
+            ChoiceTargets.SAMPLING_POWER = float(o[len(POWER):])
+    hydra = [o for o in overrides if not o.startswith(POWER)]
+    cfg = scale.config("25m", [*BASE, *hydra, f"trainer.max_epochs={epochs}", "trainer.patience=100"])
     data = load_processed(cfg.paths.processed)
     cases = scale.quality_cases(data, n_users, cfg.seed)
     started = time.perf_counter()
@@ -65,10 +77,10 @@ def run_variant(overrides: list[str], epochs: int, n_users: int) -> dict:
 
 
 def table(rows: dict) -> str:
-    lines = ["| choice head | ratings/s | RMSE | NDCG@10 | P@10 |", "|---|---|---|---|---|"]
+    lines = ["| choice head | ratings/s | RMSE | NDCG@10 | P@10 | coverage@10 |", "|---|---|---|---|---|---|"]
     for name, r in rows.items():
         lines.append(f"| {name} | {r['ratings_per_s'] / 1e6:.2f} M | {r['rmse']:.3f} | {r['ndcg@10']:.3f} "
-                     f"| {r['precision@10']:.3f} |")
+                     f"| {r['precision@10']:.3f} | {r['coverage@10']:.3f} |")
     return "\n".join(lines) + "\n"
 
 

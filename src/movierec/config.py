@@ -97,6 +97,8 @@ class TrainerConfig:
     num_nodes: int = 1
     # large data: the rating loss with a closed-form backward (needs model.dropout=0; see docs/scaling.md)
     fused_rating_step: bool = False
+    # keep freed memory in malloc's heap for the next step (glibc; movierec.allocator)
+    reuse_freed_memory: bool = True
 
 
 @dataclass

@@ -94,11 +94,17 @@ class EmbeddingNet(nn.Module):
         of its own normaliser lets a movie the draws rarely contain be raised without bound.)
         Exact when the draws are every movie once with q = 1 / n_movies.
         """
-        h = self.choice_proj(self.dropout(self.user(user_idx)))
-        pos = (h[pos_row] * self.movie(pos_movie)).sum(-1) + self.choice_movie_bias(pos_movie).squeeze(-1)
-        neg = h @ self.movie(neg_movie).T + (self.choice_movie_bias(neg_movie).squeeze(-1) - neg_log_q)
+        # index_select, and one lookup for chosen and drawn movies: one scatter-add per table in the
+        # backward (at 25M, 512 users: 42 ms a step against 72 ms for embedding lookups and h[pos_row])
+        h = self.choice_proj(self.dropout(self.user.weight.index_select(0, user_idx)))
+        n_pos = len(pos_movie)
+        movies = torch.cat([pos_movie, neg_movie])
+        vec = self.movie.weight.index_select(0, movies)
+        bias = self.choice_movie_bias.weight.index_select(0, movies).squeeze(-1)
+        pos = (h.index_select(0, pos_row) * vec[:n_pos]).sum(-1) + bias[:n_pos]
+        neg = h @ vec[n_pos:].T + (bias[n_pos:] - neg_log_q)
         log_n = math.log(len(neg_movie))
-        log_all = (torch.logsumexp(neg, dim=1) - log_n)[pos_row]  # the estimate over every draw
+        log_all = (torch.logsumexp(neg, dim=1) - log_n).index_select(0, pos_row)  # the estimate over every draw
         copies = torch.bincount(neg_movie, minlength=self.hp.n_movies)[pos_movie].to(pos.dtype)
         top = torch.maximum(pos, log_all)
         own = torch.exp(pos - top)

@@ -21,6 +21,7 @@ import scipy.sparse as sp
 import torch
 from torch.utils.data import DataLoader, IterableDataset
 
+from movierec.allocator import keep_freed_memory
 from movierec.config import ModelConfig, TrainerConfig
 from movierec.embedding import EmbeddingHParams, EmbeddingNet, EmbeddingRecommender
 
@@ -282,6 +283,8 @@ def fit_embedding(train: Ratings, val: Ratings, test: Ratings | None, n_users: i
     With `keep_last` the final epoch's weights are kept instead of the best by `val`.
     """
     torch.set_num_threads(trainer_cfg.num_threads)
+    if trainer_cfg.reuse_freed_memory:
+        keep_freed_memory()  # process-wide, like the thread count
     pl.seed_everything(seed, workers=True, verbose=False)
     hp = EmbeddingHParams(n_users=n_users, n_movies=n_movies, embedding_dim=model_cfg.embedding_dim,
                           dropout=model_cfg.dropout, global_mean=float(train.rating.mean()),
