@@ -8,7 +8,7 @@ choice behind the reported ml-latest-small figures.
 
     python benchmarks/choice_sampling.py [--epochs 6] [--users 2000] [--only 3,7]
 
-Writes benchmarks/results/choice_sampling.{json,md}. About 2 minutes per variant on 2 cores.
+Writes benchmarks/results/choice_sampling.{json,md}. About 2-3 minutes per variant on 2 cores.
 """
 
 from __future__ import annotations
