@@ -6,14 +6,14 @@ it, and read the resident size. By default glibc returns it at once; once kept, 
 
 from __future__ import annotations
 
-import platform
 import subprocess
 import sys
 
 import pytest
 
-pytestmark = pytest.mark.skipif(platform.system() != "Linux" or platform.libc_ver()[0] != "glibc",
-                                reason="glibc's malloc only")
+from movierec.allocator import GLIBC
+
+pytestmark = pytest.mark.skipif(not GLIBC, reason="glibc's malloc only")
 
 CHILD = """
 import os, sys

@@ -27,13 +27,15 @@ M_MMAP_MAX = -4
 _TRIM_THRESHOLD = 2**31 - 1  # the largest the int parameter takes: freed heap memory is kept
 _TOP_PAD = 256 << 20         # grow the heap in 256 MB steps
 
+GLIBC = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
+
 
 def keep_freed_memory() -> bool:
     """Serve every allocation from malloc's heap and keep freed memory in it (glibc).
 
     Returns whether the settings were applied: False when the C library is not glibc.
     """
-    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+    if not GLIBC:
         return False
     libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
     applied = [libc.mallopt(M_MMAP_MAX, 0), libc.mallopt(M_TRIM_THRESHOLD, _TRIM_THRESHOLD),
