@@ -9,8 +9,9 @@ kernel before (docs/scaling.md).
 
 :func:`keep_freed_memory` asks glibc to serve every allocation from its heap and not to hand
 freed memory back to the system, so the next step reuses the same pages. The process's resident
-memory then stays near its peak instead of falling between steps (the peak was not higher in
-those runs). It changes the whole process, and is a no-op where the C library is not glibc.
+memory then stays near its peak instead of falling between steps (25M training peak: 3.4 and
+4.0 GB in two runs with it, 3.9 GB without). It changes the whole process, and is a no-op where
+the C library is not glibc.
 """
 
 from __future__ import annotations
