@@ -27,7 +27,7 @@ params: install  ## regenerate params.yaml from conf/ (the one hand-edited confi
 pipeline: params  ## dvc repro: download, filter, reindex, train, evaluate, register
 	$(BIN)/dvc repro
 	@# mlflow.db is this machine's, not DVC's: a fresh clone (or a deleted store) has no champion yet
-	@$(BIN)/python -m movierec.champion show >/dev/null 2>&1 || $(BIN)/dvc repro --force register
+	@$(BIN)/python -m movierec.registry.champion show >/dev/null 2>&1 || $(BIN)/dvc repro --force register
 
 $(WEB_DEPS): web/package-lock.json
 	cd web && npm ci --no-audit --no-fund

@@ -3,10 +3,10 @@
 Rows: popularity, Surprise BaselineOnly, Surprise SVD (defaults, and tuned on validation RMSE),
 Surprise KNNWithMeans (user-based Pearson, k=40), implicit ALS (confidence variant chosen on
 validation NDCG@10), and our embedding and user-user models from ``models/bundle``. Every
-method is scored by :func:`movierec.evaluation.evaluate` on ``known_user_cases(train, test)``,
-ranking through :func:`movierec.ranking.recommend` - the numbers are those of ``reports/``.
+method is scored by :func:`movierec.evaluation.protocol.evaluate` on ``known_user_cases(train, test)``,
+ranking through :func:`movierec.models.protocol.recommend` - the numbers are those of ``reports/``.
 
-Validation for tuning = a seeded 10% of train rows (:func:`movierec.training.carve_validation`);
+Validation for tuning = a seeded 10% of train rows (:func:`movierec.models.embedding.fit.random_fraction_mask`);
 test is never used to choose anything. Fit time is the final fit on all of train (tuning not
 included; it is given in the row's ``params``). Recommendation time is the median time of one
 ``recommend(model, profile, 10)`` call over 200 users. Both are measured as CPU and wall time;
@@ -29,9 +29,9 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # implicit warns (and slows 
 import argparse
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -41,12 +41,12 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))  # for pipeline.stage (the config composition)
 
 from movierec.atomic import atomic_write_json, atomic_write_text  # noqa: E402
-from movierec.evaluation import UserCase, evaluate, known_user_cases  # noqa: E402
-from movierec.popularity import PopularityRecommender  # noqa: E402
-from movierec.processed import ProcessedData, load_processed  # noqa: E402
-from movierec.ranking import Profile, recommend  # noqa: E402
-from movierec.training import carve_validation  # noqa: E402
-from movierec.user_user import UserUserRecommender  # noqa: E402
+from movierec.data.dataset import ProcessedData, load_processed  # noqa: E402
+from movierec.data.split import random_fraction_mask  # noqa: E402
+from movierec.evaluation.protocol import UserCase, evaluate, known_user_cases  # noqa: E402
+from movierec.models.popularity import PopularityRecommender  # noqa: E402
+from movierec.models.protocol import Profile, recommend  # noqa: E402
+from movierec.models.user_user.model import UserUserRecommender  # noqa: E402
 
 K = 10
 RELEVANCE_THRESHOLD = 4.0
@@ -248,10 +248,12 @@ def choose_als_variant(fit_part: pd.DataFrame, val_part: pd.DataFrame, n_users: 
 def fit_embedding_timed() -> Elapsed:
     """Seconds to retrain the embedding exactly as the pipeline's `train` stage does."""
     from movierec.config import validate
-    from movierec.training import train_embedding
+    from movierec.models.embedding.fit import train_embedding
+    from pipeline.memory import prepare_training_process
     from pipeline.stage import compose_params
 
     cfg = validate(compose_params())
+    prepare_training_process(cfg.trainer)
     data = load_processed(REPO_ROOT / cfg.paths.processed)
     _, elapsed = timed(lambda: train_embedding(data.train, None, data.n_users, data.n_movies,
                                                cfg.model, cfg.trainer, cfg.seed))
@@ -293,7 +295,7 @@ def baseline_methods(data: ProcessedData, quick: bool) -> dict[str, Fitted]:
     popularity, elapsed = timed(lambda: PopularityRecommender.fit(
         train["movie_idx"].to_numpy(), train["rating"].to_numpy(), n_movies))
     methods = {"popularity": Fitted(popularity, elapsed, "count of train ratings; predicts damped movie mean")}
-    is_val = carve_validation(len(train), VALIDATION_FRACTION, SEED)
+    is_val = random_fraction_mask(len(train), VALIDATION_FRACTION, SEED)
     fit_part, val_part = train[~is_val], train[is_val]
     try:
         import surprise  # noqa: F401
@@ -312,7 +314,7 @@ def baseline_methods(data: ProcessedData, quick: bool) -> dict[str, Fitted]:
 
 def our_methods(data: ProcessedData, bundle_dir: Path, refit_embedding: bool) -> dict[str, Fitted]:
     """The bundle's embedding and user-user models; their fit times measured by refitting."""
-    from movierec.bundle import ModelBundle
+    from movierec.serving.bundle import ModelBundle
 
     try:
         bundle = ModelBundle.load(bundle_dir)

@@ -25,6 +25,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import scale  # benchmarks/scale.py: the 25M config and work folder
 
+from pipeline.memory import prepare_training_process  # noqa: E402
+
 RESULTS = scale.RESULTS
 BASE = [o for o in scale.TRAIN_OVERRIDES if not o.startswith(("model.implicit_users=", "model.choice_negatives="))]
 POWER = "sampling_power="
@@ -51,21 +53,24 @@ VARIANTS = [
 def run_variant(overrides: list[str], epochs: int, n_users: int) -> dict:
     import torch
 
-    from movierec.evaluation import evaluate
-    from movierec.processed import load_processed
-    from movierec.training import ChoiceTargets, carve_validation, train_embedding
+    from movierec.data.dataset import load_processed
+    from movierec.data.split import random_fraction_mask
+    from movierec.evaluation.protocol import evaluate
+    from movierec.models.embedding.batches import ChoiceTargets
+    from movierec.models.embedding.fit import train_embedding
 
     for o in overrides:
         if o.startswith(POWER):
             ChoiceTargets.SAMPLING_POWER = float(o[len(POWER):])
     hydra = [o for o in overrides if not o.startswith(POWER)]
     cfg = scale.config("25m", [*BASE, *hydra, f"trainer.max_epochs={epochs}", "trainer.patience=100"])
+    prepare_training_process(cfg.trainer)
     data = load_processed(cfg.paths.processed)
     cases = scale.quality_cases(data, n_users, cfg.seed)
     started = time.perf_counter()
     result = train_embedding(data.train, None, data.n_users, data.n_movies, cfg.model, cfg.trainer, cfg.seed)
     fit_s = time.perf_counter() - started
-    n_train = int((~carve_validation(len(data.train), cfg.trainer.val_fraction, cfg.seed)).sum())
+    n_train = int((~random_fraction_mask(len(data.train), cfg.trainer.val_fraction, cfg.seed)).sum())
     torch.set_num_threads(cfg.trainer.num_threads)
     metrics = evaluate(result.model, cases, k=10, relevance_threshold=cfg.evaluate.relevance_threshold)
     return {"overrides": overrides, "epochs": len(result.history), "fit_s": round(fit_s, 1),

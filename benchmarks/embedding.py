@@ -18,9 +18,11 @@ import numpy as np
 
 from movierec.atomic import atomic_write_json
 from movierec.config import validate
-from movierec.evaluation import evaluate, known_user_cases
-from movierec.processed import load_processed
-from movierec.training import carve_validation, train_embedding
+from movierec.data.dataset import load_processed
+from movierec.data.split import random_fraction_mask
+from movierec.evaluation.protocol import evaluate, known_user_cases
+from movierec.models.embedding.fit import train_embedding
+from pipeline.memory import prepare_training_process
 from pipeline.stage import compose_params
 
 RANK_WEIGHTS = (0.0, 0.5, 1.0, 2.0, 4.0)
@@ -28,7 +30,7 @@ RANK_WEIGHTS = (0.0, 0.5, 1.0, 2.0, 4.0)
 
 def variants_on_validation(data, cfg, quick: bool) -> list[dict]:
     """Train on train minus validation; score design variants on validation only."""
-    val_mask = carve_validation(len(data.train), cfg.trainer.val_fraction, cfg.seed)
+    val_mask = random_fraction_mask(len(data.train), cfg.trainer.val_fraction, cfg.seed)
     fit_part, val_part = data.train[~val_mask], data.train[val_mask]
     cases = list(known_user_cases(fit_part, val_part))
     no_refit = dataclasses.replace(cfg.trainer, refit=False)
@@ -73,6 +75,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
     cfg = validate(compose_params())
+    prepare_training_process(cfg.trainer)
     data = load_processed(args.data)
     print("variants (validation):")
     variants = variants_on_validation(data, cfg, args.quick)

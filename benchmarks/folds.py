@@ -9,7 +9,7 @@
 
 Each fold: fit the chosen methods on train (popularity, user-user Pearson, the embedding model with
 the conf/ hyper-parameters; validation for its epoch count is a seeded slice of train), then
-:func:`movierec.evaluation.evaluate` on the known-user cases with the movie table as catalogue -
+:func:`movierec.evaluation.protocol.evaluate` on the known-user cases with the movie table as catalogue -
 the same metric code as ``reports/metrics.json``. std is the sample standard deviation (ddof=1)
 over folds. Writes ``<out>/<name>.json`` and ``<out>/<name>.md``.
 
@@ -33,12 +33,13 @@ sys.path.insert(0, str(REPO_ROOT))  # for pipeline.stage (the config composition
 
 from movierec.atomic import atomic_write_json, atomic_write_text  # noqa: E402
 from movierec.config import PREDEFINED_FOLDS, Config, SplitStrategy, validate  # noqa: E402
-from movierec.datasets import read_dataset, read_predefined_split  # noqa: E402
-from movierec.evaluation import Catalogue, evaluate, known_user_cases  # noqa: E402
-from movierec.filtering import filter_ratings  # noqa: E402
-from movierec.popularity import PopularityRecommender  # noqa: E402
-from movierec.processed import ProcessedData, build_processed, index_split  # noqa: E402
-from movierec.split import drop_uncovered  # noqa: E402
+from movierec.data.count_filter import filter_ratings  # noqa: E402
+from movierec.data.dataset import ProcessedData, build_processed, index_split  # noqa: E402
+from movierec.data.readers import read_dataset, read_predefined_split  # noqa: E402
+from movierec.data.split import drop_uncovered  # noqa: E402
+from movierec.evaluation.protocol import Catalogue, evaluate, known_user_cases  # noqa: E402
+from movierec.models.popularity import PopularityRecommender  # noqa: E402
+from pipeline.memory import prepare_training_process  # noqa: E402
 from pipeline.stage import compose_params  # noqa: E402
 
 log = logging.getLogger("benchmarks.folds")
@@ -74,11 +75,11 @@ def fit(method: str, data: ProcessedData, cfg: Config):
     if method == "popularity":
         return PopularityRecommender.fit(m, r, data.n_movies)
     if method == "user_user":
-        from movierec.user_user import UserUserRecommender
+        from movierec.models.user_user.model import UserUserRecommender
 
         return UserUserRecommender.fit(u, m, r, data.n_users, data.n_movies, cfg.cf)
     if method == "embedding":
-        from movierec.training import train_embedding
+        from movierec.models.embedding.fit import train_embedding
 
         return train_embedding(data.train, None, data.n_users, data.n_movies, cfg.model, cfg.trainer, cfg.seed).model
     raise ValueError(f"unknown method {method!r}; choose from {list(METHODS)}")
@@ -122,6 +123,7 @@ def run(protocol: str, methods: list[str], folds: list[str] | None, max_epochs: 
         overrides = ["data=ml-100k", *overrides]
     split = ["split=predefined"] if protocol == "predefined" else ["split=kfold"]
     cfg = validate(compose_params([*split, *overrides]))
+    prepare_training_process(cfg.trainer)
     cfg.paths.raw = str(REPO_ROOT / cfg.paths.raw)  # an absolute paths.raw stays as it is
     if max_epochs is not None:
         cfg.trainer = replace(cfg.trainer, max_epochs=max_epochs)

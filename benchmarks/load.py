@@ -33,10 +33,10 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 
@@ -44,6 +44,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
 from serve.process import ServerProcess, serve_subprocess  # noqa: E402
+
 RESULTS = REPO_ROOT / "benchmarks" / "results" / "load.json"
 MIX = (("GET /recommend", 0.4), ("GET /recommend-simple", 0.3), ("POST /recommend", 0.3))
 
@@ -262,12 +263,12 @@ def run_phase(server: ServerProcess, name: str, concurrency: int, seconds: float
 # -- the reload run ------------------------------------------------------------------------------------
 
 def alias_mover(tracking_uri: str, name: str, alias: str, to_version: str, after: float):
-    """A `during` callable: `after` seconds into the phase, move `alias` with `movierec.champion.move_alias`."""
+    """A `during` callable: `after` seconds into the phase, move `alias` with `movierec.registry.champion.move_alias`."""
 
     def during(phase: Phase, t0: float) -> None:
         from mlflow.tracking import MlflowClient
 
-        from movierec.champion import move_alias
+        from movierec.registry.champion import move_alias
 
         time.sleep(after)
         client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)

@@ -82,14 +82,18 @@ def step_reindex(cfg, args) -> dict:
 
 def step_train(cfg, args) -> dict:
     from movierec.atomic import atomic_path
-    from movierec.processed import load_processed
-    from movierec.training import carve_validation, train_embedding
+    from movierec.data.dataset import load_processed
+    from movierec.data.split import random_fraction_mask
+    from movierec.models.embedding.fit import train_embedding
+    from pipeline.memory import prepare_training_process
+
+    prepare_training_process(cfg.trainer)
 
     data = load_processed(cfg.paths.processed)
     started = time.perf_counter()
     result = train_embedding(data.train, None, data.n_users, data.n_movies, cfg.model, cfg.trainer, cfg.seed)
     total = time.perf_counter() - started
-    n_train = int((~carve_validation(len(data.train), cfg.trainer.val_fraction, cfg.seed)).sum())
+    n_train = int((~random_fraction_mask(len(data.train), cfg.trainer.val_fraction, cfg.seed)).sum())
     with atomic_path(Path(cfg.paths.models) / "embedding" / "model.pt") as tmp:
         result.model.save(tmp)
     epoch = result.median_epoch_seconds
@@ -116,8 +120,8 @@ def step_service(cfg, args) -> dict:
     """What one service worker holds and how fast it answers (the bundle in a fresh process)."""
     import torch
 
-    from movierec.bundle import ModelBundle
-    from movierec.ranking import recommend
+    from movierec.models.protocol import recommend
+    from movierec.serving.bundle import ModelBundle
 
     torch.set_num_threads(cfg.serve.torch_threads)
     before = current_rss_mb()
@@ -166,7 +170,7 @@ def step_service(cfg, args) -> dict:
 def quality_cases(data, n_users: int, seed: int) -> list:
     """Evaluation cases (profile = train ratings, held out = test ratings) of a seeded sample of
     test users: what the quality figures of this benchmark and choice_sampling.py score."""
-    from movierec.evaluation import known_user_cases
+    from movierec.evaluation.protocol import known_user_cases
 
     test_users = data.test["user_idx"].unique()
     users = np.random.default_rng(seed).choice(test_users, min(n_users, len(test_users)), replace=False)
@@ -179,10 +183,10 @@ def step_quality(cfg, args) -> dict:
     evaluate stage's protocol: candidates are movies unrated in train, relevant = rating >= 4)."""
     import torch
 
-    from movierec.bundle import ModelBundle
-    from movierec.evaluation import evaluate
-    from movierec.popularity import PopularityRecommender
-    from movierec.processed import load_processed
+    from movierec.data.dataset import load_processed
+    from movierec.evaluation.protocol import evaluate
+    from movierec.models.popularity import PopularityRecommender
+    from movierec.serving.bundle import ModelBundle
 
     torch.set_num_threads(cfg.serve.torch_threads)
     data = load_processed(cfg.paths.processed)

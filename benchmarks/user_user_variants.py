@@ -23,8 +23,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from movierec.ranking import Profile, recommend
-from movierec.user_user import UserUserConfig, UserUserRecommender
+from movierec.config import UserUserConfig
+from movierec.models.protocol import Profile, recommend
+from movierec.models.user_user.model import UserUserRecommender
 
 ZIP = Path("/work/shared/data/movielens/ml-latest-small.zip")
 OUT = Path(__file__).parent / "results" / "user_user_variants.json"

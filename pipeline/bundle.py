@@ -12,11 +12,11 @@ from pathlib import Path
 import numpy as np
 
 from movierec.atomic import atomic_dir
-from movierec.bundle import ModelBundle
-from movierec.config import Config
-from movierec.embedding import EmbeddingRecommender
-from movierec.processed import load_processed
-from movierec.user_user import UserUserConfig, UserUserRecommender
+from movierec.config import Config, UserUserConfig
+from movierec.data.dataset import load_processed
+from movierec.models.embedding.net import EmbeddingRecommender
+from movierec.models.user_user.model import UserUserRecommender
+from movierec.serving.bundle import ModelBundle
 from pipeline.stage import stage
 
 log = logging.getLogger(__name__)

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from movierec.config import Config
-from movierec.download import MIRROR_ENV, DatasetError, download_dataset, generate_dataset, is_synthetic
+from movierec.data.download import MIRROR_ENV, DatasetError, download_dataset, generate_dataset, is_synthetic
 from pipeline.stage import stage
 
 

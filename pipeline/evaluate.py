@@ -16,13 +16,13 @@ import numpy as np
 import pandas as pd
 
 from movierec.atomic import atomic_write_json
-from movierec.bundle import ModelBundle
 from movierec.config import Config
-from movierec.evaluation import Catalogue, heldout_cases, run_cases, score_cases
-from movierec.popularity import PopularityRecommender
-from movierec.processed import load_processed
-from movierec.report import protocol_text, write_report
-from movierec.tracking import resolve_tracking_uri, use_store
+from movierec.data.dataset import load_processed
+from movierec.evaluation.protocol import Catalogue, heldout_cases, run_cases, score_cases
+from movierec.evaluation.report import protocol_text, write_report
+from movierec.models.popularity import PopularityRecommender
+from movierec.registry.tracking import resolve_tracking_uri, use_store
+from movierec.serving.bundle import ModelBundle
 from pipeline.stage import REPO_ROOT, stage
 
 log = logging.getLogger(__name__)

@@ -11,9 +11,9 @@ from pathlib import Path
 
 from movierec.atomic import atomic_write_json, atomic_write_parquet
 from movierec.config import Config
-from movierec.datasets import read_dataset
-from movierec.download import DatasetError
-from movierec.filtering import filter_ratings, filter_report
+from movierec.data.count_filter import filter_ratings, filter_report
+from movierec.data.download import DatasetError
+from movierec.data.readers import read_dataset
 from pipeline.stage import stage
 
 log = logging.getLogger(__name__)

@@ -15,17 +15,19 @@ import pandas as pd
 
 from movierec.atomic import atomic_write_json
 from movierec.config import Config
-from movierec.evaluation import Catalogue, evaluate, new_user_split
-from movierec.popularity import PopularityRecommender
-from movierec.processed import load_processed
-from movierec.training import train_embedding
-from movierec.user_user import UserUserRecommender
+from movierec.data.dataset import load_processed
+from movierec.evaluation.protocol import Catalogue, evaluate, new_user_split
+from movierec.models.embedding.fit import train_embedding
+from movierec.models.popularity import PopularityRecommender
+from movierec.models.user_user.model import UserUserRecommender
+from pipeline.memory import prepare_training_process
 from pipeline.stage import stage
 
 log = logging.getLogger(__name__)
 
 
 def run(cfg: Config) -> dict:
+    prepare_training_process(cfg.trainer)
     data = load_processed(cfg.paths.processed)
     everything = pd.concat([data.train, data.test], ignore_index=True)
     warm, cases = new_user_split(everything, cfg.evaluate.new_user_fraction, cfg.evaluate.new_user_reveal, cfg.seed)

@@ -12,9 +12,9 @@ from pathlib import Path
 
 from movierec.atomic import atomic_write_json
 from movierec.config import Config, to_flat_dict
-from movierec.lineage import lineage_tags
-from movierec.registry import register_bundle
-from movierec.tracking import resolve_tracking_uri, use_store
+from movierec.registry.lineage import lineage_tags
+from movierec.registry.register import register_bundle
+from movierec.registry.tracking import resolve_tracking_uri, use_store
 from pipeline.stage import REPO_ROOT, stage
 
 log = logging.getLogger(__name__)

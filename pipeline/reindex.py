@@ -13,9 +13,9 @@ import pandas as pd
 
 from movierec.atomic import atomic_write_parquet
 from movierec.config import Config, SplitStrategy
-from movierec.datasets import read_predefined_split
-from movierec.processed import ProcessedData, build_processed, index_split
-from movierec.split import drop_uncovered
+from movierec.data.dataset import ProcessedData, build_processed, index_split
+from movierec.data.readers import read_predefined_split
+from movierec.data.split import drop_uncovered
 from pipeline.stage import stage
 
 log = logging.getLogger(__name__)

@@ -9,8 +9,9 @@ the stage composes `conf/` plus those overrides instead.
 from __future__ import annotations
 
 import logging
+import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import hydra
 import yaml
@@ -42,6 +43,16 @@ def select_config(composed: DictConfig, overrides: list[str], params_file: Path 
     return validate(OmegaConf.to_container(composed, resolve=True))  # type: ignore[arg-type]
 
 
+def configure_logging() -> None:
+    """One log format for every stage; Lightning's start-up banners and loader hints say nothing
+    useful for a small model trained in-process, so they are quieted here, in the entry point."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("lightning.pytorch.utilities.rank_zero").setLevel(logging.WARNING)
+    logging.getLogger("lightning.pytorch.accelerators.cuda").setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+    warnings.filterwarnings("ignore", message=".*isinstance.treespec, LeafSpec.*")
+
+
 def stage(task: Callable[[Config], object]) -> Callable[[], None]:
     """Wrap a stage function `task(cfg)` as a Hydra command-line entry point."""
 
@@ -49,7 +60,7 @@ def stage(task: Callable[[Config], object]) -> Callable[[], None]:
     def main(composed: DictConfig) -> None:
         overrides = list(HydraConfig.get().overrides.task)
         cfg = select_config(composed, overrides)
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+        configure_logging()
         task(cfg)
 
     return main

@@ -16,10 +16,11 @@ from hydra.core.hydra_config import HydraConfig
 
 from movierec.atomic import atomic_path, atomic_write_json
 from movierec.config import Config, to_flat_dict
-from movierec.loss_report import write_loss_csv, write_loss_png
-from movierec.processed import load_processed
-from movierec.tracking import EpochLogger, log_params_flat, resolve_tracking_uri, use_store
-from movierec.training import train_embedding
+from movierec.data.dataset import load_processed
+from movierec.evaluation.loss_curve import write_loss_csv, write_loss_png
+from movierec.models.embedding.fit import train_embedding
+from movierec.registry.tracking import EpochLogger, log_params_flat, resolve_tracking_uri, use_store
+from pipeline.memory import prepare_training_process
 from pipeline.stage import REPO_ROOT, stage
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,7 @@ def is_rank_zero() -> bool:
 
 
 def run(cfg: Config) -> dict:
+    prepare_training_process(cfg.trainer)
     data = load_processed(cfg.paths.processed)
     models_dir, reports_dir = output_dirs(cfg)
     if not is_rank_zero():

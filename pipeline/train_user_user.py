@@ -13,8 +13,8 @@ import numpy as np
 
 from movierec.atomic import atomic_path, atomic_write_json
 from movierec.config import Config
-from movierec.processed import load_processed
-from movierec.user_user import UserUserRecommender
+from movierec.data.dataset import load_processed
+from movierec.models.user_user.model import UserUserRecommender
 from pipeline.stage import stage
 
 log = logging.getLogger(__name__)
@@ -26,9 +26,8 @@ def run(cfg: Config) -> None:
     model = UserUserRecommender.fit(data.train["user_idx"].to_numpy(), data.train["movie_idx"].to_numpy(),
                                     data.train["rating"].to_numpy(), data.n_users, data.n_movies, uu_cfg)
     out = Path(cfg.paths.models) / "user_user"
-    with atomic_path(out / "model.npz") as tmp:
-        with open(tmp, "wb") as fh:
-            np.savez(fh, **model.to_arrays())
+    with atomic_path(out / "model.npz") as tmp, open(tmp, "wb") as fh:
+        np.savez(fh, **model.to_arrays())
     atomic_write_json(out / "config.json", asdict(uu_cfg))
     log.info("train_user_user: %d users x %d movies, %d ratings", data.n_users, data.n_movies, len(data.train))
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hmac
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 from flask import Blueprint, current_app, jsonify, request
@@ -16,7 +16,7 @@ from werkzeug.exceptions import Forbidden, NotFound, ServiceUnavailable
 
 from serve.model_store import LoadedModel, ModelStore
 from serve.openapi import path, query
-from serve.schemas import FILTERS, K, LIMIT_10, LIMIT_20, USER_ID, spec
+from serve.schemas import FILTERS, LIMIT_10, LIMIT_20, USER_ID, K, spec
 from serve.validation import InvalidRequest
 
 ADMIN_TOKEN_ENV = "MOVIEREC_ADMIN_TOKEN"
@@ -48,7 +48,7 @@ def _model() -> LoadedModel:
 
 
 def _known_profile(model: LoadedModel, user_id: int):
-    from movierec.bundle import UnknownUser
+    from movierec.serving.bundle import UnknownUser
 
     try:
         return model.bundle.profile_for_user(user_id)
@@ -62,7 +62,7 @@ def _new_profile(model: LoadedModel, ratings: list[dict]):
 
 def _movie_filter(values: dict):
     """The request's filter fields (GET query or POST body) as a :class:`MovieFilter`."""
-    from movierec.filters import MovieFilter
+    from movierec.serving.movie_filter import MovieFilter
 
     try:
         return MovieFilter(**{name: values[name] for name in FILTERS if values.get(name) is not None})
@@ -82,7 +82,7 @@ def _note(n_candidates: int, k: int, movie_filter) -> str | None:
 
 def _recommendations(model: LoadedModel, method: str, profile, k: int, values: dict) -> dict:
     """`recommendations`, `n_candidates` and, when fewer than `k` movies qualify, a `note`."""
-    from movierec.filters import UnknownGenre
+    from movierec.serving.movie_filter import UnknownGenre
 
     movie_filter = _movie_filter(values)
     try:
@@ -208,7 +208,7 @@ def user_top_rated(user_id: int, limit: int):
 # -- operations ----------------------------------------------------------------------------------
 
 def _iso(timestamp: float | None) -> str | None:
-    return None if timestamp is None else datetime.fromtimestamp(timestamp, timezone.utc).isoformat()
+    return None if timestamp is None else datetime.fromtimestamp(timestamp, UTC).isoformat()
 
 
 @route(api, "/health", "GET", summary="Which model is served; 503 while none is loaded", tags=("operations",),

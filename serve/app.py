@@ -29,7 +29,7 @@ def create_app(settings: ServeSettings | None = None, *, tracking_uri: str | Non
     Keyword arguments override `settings` (default: `conf/serve/default.yaml`). A model that fails
     to load leaves the app up, answering 503 until the poller (or `/admin/reload`) loads one.
     """
-    from movierec.tracking import resolve_tracking_uri
+    from movierec.registry.tracking import resolve_tracking_uri
 
     overrides = dict(model_name=model_name, model_alias=model_alias, poll_seconds=poll_seconds)
     settings = replace(settings or ServeSettings.load(), **{k: v for k, v in overrides.items() if v is not None})

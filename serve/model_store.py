@@ -18,21 +18,21 @@ from typing import TYPE_CHECKING
 from serve.catalogue import MovieCatalogue
 
 if TYPE_CHECKING:
-    from movierec.bundle import ModelBundle
+    from movierec.serving.bundle import ModelBundle
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class LoadedModel:
-    bundle: "ModelBundle"
+    bundle: ModelBundle
     catalogue: MovieCatalogue
     name: str
     alias: str
     version: str
     run_id: str
     loaded_at: float
-    lineage: dict  # the version's tags: git_commit, git_dirty, data_fingerprint (see movierec.lineage)
+    lineage: dict  # the version's tags: git_commit, git_dirty, data_fingerprint (see movierec.registry.lineage)
 
 
 class ModelStore:

@@ -8,8 +8,8 @@ cannot drift from the routes: there is no second copy of either.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from functools import wraps
-from typing import Callable
 
 from flask import Blueprint, request
 

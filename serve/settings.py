@@ -34,7 +34,7 @@ class ServeSettings:
     queue_timeout: float = 2.0       # ...at most this long, then 503 with Retry-After
 
     @classmethod
-    def load(cls, conf_dir: Path = CONF_DIR, **overrides) -> "ServeSettings":
+    def load(cls, conf_dir: Path = CONF_DIR, **overrides) -> ServeSettings:
         """`serve.*` and `mlflow.*` from the composed `conf/` (validated), then non-None `overrides`."""
         cfg = validate(compose(conf_dir))
         settings = cls(**asdict(cfg.serve), model_name=cfg.mlflow.model_name, model_alias=cfg.mlflow.alias,

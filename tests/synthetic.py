@@ -44,11 +44,11 @@ def movie_frame(n_movies: int = 40) -> pd.DataFrame:
 
 def small_bundle(seed: int = 0):
     """A real (tiny) ModelBundle trained on the two-group data in about a second."""
-    from movierec.bundle import ModelBundle
-    from movierec.config import ModelConfig, TrainerConfig
-    from movierec.training import train_embedding
-    from movierec.user_user import UserUserConfig, UserUserRecommender
-    from movierec.vocabulary import Vocabularies, Vocabulary
+    from movierec.config import ModelConfig, TrainerConfig, UserUserConfig
+    from movierec.data.vocabulary import Vocabularies, Vocabulary
+    from movierec.models.embedding.fit import train_embedding
+    from movierec.models.user_user.model import UserUserRecommender
+    from movierec.serving.bundle import ModelBundle
 
     ratings = two_group_ratings(seed=seed)
     n_users, n_movies = 60, 40

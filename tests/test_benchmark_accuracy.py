@@ -42,7 +42,7 @@ def test_rank_scores_equal_surprise_estimates(accuracy, algo_name):
     options = {"KNNWithMeans": dict(k=5, sim_options={"name": "pearson", "user_based": True}, verbose=False),
                "SVD": dict(random_state=0), "BaselineOnly": dict(verbose=False)}[algo_name]
     model = accuracy.fit_surprise(getattr(surprise, algo_name)(**options), ratings, n_movies=25)
-    from movierec.ranking import Profile
+    from movierec.models.protocol import Profile
 
     for user in range(40):
         scores = model.rank_scores(Profile(np.empty(0), np.empty(0), user_idx=user))
@@ -51,7 +51,7 @@ def test_rank_scores_equal_surprise_estimates(accuracy, algo_name):
 
 
 def test_quick_run_writes_json_and_markdown(accuracy, tmp_path):
-    from movierec.bundle import ModelBundle
+    from movierec.serving.bundle import ModelBundle
 
     if not (REPO_ROOT / "data" / "processed" / "train.parquet").is_file():
         pytest.skip("no processed data: run `dvc repro`")

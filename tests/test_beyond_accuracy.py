@@ -8,10 +8,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from movierec.evaluation import Catalogue, UserCase, evaluate
-from movierec.metrics import (activity_bucket, beyond_accuracy_metrics, intra_list_diversity, jaccard_distance,
-                              mean_popularity, ndcg_by_activity, novelty)
-from movierec.ranking import Profile
+from movierec.evaluation.metrics import (
+    activity_bucket,
+    beyond_accuracy_metrics,
+    intra_list_diversity,
+    jaccard_distance,
+    mean_popularity,
+    ndcg_by_activity,
+    novelty,
+)
+from movierec.evaluation.protocol import Catalogue, UserCase, evaluate
+from movierec.models.protocol import Profile
 
 # 6 movies: train rating counts and genre sets
 N_RATINGS = np.array([8, 4, 2, 1, 0, 8])

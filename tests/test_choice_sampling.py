@@ -9,8 +9,9 @@ import pytest
 import torch
 
 from movierec.config import ModelConfig, TrainerConfig
-from movierec.embedding import EmbeddingHParams, EmbeddingNet
-from movierec.training import ChoiceTargets, Ratings, fit_embedding
+from movierec.models.embedding.batches import ChoiceTargets, Ratings
+from movierec.models.embedding.fit import fit_embedding
+from movierec.models.embedding.net import EmbeddingHParams, EmbeddingNet
 from tests.synthetic import liked_movies, two_group_ratings
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from movierec.datasets import read_dataset, split_title_year
-from movierec.download import DatasetError
+from movierec.data.download import DatasetError
+from movierec.data.readers import read_dataset, split_title_year
 
 
 def _check_common(ratings: pd.DataFrame, movies: pd.DataFrame) -> None:

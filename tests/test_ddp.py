@@ -23,8 +23,8 @@ DRIVER = textwrap.dedent('''
     import json, os, sys
     import numpy as np, pandas as pd, torch
     from movierec.config import ModelConfig, TrainerConfig
-    from movierec.synthetic import generate
-    from movierec.training import train_embedding
+    from movierec.data.synthetic import generate
+    from movierec.models.embedding.fit import train_embedding
 
     out = sys.argv[1]
     ratings, _ = generate(n_users=300, n_movies=200, n_ratings=15_000, seed=3)

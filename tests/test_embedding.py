@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from movierec.config import ModelConfig, TrainerConfig
-from movierec.embedding import EmbeddingHParams, EmbeddingNet, EmbeddingRecommender, fold_in
-from movierec.ranking import Profile, recommend
-from movierec.training import train_embedding
+from movierec.models.embedding.fit import train_embedding
+from movierec.models.embedding.net import EmbeddingHParams, EmbeddingNet, EmbeddingRecommender, fold_in
+from movierec.models.protocol import Profile, recommend
 from tests.synthetic import liked_movies, two_group_ratings
 
 N_USERS, N_MOVIES = 60, 40

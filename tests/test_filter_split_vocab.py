@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from movierec.filtering import filter_ratings
-from movierec.processed import build_processed
-from movierec.split import split_ratings
-from movierec.vocabulary import Vocabularies, Vocabulary
+from movierec.data.count_filter import filter_ratings
+from movierec.data.dataset import build_processed
+from movierec.data.split import split_ratings
+from movierec.data.vocabulary import Vocabularies, Vocabulary
 
 
 def test_filter_drops_rare_movies_then_empty_users(tiny_ratings):

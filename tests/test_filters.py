@@ -7,12 +7,13 @@ import pandas as pd
 import pytest
 import torch
 
-from movierec.bundle import ModelBundle
-from movierec.embedding import EmbeddingHParams, EmbeddingNet, EmbeddingRecommender
-from movierec.filters import MovieAttributes, MovieFilter, UnknownGenre, allowed_mask
-from movierec.ranking import top_k
-from movierec.user_user import UserUserConfig, UserUserRecommender
-from movierec.vocabulary import Vocabularies, Vocabulary
+from movierec.config import UserUserConfig
+from movierec.data.vocabulary import Vocabularies, Vocabulary
+from movierec.models.embedding.net import EmbeddingHParams, EmbeddingNet, EmbeddingRecommender
+from movierec.models.protocol import top_k
+from movierec.models.user_user.model import UserUserRecommender
+from movierec.serving.bundle import ModelBundle
+from movierec.serving.movie_filter import MovieAttributes, MovieFilter, UnknownGenre, allowed_mask
 
 MOVIE_IDS = [10, 20, 30, 40, 50, 60]
 

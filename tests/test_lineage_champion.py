@@ -9,8 +9,8 @@ import mlflow
 import pytest
 from mlflow.tracking import MlflowClient
 
-from movierec.champion import current_version, history, move_alias, previous_version, rollback
-from movierec.lineage import data_hashes, git_state, lineage_tags
+from movierec.registry.champion import current_version, history, move_alias, previous_version, rollback
+from movierec.registry.lineage import data_hashes, git_state, lineage_tags
 
 
 def test_data_hashes_come_from_the_data_stages_in_dvc_lock(tmp_path):
@@ -84,7 +84,7 @@ def test_rollback_to_a_named_version_and_refusals(registry):
 
 
 def test_previous_version_skips_to_the_move_that_reached_the_current():
-    from movierec.champion import AliasMove
+    from movierec.registry.champion import AliasMove
 
     moves = [AliasMove("c", None, "1", "t", "u", "a"), AliasMove("c", "1", "2", "t", "u", "b")]
     assert previous_version(moves, "2") == "1"
@@ -92,7 +92,7 @@ def test_previous_version_skips_to_the_move_that_reached_the_current():
 
 
 def test_reproduction_compares_every_registered_metric():
-    from movierec.reproduce import compare, expected_metrics
+    from movierec.registry.reproduce import compare, expected_metrics
 
     expected = expected_metrics({"test_metrics.rmse": "0.8284", "test_metrics.ndcg_at_10": "0.2645", "other": "x"})
     assert expected == {"rmse": 0.8284, "ndcg@10": 0.2645}
@@ -102,7 +102,7 @@ def test_reproduction_compares_every_registered_metric():
 
 
 def test_show_exits_non_zero_without_a_champion(registry, monkeypatch, tmp_path, capsys):
-    from movierec.champion import main
+    from movierec.registry.champion import main
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow.get_tracking_uri())
     assert main(["--name", "m", "show"]) == 1

@@ -7,8 +7,16 @@ import math
 import numpy as np
 import pytest
 
-from movierec.metrics import (coverage, hit_rate_at_k, mae, ndcg_at_k, precision_at_k, ranking_metrics,
-                              recall_at_k, rmse)
+from movierec.evaluation.metrics import (
+    coverage,
+    hit_rate_at_k,
+    mae,
+    ndcg_at_k,
+    precision_at_k,
+    ranking_metrics,
+    recall_at_k,
+    rmse,
+)
 
 
 def test_rmse_and_mae_clip_predictions_to_the_scale():
@@ -76,7 +84,7 @@ def test_no_user_with_a_relevant_item_gives_nan_means():
 
 
 def test_tied_scores_rank_the_lower_index_first_and_that_decides_the_metrics():
-    from movierec.ranking import top_k
+    from movierec.models.protocol import top_k
 
     # movies 2, 5 and 6 tie at 0.9 behind movie 4 (1.0); top-3 = [4, 2, 5], never 6
     scores = np.array([0.1, 0.5, 0.9, 0.2, 1.0, 0.9, 0.9])

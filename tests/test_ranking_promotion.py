@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from movierec.promotion import decide_promotion
-from movierec.ranking import top_k
+from movierec.models.protocol import top_k
+from movierec.registry.promotion import decide_promotion
 
 
 def test_top_k_excludes_before_the_cut_and_returns_exactly_k():

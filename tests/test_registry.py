@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from mlflow.tracking import MlflowClient
 
-from movierec.bundle import ModelBundle
-from movierec.registry import register_bundle
-from movierec.tracking import use_store
+from movierec.registry.register import register_bundle
+from movierec.registry.tracking import use_store
+from movierec.serving.bundle import ModelBundle
 from tests.conftest import REPO_ROOT
 from tests.synthetic import small_bundle
 

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from movierec.config import validate
-from movierec.report import protocol_text, write_report
+from movierec.evaluation.report import protocol_text, write_report
 from pipeline.stage import compose_params
 
 PNG = b"\x89PNG"

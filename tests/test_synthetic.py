@@ -9,9 +9,9 @@ import sys
 import numpy as np
 import pytest
 
-from movierec.config import compose, validate
-from movierec.datasets import read_dataset
-from movierec.synthetic import SyntheticSpec, generate, write_release
+from movierec.config import SyntheticSpec, compose, validate
+from movierec.data.readers import read_dataset
+from movierec.data.synthetic import generate, write_release
 from tests.conftest import REPO_ROOT
 
 
@@ -73,7 +73,7 @@ def test_an_embedding_model_beats_the_mean(synthetic):
     import pandas as pd
 
     from movierec.config import ModelConfig, TrainerConfig
-    from movierec.training import train_embedding
+    from movierec.models.embedding.fit import train_embedding
 
     ratings, _, _ = synthetic
     frame = pd.DataFrame({"user_idx": ratings["userId"] - 1, "movie_idx": ratings["movieId"] - 1,
@@ -83,7 +83,7 @@ def test_an_embedding_model_beats_the_mean(synthetic):
     model = train_embedding(train, None, 800, 1500, ModelConfig(embedding_dim=8, batch_size=4096, dropout=0.0,
                                                                 learning_rate=0.02, l2=0.01),
                             TrainerConfig(max_epochs=15, refit=False, fused_rating_step=True), seed=0).model
-    from movierec.ranking import Profile
+    from movierec.models.protocol import Profile
 
     pred = np.concatenate([model.predict(Profile(np.empty(0), np.empty(0), user_idx=int(u)), g["movie_idx"].to_numpy())
                            for u, g in test.groupby("user_idx")])

@@ -8,8 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from movierec.ranking import Profile, recommend
-from movierec.user_user import UserUserConfig, UserUserRecommender, fold_in_user_bias
+from movierec.config import UserUserConfig
+from movierec.models.protocol import Profile, recommend
+from movierec.models.user_user.model import UserUserRecommender, fold_in_user_bias
 
 
 def random_ratings(rng: np.random.Generator, n_users: int = 40, n_movies: int = 50,

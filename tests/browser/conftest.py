@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
 from browser_harness import ARTIFACTS, CHROMIUM, REPO_ROOT, VIEWPORT, WEB_INDEX, launch_chromium, running_service
 
 SERVE_TESTS = Path(__file__).resolve().parents[1] / "serve"

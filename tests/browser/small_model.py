@@ -17,7 +17,7 @@ from serve_testdata import Registry, build_bundle, synthetic_ratings  # noqa: E4
 
 
 def main(root: Path) -> None:
-    from movierec.tracking import use_store
+    from movierec.registry.tracking import use_store
 
     uri = f"sqlite:///{root / 'mlflow.db'}"
     os.chdir(root)  # MLflow's default artifact root is relative to the working directory

@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 
 from movierec.atomic import atomic_dir, atomic_write_parquet, sweep_stale_temporaries
-from movierec.download import DatasetError, download_dataset
+from movierec.data.download import DatasetError, download_dataset
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 URL = "https://files.grouplens.org/datasets/movielens/ml-tiny.zip"
@@ -130,15 +130,13 @@ def test_folder_writer_dying_between_its_renames_is_recovered(tmp_path, monkeypa
         return real_replace(src, dst)
 
     monkeypatch.setattr(atomic.os, "replace", dies_on_second_rename)
-    with pytest.raises(KeyboardInterrupt):
-        with atomic_dir(target) as tmp:
-            (tmp / "manifest.json").write_text('{"v": 2}')
+    with pytest.raises(KeyboardInterrupt), atomic_dir(target) as tmp:
+        (tmp / "manifest.json").write_text('{"v": 2}')
     monkeypatch.setattr(atomic.os, "replace", real_replace)
     assert not target.exists() and (target.parent / ".bundle.old" / "manifest.json").exists()
     # the next writer first puts the old version back, so a failing rerun leaves version 1 in place...
-    with pytest.raises(RuntimeError):
-        with atomic_dir(target):
-            raise RuntimeError("the rerun fails too")
+    with pytest.raises(RuntimeError), atomic_dir(target):
+        raise RuntimeError("the rerun fails too")
     assert (target / "manifest.json").read_text() == '{"v": 1}'
     # ...and a successful one replaces it
     with atomic_dir(target) as tmp:

@@ -10,8 +10,8 @@ import http.client
 
 from mlflow.tracking import MlflowClient
 
-from movierec.champion import move_alias
-from movierec.tracking import use_store
+from movierec.registry.champion import move_alias
+from movierec.registry.tracking import use_store
 
 
 def _chunked_oversized_body_status(port: int) -> int:

@@ -6,7 +6,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from serve_testdata import Registry, build_bundle, synthetic_ratings
 
 
@@ -15,7 +14,7 @@ def registry(tmp_path_factory) -> Registry:
     """`movierec@champion` = version 1 of a model trained on :func:`synthetic_ratings`."""
     import mlflow
 
-    from movierec.tracking import use_store
+    from movierec.registry.tracking import use_store
 
     root = tmp_path_factory.mktemp("registry")
     uri = f"sqlite:///{root / 'mlflow.db'}"

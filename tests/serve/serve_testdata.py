@@ -20,7 +20,7 @@ class Registry:
     uri: str
     bundle_dir: Path
     ratings: pd.DataFrame   # user_id, movie_id, rating (all of them train)
-    bundle: object          # movierec.bundle.ModelBundle, as built (not loaded)
+    bundle: object          # movierec.serving.bundle.ModelBundle, as built (not loaded)
 
     def rated(self, user_id: int) -> set[int]:
         return set(self.ratings.loc[self.ratings["user_id"] == user_id, "movie_id"].tolist())
@@ -29,7 +29,7 @@ class Registry:
         """A new version of `name` from `bundle_dir` (default: the good bundle); returns its number."""
         import mlflow
 
-        from movierec.registry import register_bundle
+        from movierec.registry.register import register_bundle
 
         with mlflow.start_run() as run:
             pass
@@ -50,11 +50,12 @@ def synthetic_ratings(seed: int = 0) -> pd.DataFrame:
 
 
 def build_bundle(ratings: pd.DataFrame):
-    from movierec.bundle import ModelBundle
-    from movierec.config import ModelConfig, TrainerConfig
-    from movierec.training import Ratings, fit_embedding
-    from movierec.user_user import UserUserConfig, UserUserRecommender
-    from movierec.vocabulary import Vocabularies, Vocabulary
+    from movierec.config import ModelConfig, TrainerConfig, UserUserConfig
+    from movierec.data.vocabulary import Vocabularies, Vocabulary
+    from movierec.models.embedding.batches import Ratings
+    from movierec.models.embedding.fit import fit_embedding
+    from movierec.models.user_user.model import UserUserRecommender
+    from movierec.serving.bundle import ModelBundle
 
     vocab = Vocabularies(Vocabulary.from_ids(ratings["user_id"]), Vocabulary.from_ids(ratings["movie_id"]))
     u = vocab.users.index(ratings["user_id"])

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from serve_testdata import MOVIE_IDS, UNKNOWN_MOVIE, USER_IDS
 
 ENDPOINTS = {"embedding": "/recommend", "user_user": "/recommend-simple"}

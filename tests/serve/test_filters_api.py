@@ -11,7 +11,7 @@ from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from movierec.filters import MovieFilter
+from movierec.serving.movie_filter import MovieFilter
 
 ENDPOINTS = {"embedding": "/recommend", "user_user": "/recommend-simple"}
 NEW_USER = [{"movie_id": 10, "rating": 5.0}, {"movie_id": 30, "rating": 4.5}, {"movie_id": 20, "rating": 1.0}]

@@ -12,7 +12,6 @@ import requests
 from serve.operations import LIMITER_KEY
 
 
-
 def test_livez_and_readyz_with_a_model(client):
     assert client.get("/livez").get_json() == {"status": "alive"}
     ready = client.get("/readyz")

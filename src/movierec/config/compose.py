@@ -1,0 +1,93 @@
+"""Compose conf/ with Hydra, validate it against the schema, flatten it for MLflow."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from movierec.config.schema import PREDEFINED_FOLDS, Config, SplitStrategy
+
+
+def _check_ranges(cfg: Config) -> None:
+    checks = [
+        ("filter.min_movie_ratings", cfg.filter.min_movie_ratings >= 1, "must be >= 1"),
+        ("filter.min_user_ratings", cfg.filter.min_user_ratings >= 1, "must be >= 1"),
+        ("split.test_fraction", 0.0 < cfg.split.test_fraction < 1.0, "must be in (0, 1)"),
+        ("trainer.val_fraction", 0.0 < cfg.trainer.val_fraction < 1.0, "must be in (0, 1)"),
+        ("model.embedding_dim", cfg.model.embedding_dim >= 1, "must be >= 1"),
+        ("model.dropout", 0.0 <= cfg.model.dropout < 1.0, "must be in [0, 1)"),
+        ("model.batch_size", cfg.model.batch_size >= 1, "must be >= 1"),
+        ("model.learning_rate", cfg.model.learning_rate > 0, "must be > 0"),
+        ("model.implicit_weight", cfg.model.implicit_weight >= 0, "must be >= 0"),
+        ("model.implicit_users", cfg.model.implicit_users >= 1, "must be >= 1"),
+        ("model.choice_negatives", cfg.model.choice_negatives >= 0, "must be >= 0"),
+        ("trainer.max_epochs", cfg.trainer.max_epochs >= 1, "must be >= 1"),
+        ("trainer.num_threads", cfg.trainer.num_threads >= 1, "must be >= 1"),
+        ("trainer.num_nodes", cfg.trainer.num_nodes >= 1, "must be >= 1"),
+        ("evaluate.k", cfg.evaluate.k >= 1, "must be >= 1"),
+        ("evaluate.new_user_fraction", 0.0 < cfg.evaluate.new_user_fraction < 1.0, "must be in (0, 1)"),
+        ("evaluate.new_user_reveal", cfg.evaluate.new_user_reveal >= 1, "must be >= 1"),
+    ]
+    for key, ok, rule in checks:
+        if not ok:
+            raise ValueError(f"config key '{key}' {rule}")
+    _check_split(cfg)
+
+
+def _check_split(cfg: Config) -> None:
+    split = cfg.split
+    if split.strategy is SplitStrategy.kfold:
+        if split.n_folds < 2:
+            raise ValueError("config key 'split.n_folds' must be >= 2")
+        if split.fold is None or not split.fold.isdigit() or not int(split.fold) < split.n_folds:
+            raise ValueError(f"config key 'split.fold' must be a fold index 0..{split.n_folds - 1} "
+                             f"for split.strategy=kfold, got {split.fold!r}")
+    elif split.strategy is SplitStrategy.predefined:
+        if cfg.data.name != "ml-100k":
+            raise ValueError(f"config key 'split.strategy' predefined needs data=ml-100k (the only release "
+                             f"with u1..u5/ua/ub files), got data.name={cfg.data.name!r}")
+        if split.fold not in PREDEFINED_FOLDS:
+            raise ValueError(f"config key 'split.fold' must be one of {list(PREDEFINED_FOLDS)} for "
+                             f"split.strategy=predefined, got {split.fold!r}")
+
+
+def compose(conf_dir: str | Path, overrides: list[str] | None = None) -> dict:
+    """Hydra-compose `conf_dir/config.yaml` with overrides; resolved, as a plain dict.
+
+    This is exactly what `params.yaml` holds (and what DVC's own composition writes).
+    """
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+
+    with initialize_config_dir(config_dir=str(Path(conf_dir).resolve()), version_base=None):
+        cfg = hydra_compose(config_name="config", overrides=overrides or [])
+    OmegaConf.resolve(cfg)
+    return OmegaConf.to_container(cfg)  # type: ignore[return-value]
+
+
+def validate(raw: DictConfig | dict) -> Config:
+    """Merge a composed config into the schema: unknown keys, wrong types and bad ranges fail."""
+    schema = OmegaConf.structured(Config)
+    merged = OmegaConf.merge(schema, raw)
+    cfg = OmegaConf.to_object(merged)
+    assert isinstance(cfg, Config)
+    _check_ranges(cfg)
+    return cfg
+
+
+def to_flat_dict(cfg: Config) -> dict[str, Any]:
+    """`a.b.c -> value` pairs (enums as their values), e.g. for MLflow params."""
+    container = OmegaConf.to_container(OmegaConf.structured(cfg), enum_to_str=True)
+    flat: dict[str, Any] = {}
+
+    def walk(prefix: str, node: Any) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                walk(f"{prefix}.{key}" if prefix else str(key), value)
+        else:
+            flat[prefix] = node
+
+    walk("", container)
+    return flat

@@ -1,0 +1,156 @@
+"""Typed configuration: the schema that every composed Hydra config is validated against.
+
+`conf/` holds the values; these dataclasses hold the names and types. Validation happens
+before any stage touches a file, and errors name the offending key (OmegaConf's message).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Optional
+
+from movierec.config.synthetic import SyntheticSpec
+from movierec.config.user_user import UserUserConfig
+
+
+class RatingsFormat(str, Enum):
+    """On-disk layouts of the MovieLens releases."""
+
+    csv = "csv"        # ratings.csv / movies.csv (ml-latest*, ml-20m and later)
+    dat = "dat"        # ratings.dat / movies.dat, `::`-separated, latin-1 (ml-1m, ml-10m)
+    u_data = "u_data"  # u.data tab-separated, u.item pipe-separated latin-1 (ml-100k)
+
+
+class SplitStrategy(str, Enum):
+    random = "random"          # seeded permutation of the ratings; test_fraction to test
+    temporal = "temporal"      # each user's latest test_fraction to test
+    kfold = "kfold"            # seeded partition of the ratings into n_folds; fold `fold` is test
+    predefined = "predefined"  # ml-100k's own <fold>.base / <fold>.test files, read as published
+
+
+PREDEFINED_FOLDS = ("u1", "u2", "u3", "u4", "u5", "ua", "ub")
+# the MovieLens rating scale: what readers accept and where predictions are clipped
+RATING_MIN, RATING_MAX = 0.5, 5.0
+
+
+@dataclass
+class DataConfig:
+    name: str = "ml-latest-small"
+    url: str = ""
+    sha256: Optional[str] = None
+    format: RatingsFormat = RatingsFormat.csv
+    # set (with url synthetic://...) for a generated data set: the download stage generates it
+    synthetic: Optional[SyntheticSpec] = None
+
+
+@dataclass
+class FilterConfig:
+    min_movie_ratings: int = 5
+    min_user_ratings: int = 1
+
+
+@dataclass
+class SplitConfig:
+    """`test_fraction` serves random/temporal; `fold` names the test fold of kfold (0..n_folds-1)
+    and predefined (u1..u5, ua, ub); `n_folds` serves kfold."""
+
+    strategy: SplitStrategy = SplitStrategy.random
+    test_fraction: float = 0.2
+    n_folds: int = 5
+    fold: Optional[str] = None
+
+    def kfold_index(self) -> int:
+        """The test fold of the kfold protocol as an int (0 when the strategy is another)."""
+        return int(self.fold) if self.strategy is SplitStrategy.kfold else 0
+
+
+@dataclass
+class ModelConfig:
+    name: str = "embedding"
+    embedding_dim: int = 64
+    dropout: float = 0.2
+    learning_rate: float = 0.003
+    weight_decay: float = 0.0
+    l2: float = 0.12
+    batch_size: int = 1024
+    implicit_weight: float = 0.1
+    implicit_users: int = 64
+    # 0: the choice softmax runs over every movie (exact); N > 0: over N negatives shared by the
+    # step's users, drawn in proportion to count^0.75 (an importance-sampled estimate; large data)
+    choice_negatives: int = 0
+    rank_rating_weight: float = 1.0
+
+
+@dataclass
+class TrainerConfig:
+    accelerator: str = "cpu"
+    devices: int = 1
+    max_epochs: int = 40
+    patience: int = 3
+    val_fraction: float = 0.1
+    num_threads: int = 1
+    deterministic: bool = True
+    refit: bool = True
+    strategy: str = "auto"  # Lightning strategy: "ddp" across devices/nodes (conf/trainer/ddp.yaml)
+    num_nodes: int = 1
+    # large data: the rating loss with a closed-form backward (needs model.dropout=0; see docs/scaling.md)
+    fused_rating_step: bool = False
+    # keep freed memory in malloc's heap for the next step (glibc; pipeline.memory)
+    reuse_freed_memory: bool = True
+
+
+@dataclass
+class EvaluateConfig:
+    k: int = 10
+    relevance_threshold: float = 4.0
+    new_user_fraction: float = 0.1
+    new_user_reveal: int = 10
+
+
+@dataclass
+class MlflowConfig:
+    tracking_uri: Optional[str] = None
+    experiment: str = "movierec"
+    model_name: str = "movierec"
+    alias: str = "champion"
+    rmse_tolerance: float = 0.005
+    ndcg_tolerance: float = 0.01
+
+
+@dataclass
+class ServeConfig:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 2
+    threads: int = 4
+    poll_seconds: float = 5.0
+    max_content_length: int = 262144
+    torch_threads: int = 1
+    timeout: int = 120
+    max_in_flight: int = 4
+    queue_timeout: float = 2.0
+
+
+@dataclass
+class PathsConfig:
+    raw: str = "data/raw"
+    interim: str = "data/interim"
+    processed: str = "data/processed"
+    models: str = "models"
+    reports: str = "reports"
+
+
+@dataclass
+class Config:
+    seed: int = 42
+    data: DataConfig = field(default_factory=DataConfig)
+    filter: FilterConfig = field(default_factory=FilterConfig)
+    split: SplitConfig = field(default_factory=SplitConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    cf: UserUserConfig = field(default_factory=UserUserConfig)  # keys cf.*, validated by the class
+    evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
+    mlflow: MlflowConfig = field(default_factory=MlflowConfig)
+    serve: ServeConfig = field(default_factory=ServeConfig)
+    paths: PathsConfig = field(default_factory=PathsConfig)

@@ -1,0 +1,1 @@
+"""Evaluation: the held-out protocol, the metrics, and the report."""

@@ -1,0 +1,1 @@
+"""Recommenders behind one protocol (:mod:`movierec.models.protocol`): popularity, user-user, embedding."""

@@ -1,0 +1,1 @@
+"""Neural embedding collaborative filtering: the net, its batches and losses, Lightning training."""

@@ -1,0 +1,1 @@
+"""User-user collaborative filtering with Pearson similarity over co-rated movies."""

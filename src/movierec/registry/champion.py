@@ -1,0 +1,127 @@
+"""Who holds the `champion` alias, and the history of every move (MLflow keeps none).
+
+Each move is an entry in an append-only log kept as tags on the registered model
+(``alias_log.<alias>.<000001>`` = JSON: from, to, when, who, why), so the trail lives
+wherever the registry lives. The service follows the alias by polling: no restart needed.
+
+    python -m movierec.registry.champion show                # exit 1 when the alias points nowhere
+    python -m movierec.registry.champion history
+    python -m movierec.registry.champion rollback --reason "NDCG dropped in production"        # previous
+    python -m movierec.registry.champion rollback --to 3 --reason "back to the March model"
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass
+
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+
+LOG_PREFIX = "alias_log."
+
+
+@dataclass(frozen=True)
+class AliasMove:
+    alias: str
+    from_version: str | None
+    to_version: str
+    when: str
+    who: str
+    why: str
+
+
+def _who() -> str:
+    try:
+        return os.environ.get("MOVIEREC_ACTOR") or getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def current_version(client: MlflowClient, name: str, alias: str) -> str | None:
+    try:
+        return str(client.get_model_version_by_alias(name, alias).version)
+    except MlflowException:
+        return None
+
+
+def history(client: MlflowClient, name: str, alias: str) -> list[AliasMove]:
+    """Every recorded move of `alias`, oldest first."""
+    prefix = f"{LOG_PREFIX}{alias}."
+    tags = client.get_registered_model(name).tags
+    return [AliasMove(**json.loads(tags[key])) for key in sorted(k for k in tags if k.startswith(prefix))]
+
+
+def move_alias(client: MlflowClient, name: str, alias: str, version: str, why: str) -> AliasMove:
+    """Point `alias` at `version` and append the move to the log (the version must exist)."""
+    if not why.strip():
+        raise ValueError("a reason is required for moving an alias")
+    client.get_model_version(name, version)  # raises if the version does not exist
+    move = AliasMove(alias, current_version(client, name, alias), str(version),
+                     time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), _who(), why.strip())
+    client.set_registered_model_alias(name, alias, str(version))
+    count = len(history(client, name, alias))
+    client.set_registered_model_tag(name, f"{LOG_PREFIX}{alias}.{count + 1:06d}", json.dumps(asdict(move)))
+    return move
+
+
+def previous_version(moves: list[AliasMove], current: str | None) -> str | None:
+    """The version the alias held before it came to `current` (for a plain rollback)."""
+    for move in reversed(moves):
+        if move.to_version == current and move.from_version not in (None, current):
+            return move.from_version
+    return None
+
+
+def rollback(client: MlflowClient, name: str, alias: str, why: str, to_version: str | None = None) -> AliasMove:
+    current = current_version(client, name, alias)
+    target = to_version or previous_version(history(client, name, alias), current)
+    if target is None:
+        raise ValueError(f"{name}@{alias} has no previous version to roll back to; name one with --to")
+    if str(target) == current:
+        raise ValueError(f"{name}@{alias} is already version {current}")
+    return move_alias(client, name, alias, str(target), why)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from pathlib import Path
+
+    from movierec.registry.tracking import resolve_tracking_uri, use_store
+
+    parser = argparse.ArgumentParser(prog="python -m movierec.registry.champion", description="Show, audit, move the alias.")
+    parser.add_argument("--name", default="movierec")
+    parser.add_argument("--alias", default="champion")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("show", help="the version the alias points at")
+    sub.add_parser("history", help="every recorded move, oldest first")
+    back = sub.add_parser("rollback", help="move the alias to the previous (or a named) version")
+    back.add_argument("--to", help="version number (default: the one before the current)")
+    back.add_argument("--reason", required=True)
+    args = parser.parse_args(argv)
+
+    use_store(resolve_tracking_uri(None, Path.cwd()))
+    client = MlflowClient()
+    try:
+        if args.command == "show":
+            version = current_version(client, args.name, args.alias)
+            print(json.dumps({"name": args.name, "alias": args.alias, "version": version}))
+            if version is None:
+                return 1  # no champion in this store (e.g. a fresh clone: run `dvc repro --force register`)
+        elif args.command == "history":
+            for move in history(client, args.name, args.alias):
+                print(json.dumps(asdict(move)))
+        else:
+            print(json.dumps(asdict(rollback(client, args.name, args.alias, args.reason, args.to))))
+    except (ValueError, MlflowException) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,86 @@
+"""Rebuild a registered version from its lineage and check that its test metrics come back.
+
+    python -m movierec.registry.reproduce 3            # version 3 of `movierec`
+    python -m movierec.registry.reproduce 3 --keep     # keep the checkout for inspection
+
+Reads the version's `git_commit` tag, checks that commit out into a temporary git worktree,
+runs `dvc repro` there (its own MLflow store, so nothing here changes) and compares the
+embedding metrics it writes with the version's `test_metrics.*` tags. Exit 0 when they match.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+METRIC_TAG = "test_metrics."
+
+
+def expected_metrics(tags: dict[str, str]) -> dict[str, float]:
+    return {k[len(METRIC_TAG):].replace("_at_", "@"): float(v) for k, v in tags.items() if k.startswith(METRIC_TAG)}
+
+
+def compare(expected: dict[str, float], actual: dict[str, float], tolerance: float) -> list[str]:
+    """Differences beyond `tolerance` (absolute), as readable lines; empty when they match."""
+    problems = []
+    for key, value in sorted(expected.items()):
+        got = actual.get(key)
+        if got is None or math.isnan(float(got)) != math.isnan(value) or abs(float(got) - value) > tolerance:
+            problems.append(f"{key}: registered {value!r}, reproduced {got!r}")
+    return problems
+
+
+def reproduce(root: Path, commit: str, workdir: Path) -> dict[str, float]:
+    """`git worktree add workdir commit`, then `dvc repro` in it; the embedding test metrics."""
+    subprocess.run(["git", "worktree", "add", "--detach", str(workdir), commit], cwd=root, check=True,
+                   capture_output=True, text=True)
+    env = {k: v for k, v in __import__("os").environ.items() if k != "MLFLOW_TRACKING_URI"}
+    subprocess.run([sys.executable, "-m", "dvc", "repro"], cwd=workdir, check=True, env=env)
+    return json.loads((workdir / "reports" / "metrics.json").read_text())["embedding"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    from mlflow.tracking import MlflowClient
+
+    from movierec.registry.tracking import resolve_tracking_uri, use_store
+
+    parser = argparse.ArgumentParser(prog="python -m movierec.registry.reproduce", description=__doc__.splitlines()[0])
+    parser.add_argument("version")
+    parser.add_argument("--name", default="movierec")
+    parser.add_argument("--tolerance", type=float, default=1e-6)
+    parser.add_argument("--keep", action="store_true", help="keep the temporary checkout")
+    args = parser.parse_args(argv)
+
+    root = Path.cwd()
+    use_store(resolve_tracking_uri(None, root))
+    tags = MlflowClient().get_model_version(args.name, args.version).tags
+    commit = tags.get("git_commit", "unknown")
+    if commit == "unknown":
+        print(f"error: version {args.version} has no git_commit tag", file=sys.stderr)
+        return 2
+    if tags.get("git_dirty") == "true":
+        print(f"warning: version {args.version} was built from a dirty tree at {commit}: "
+              "uncommitted changes are not reproducible", file=sys.stderr)
+    workdir = Path(tempfile.mkdtemp(prefix="movierec-reproduce-")) / "repo"
+    try:
+        actual = reproduce(root, commit, workdir)
+        problems = compare(expected_metrics(tags), actual, args.tolerance)
+    finally:
+        if not args.keep:
+            subprocess.run(["git", "worktree", "remove", "--force", str(workdir)], cwd=root, capture_output=True)
+            shutil.rmtree(workdir.parent, ignore_errors=True)
+    if problems:
+        print("metrics differ:\n  " + "\n  ".join(problems), file=sys.stderr)
+        return 1
+    print(f"version {args.version} reproduced from {commit[:12]}: {len(expected_metrics(tags))} metrics match")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

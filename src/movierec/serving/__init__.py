@@ -1,0 +1,1 @@
+"""What the service answers with: the model bundle, request-time movie filters, explanations."""
