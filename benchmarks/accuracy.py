@@ -276,7 +276,7 @@ def surprise_methods(train: pd.DataFrame, fit_part: pd.DataFrame, val_part: pd.D
     ]
     methods = {}
     for name, make, params in candidates:
-        model, elapsed = timed(lambda: fit_surprise(make(), train, n_movies))
+        model, elapsed = timed(lambda make=make: fit_surprise(make(), train, n_movies))
         methods[name] = Fitted(model, elapsed, params)
     return methods
 
@@ -314,7 +314,7 @@ def baseline_methods(data: ProcessedData, quick: bool) -> dict[str, Fitted]:
 
 def our_methods(data: ProcessedData, bundle_dir: Path, refit_embedding: bool) -> dict[str, Fitted]:
     """The bundle's embedding and user-user models; their fit times measured by refitting."""
-    from movierec.serving.bundle import ModelBundle
+    from movierec.serving.model_bundle import ModelBundle
 
     try:
         bundle = ModelBundle.load(bundle_dir)
@@ -330,7 +330,8 @@ def our_methods(data: ProcessedData, bundle_dir: Path, refit_embedding: bool) ->
                                    "the bundle's model; fit = epoch selection on validation + refit on all train"
                                    + ("" if refit_embedding else " (not timed)")),
         "user-user Pearson (ours)": Fitted(bundle.user_user, user_user_time,
-                                           "the bundle's model; fit = biases + sparse matrix (neighbours found per query)"),
+                                           "the bundle's model; fit = biases + sparse matrix "
+                                           "(neighbours found per query)"),
     }
 
 
@@ -339,8 +340,9 @@ def our_methods(data: ProcessedData, bundle_dir: Path, refit_embedding: bool) ->
 def median_recommend_ms(model, cases: list[UserCase]) -> Elapsed:
     """Median wall and CPU milliseconds of one user's top-k (first ``TIMED_USERS`` cases)."""
     recommend(model, cases[0].profile, K)  # warm-up (lazy caches, first-call overheads)
-    calls = [timed(lambda: recommend(model, case.profile, K))[1] for case in cases[:TIMED_USERS]]
-    return Elapsed(1000.0 * float(np.median([c.wall for c in calls])), 1000.0 * float(np.median([c.cpu for c in calls])))
+    calls = [timed(lambda case=case: recommend(model, case.profile, K))[1] for case in cases[:TIMED_USERS]]
+    return Elapsed(1000.0 * float(np.median([c.wall for c in calls])),
+                   1000.0 * float(np.median([c.cpu for c in calls])))
 
 
 def measure(name: str, fitted: Fitted, cases: list[UserCase]) -> dict:

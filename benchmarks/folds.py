@@ -37,7 +37,7 @@ from movierec.data.count_filter import filter_ratings  # noqa: E402
 from movierec.data.dataset import ProcessedData, build_processed, index_split  # noqa: E402
 from movierec.data.readers import read_dataset, read_predefined_split  # noqa: E402
 from movierec.data.split import drop_uncovered  # noqa: E402
-from movierec.evaluation.protocol import Catalogue, evaluate, known_user_cases  # noqa: E402
+from movierec.evaluation.protocol import MovieStats, evaluate, known_user_cases  # noqa: E402
 from movierec.models.popularity import PopularityRecommender  # noqa: E402
 from pipeline.memory import prepare_training_process  # noqa: E402
 from pipeline.stage import compose_params  # noqa: E402
@@ -138,7 +138,7 @@ def run(protocol: str, methods: list[str], folds: list[str] | None, max_epochs: 
     for fold in folds:
         data = fold_data(cfg, protocol, fold, ratings, movies)
         cases = list(known_user_cases(data.train, data.test))
-        catalogue = Catalogue.from_movie_table(data.movies, data.n_users)
+        catalogue = MovieStats.from_movie_table(data.movies, data.n_users)
         row = {"fold": fold, "train": len(data.train), "test": len(data.test), "metrics": {}}
         for method in methods:
             start = time.perf_counter()
@@ -169,7 +169,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-epochs", type=int, default=None, help="cap the embedding model's epochs")
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "benchmarks" / "results")
     parser.add_argument("--name", default=None, help="output file stem (default folds / folds_predefined)")
-    parser.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. split.n_folds=10 filter.min_movie_ratings=1")
+    parser.add_argument("overrides", nargs="*",
+                        help="Hydra overrides, e.g. split.n_folds=10 filter.min_movie_ratings=1")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     logging.getLogger("lightning").setLevel(logging.WARNING)

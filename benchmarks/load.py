@@ -22,6 +22,7 @@ artifacts it points at are only read). Traffic goes only to 127.0.0.1. Writes
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import json
 import os
@@ -238,10 +239,8 @@ def run_phase(server: ServerProcess, name: str, concurrency: int, seconds: float
         while not stop.is_set():
             now = time.monotonic() - t0
             for proc in worker_processes(server):
-                try:
+                with contextlib.suppress(Exception):  # a worker that just exited
                     phase.rss.setdefault(proc.pid, []).append((now, proc.memory_info().rss))
-                except Exception:  # noqa: BLE001 - a worker that just exited
-                    pass
             stop.wait(sample_every)
 
     threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(concurrency)]
@@ -263,7 +262,7 @@ def run_phase(server: ServerProcess, name: str, concurrency: int, seconds: float
 # -- the reload run ------------------------------------------------------------------------------------
 
 def alias_mover(tracking_uri: str, name: str, alias: str, to_version: str, after: float):
-    """A `during` callable: `after` seconds into the phase, move `alias` with `movierec.registry.champion.move_alias`."""
+    """A `during` callable: `after` seconds into the phase, move `alias` (registry.champion.move_alias)."""
 
     def during(phase: Phase, t0: float) -> None:
         from mlflow.tracking import MlflowClient

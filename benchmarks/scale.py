@@ -121,7 +121,7 @@ def step_service(cfg, args) -> dict:
     import torch
 
     from movierec.models.protocol import recommend
-    from movierec.serving.bundle import ModelBundle
+    from movierec.serving.model_bundle import ModelBundle
 
     torch.set_num_threads(cfg.serve.torch_threads)
     before = current_rss_mb()
@@ -186,7 +186,7 @@ def step_quality(cfg, args) -> dict:
     from movierec.data.dataset import load_processed
     from movierec.evaluation.protocol import evaluate
     from movierec.models.popularity import PopularityRecommender
-    from movierec.serving.bundle import ModelBundle
+    from movierec.serving.model_bundle import ModelBundle
 
     torch.set_num_threads(cfg.serve.torch_threads)
     data = load_processed(cfg.paths.processed)

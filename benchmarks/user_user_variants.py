@@ -1,6 +1,6 @@
 """Measure user-user Pearson variants (rating path and ranking path) on ml-latest-small.
 
-Protocol (MODELING.md): movies with >= 5 ratings, random 80/20 split (RandomState(42)
+Protocol (the project's default): movies with >= 5 ratings, random 80/20 split (RandomState(42)
 permutation), validation = 10% of train rows (RandomState(0)); test users/movies unseen in
 train are moved into train. RMSE on clipped predictions; NDCG@10 with binary gains over all
 train movies the user has not rated in train, relevant = held-out rating >= 4.0.

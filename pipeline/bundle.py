@@ -16,7 +16,7 @@ from movierec.config import Config, UserUserConfig
 from movierec.data.dataset import load_processed
 from movierec.models.embedding.net import EmbeddingRecommender
 from movierec.models.user_user.model import UserUserRecommender
-from movierec.serving.bundle import ModelBundle
+from movierec.serving.model_bundle import ModelBundle
 from pipeline.stage import stage
 
 log = logging.getLogger(__name__)

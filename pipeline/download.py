@@ -7,11 +7,10 @@
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 from movierec.config import Config
-from movierec.data.download import MIRROR_ENV, DatasetError, download_dataset, generate_dataset, is_synthetic
+from movierec.data.release import MIRROR_ENV, DatasetError, download_dataset, generate_dataset, is_synthetic
 from pipeline.stage import stage
 
 
@@ -22,14 +21,7 @@ def run(cfg: Config) -> Path:
                             mirror=os.environ.get(MIRROR_ENV) or None)
 
 
-def _main(cfg: Config) -> None:
-    try:
-        run(cfg)
-    except DatasetError as exc:
-        sys.exit(f"download failed: {exc}")
-
-
-main = stage(_main)
+main = stage(run, expected=(DatasetError,))
 
 if __name__ == "__main__":
     main()

@@ -18,11 +18,11 @@ import pandas as pd
 from movierec.atomic import atomic_write_json
 from movierec.config import Config
 from movierec.data.dataset import load_processed
-from movierec.evaluation.protocol import Catalogue, heldout_cases, run_cases, score_cases
+from movierec.evaluation.protocol import MovieStats, heldout_cases, run_cases, score_cases
 from movierec.evaluation.report import protocol_text, write_report
 from movierec.models.popularity import PopularityRecommender
 from movierec.registry.tracking import resolve_tracking_uri, use_store
-from movierec.serving.bundle import ModelBundle
+from movierec.serving.model_bundle import ModelBundle
 from pipeline.stage import REPO_ROOT, stage
 
 log = logging.getLogger(__name__)
@@ -34,7 +34,7 @@ def evaluate_bundle(bundle: ModelBundle, data, k: int,
     cases = list(heldout_cases(data.test, bundle.profile_for_user))
     train = data.train
     popularity = PopularityRecommender.fit(train["movie_idx"].to_numpy(), train["rating"].to_numpy(), data.n_movies)
-    catalogue = Catalogue.from_movie_table(bundle.movies, len(bundle.vocab.users))
+    catalogue = MovieStats.from_movie_table(bundle.movies, len(bundle.vocab.users))
     methods = {"embedding": bundle.embedding, "user_user": bundle.user_user, "popularity": popularity}
     metrics, recommended = {}, {}
     for name, model in methods.items():

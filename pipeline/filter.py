@@ -6,14 +6,13 @@ Writes data/interim/{ratings,movies}.parquet and reports/filter.json (counts bef
 from __future__ import annotations
 
 import logging
-import sys
 from pathlib import Path
 
 from movierec.atomic import atomic_write_json, atomic_write_parquet
 from movierec.config import Config
 from movierec.data.count_filter import filter_ratings, filter_report
-from movierec.data.download import DatasetError
 from movierec.data.readers import read_dataset
+from movierec.data.release import DatasetError
 from pipeline.stage import stage
 
 log = logging.getLogger(__name__)
@@ -31,14 +30,7 @@ def run(cfg: Config) -> dict:
     return report
 
 
-def _main(cfg: Config) -> None:
-    try:
-        run(cfg)
-    except DatasetError as exc:
-        sys.exit(f"filter failed: {exc}")
-
-
-main = stage(_main)
+main = stage(run, expected=(DatasetError,))
 
 if __name__ == "__main__":
     main()

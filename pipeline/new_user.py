@@ -16,7 +16,7 @@ import pandas as pd
 from movierec.atomic import atomic_write_json
 from movierec.config import Config
 from movierec.data.dataset import load_processed
-from movierec.evaluation.protocol import Catalogue, evaluate, new_user_split
+from movierec.evaluation.protocol import MovieStats, evaluate, new_user_split
 from movierec.models.embedding.fit import train_embedding
 from movierec.models.popularity import PopularityRecommender
 from movierec.models.user_user.model import UserUserRecommender
@@ -38,7 +38,7 @@ def run(cfg: Config) -> dict:
         "popularity": PopularityRecommender.fit(m, r, data.n_movies),
     }
     # beyond-accuracy figures count popularity in the data the methods were trained on (warm users)
-    catalogue = Catalogue(np.bincount(m, minlength=data.n_movies), [frozenset(g) for g in data.movies["genres"]],
+    catalogue = MovieStats(np.bincount(m, minlength=data.n_movies), [frozenset(g) for g in data.movies["genres"]],
                           int(np.unique(u).size))
     metrics = {name: evaluate(model, cases, cfg.evaluate.k, cfg.evaluate.relevance_threshold, catalogue=catalogue)
                for name, model in methods.items()}

@@ -1,7 +1,8 @@
 """Stage `reindex`: contiguous user/movie indices (a saved vocabulary) and the train/test split.
 
 `split.strategy=predefined` (ml-100k) reads the release's own <fold>.base/.test from the raw
-folder instead of splitting the filtered ratings. Writes data/processed/{train,test,movies}.parquet and data/processed/vocabulary.json.
+folder instead of splitting the filtered ratings. Writes data/processed/{train,test,movies}.parquet
+and data/processed/vocabulary.json.
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ the stage composes `conf/` plus those overrides instead.
 from __future__ import annotations
 
 import logging
+import sys
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -53,14 +54,27 @@ def configure_logging() -> None:
     warnings.filterwarnings("ignore", message=".*isinstance.treespec, LeafSpec.*")
 
 
-def stage(task: Callable[[Config], object]) -> Callable[[], None]:
-    """Wrap a stage function `task(cfg)` as a Hydra command-line entry point."""
+def _stage_name(task: Callable) -> str:
+    """`download` for pipeline/download.py, also when it runs as `python -m pipeline.download`."""
+    module = sys.modules.get(task.__module__)
+    return Path(getattr(module, "__file__", None) or task.__module__).stem.rsplit(".", 1)[-1]
+
+
+def stage(task: Callable[[Config], object], expected: tuple[type[Exception], ...] = ()) -> Callable[[], None]:
+    """Wrap a stage function `task(cfg)` as a Hydra command-line entry point.
+
+    An `expected` error (bad input the stage explains itself, e.g. a failed checksum) ends the
+    process with its one-line message and exit status 1, not a traceback.
+    """
 
     @hydra.main(version_base=None, config_path=str(CONF_DIR), config_name="config")
     def main(composed: DictConfig) -> None:
         overrides = list(HydraConfig.get().overrides.task)
         cfg = select_config(composed, overrides)
         configure_logging()
-        task(cfg)
+        try:
+            task(cfg)
+        except expected as exc:
+            sys.exit(f"{_stage_name(task)} failed: {exc}")
 
     return main

@@ -48,7 +48,7 @@ def _model() -> LoadedModel:
 
 
 def _known_profile(model: LoadedModel, user_id: int):
-    from movierec.serving.bundle import UnknownUser
+    from movierec.serving.model_bundle import UnknownUser
 
     try:
         return model.bundle.profile_for_user(user_id)

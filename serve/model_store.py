@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from serve.catalogue import MovieCatalogue
 
 if TYPE_CHECKING:
-    from movierec.serving.bundle import ModelBundle
+    from movierec.serving.model_bundle import ModelBundle
 
 log = logging.getLogger(__name__)
 

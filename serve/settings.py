@@ -6,7 +6,7 @@ import logging
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from movierec.config import compose, validate
+from movierec.config import MlflowConfig, ServeConfig, compose, validate
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CONF_DIR = REPO_ROOT / "conf"
@@ -15,23 +15,14 @@ WEB_DIR = REPO_ROOT / "web" / "out"
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class ServeSettings:
-    """Where to listen, which model to serve, how often to look for a new champion."""
+@dataclass
+class ServeSettings(ServeConfig):
+    """`serve.*` (where to listen, workers, limits: :class:`~movierec.config.ServeConfig`, one set of
+    names and defaults) plus which model to serve and where its registry is (`mlflow.*`)."""
 
-    host: str = "127.0.0.1"
-    port: int = 8000
-    workers: int = 2
-    threads: int = 4                 # gthread threads per worker
-    model_name: str = "movierec"
-    model_alias: str = "champion"
+    model_name: str = MlflowConfig.model_name
+    model_alias: str = MlflowConfig.alias
     tracking_uri: str | None = None  # None: $MLFLOW_TRACKING_URI, else <repo>/mlflow.db
-    poll_seconds: float = 5.0        # 0 disables the alias poller
-    max_content_length: int = 256 * 1024
-    torch_threads: int = 1           # intra-op threads per worker; more only adds contention
-    timeout: int = 120               # gunicorn worker timeout (model loading happens at boot)
-    max_in_flight: int = 4           # requests running at once per worker; more wait...
-    queue_timeout: float = 2.0       # ...at most this long, then 503 with Retry-After
 
     @classmethod
     def load(cls, conf_dir: Path = CONF_DIR, **overrides) -> ServeSettings:

@@ -48,7 +48,7 @@ def small_bundle(seed: int = 0):
     from movierec.data.vocabulary import Vocabularies, Vocabulary
     from movierec.models.embedding.fit import train_embedding
     from movierec.models.user_user.model import UserUserRecommender
-    from movierec.serving.bundle import ModelBundle
+    from movierec.serving.model_bundle import ModelBundle
 
     ratings = two_group_ratings(seed=seed)
     n_users, n_movies = 60, 40

@@ -51,7 +51,7 @@ def test_rank_scores_equal_surprise_estimates(accuracy, algo_name):
 
 
 def test_quick_run_writes_json_and_markdown(accuracy, tmp_path):
-    from movierec.serving.bundle import ModelBundle
+    from movierec.serving.model_bundle import ModelBundle
 
     if not (REPO_ROOT / "data" / "processed" / "train.parquet").is_file():
         pytest.skip("no processed data: run `dvc repro`")

@@ -17,7 +17,7 @@ from movierec.evaluation.metrics import (
     ndcg_by_activity,
     novelty,
 )
-from movierec.evaluation.protocol import Catalogue, UserCase, evaluate
+from movierec.evaluation.protocol import MovieStats, UserCase, evaluate
 from movierec.models.protocol import Profile
 
 # 6 movies: train rating counts and genre sets
@@ -106,7 +106,7 @@ class FixedScores:
 def test_evaluate_end_to_end_by_hand_with_ties_short_lists_and_no_relevant_items():
     # scores: movies 1, 2, 3 tie at 6 -> lower index first; movie 4 at 8 ranks first
     model = FixedScores([2.0, 6.0, 6.0, 6.0, 8.0, 1.0])
-    catalogue = Catalogue(N_RATINGS, GENRES, N_USERS)
+    catalogue = MovieStats(N_RATINGS, GENRES, N_USERS)
     cases = [
         # A: rated 0 in train; top-2 = [4, 1]; relevant {1}
         UserCase(Profile([0], [4.0]), np.array([1, 2]), np.array([5.0, 3.0])),
@@ -151,7 +151,7 @@ def test_evaluate_without_a_catalogue_leaves_the_catalogue_metrics_out():
 
 def test_catalogue_from_the_movie_table():
     movies = pd.DataFrame({"movie_idx": [0, 1], "n_ratings": [3, 0], "genres": [["Drama", "War"], []]})
-    catalogue = Catalogue.from_movie_table(movies, n_users=4)
+    catalogue = MovieStats.from_movie_table(movies, n_users=4)
     assert catalogue.n_ratings.tolist() == [3, 0] and catalogue.genres == [frozenset({"Drama", "War"}), frozenset()]
     with pytest.raises(ValueError, match="movie_idx order"):
-        Catalogue.from_movie_table(movies.iloc[::-1], n_users=4)
+        MovieStats.from_movie_table(movies.iloc[::-1], n_users=4)

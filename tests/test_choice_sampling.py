@@ -99,7 +99,8 @@ def test_sampled_batches_carry_each_users_normalised_ratings_and_seeded_draws():
     for movies, log_q in ((neg, neg_log_q), (pos_movie, pos_log_q)):
         torch.testing.assert_close(log_q, torch.log(torch.as_tensor(targets.sampling_p[movies.numpy()],
                                                                     dtype=torch.float32)))
-    again = ChoiceTargets(Ratings.from_frame(frame), 60, 40, users_per_batch=8, seed=3, negatives=50).next_sampled_batch()
+    again = ChoiceTargets(Ratings.from_frame(frame), 60, 40, users_per_batch=8, seed=3,
+                          negatives=50).next_sampled_batch()
     assert all(torch.equal(a, b) for a, b in zip(again, (users, pos_row, pos_movie, pos_weight, pos_log_q, neg,
                                                          neg_log_q)))
 

@@ -7,6 +7,7 @@ import sys
 
 import pytest
 import yaml
+from omegaconf import OmegaConf
 from omegaconf.errors import ConfigKeyError, ValidationError
 
 from movierec.config import Config, RatingsFormat, validate
@@ -75,3 +76,22 @@ def test_bad_override_fails_on_the_command_line_before_touching_files(override, 
     assert expected in result.stderr + result.stdout
     after = {p: p.stat().st_mtime_ns for p in (REPO_ROOT / "data").rglob("*") if p.is_file()}
     assert before == after
+
+
+def test_dataclass_defaults_are_the_conf_defaults():
+    """conf/ is the one source of defaults: a dataclass default is either absent (MISSING) or the
+    value conf/config.yaml composes to, so code that builds a config by hand trains like `dvc repro`."""
+    composed = compose_params()
+    defaults = OmegaConf.to_container(OmegaConf.structured(Config), enum_to_str=True)
+    diverging = []
+
+    def walk(path: str, default, value) -> None:
+        if isinstance(default, dict) and isinstance(value, dict):
+            for key in default:
+                if key in value:  # a key this composition leaves out (split.n_folds of random) is unused
+                    walk(f"{path}.{key}" if path else key, default[key], value[key])
+        elif default != "???" and default is not None and default != value:
+            diverging.append(f"{path}: dataclass {default!r} vs conf {value!r}")
+
+    walk("", defaults, composed)
+    assert not diverging, diverging

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from movierec.data.download import DatasetError
 from movierec.data.readers import read_dataset, split_title_year
+from movierec.data.release import DatasetError
 
 
 def _check_common(ratings: pd.DataFrame, movies: pd.DataFrame) -> None:
@@ -16,7 +16,8 @@ def _check_common(ratings: pd.DataFrame, movies: pd.DataFrame) -> None:
 
 
 def test_csv_reader(tmp_path):
-    (tmp_path / "ratings.csv").write_text("userId,movieId,rating,timestamp\n1,1,4.0,964982703\n1,2,3.5,964981247\n2,1,5,964982224\n")
+    (tmp_path / "ratings.csv").write_text(
+        "userId,movieId,rating,timestamp\n1,1,4.0,964982703\n1,2,3.5,964981247\n2,1,5,964982224\n")
     (tmp_path / "movies.csv").write_text(
         'movieId,title,genres\n1,Toy Story (1995),Adventure|Animation\n2,"Birdcage, The (1996)",(no genres listed)\n')
     ratings, movies = read_dataset(tmp_path, "csv")

@@ -7,7 +7,7 @@ import zipfile
 
 import pytest
 
-from movierec.data.download import DatasetError, download_dataset
+from movierec.data.release import DatasetError, download_dataset
 
 URL = "https://files.grouplens.org/datasets/movielens/ml-tiny.zip"
 

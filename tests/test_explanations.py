@@ -12,8 +12,8 @@ from movierec.data.vocabulary import Vocabularies, Vocabulary
 from movierec.models.embedding.net import EmbeddingHParams, EmbeddingNet, EmbeddingRecommender
 from movierec.models.protocol import Profile
 from movierec.models.user_user.model import UserUserRecommender
-from movierec.serving.bundle import ModelBundle
 from movierec.serving.explanations import EmbeddingExplainer, liked_movies
+from movierec.serving.model_bundle import ModelBundle
 
 MOVIE_IDS = [101, 102, 103, 104, 105, 106, 107, 108]
 TITLES = ["Toy Story", "Up", "Cats", "R-near-Toy-Story", "R-near-Up", "R-opposite", "R-one-side", "R-between"]

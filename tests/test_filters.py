@@ -12,7 +12,7 @@ from movierec.data.vocabulary import Vocabularies, Vocabulary
 from movierec.models.embedding.net import EmbeddingHParams, EmbeddingNet, EmbeddingRecommender
 from movierec.models.protocol import top_k
 from movierec.models.user_user.model import UserUserRecommender
-from movierec.serving.bundle import ModelBundle
+from movierec.serving.model_bundle import ModelBundle
 from movierec.serving.movie_filter import MovieAttributes, MovieFilter, UnknownGenre, allowed_mask
 
 MOVIE_IDS = [10, 20, 30, 40, 50, 60]

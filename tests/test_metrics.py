@@ -30,7 +30,8 @@ def test_hand_computed_ranking_metrics():
     # hits at ranks 2 and 4: DCG = 1/log2(3) + 1/log2(5); IDCG (3 relevant, k=4) = 1 + 1/log2(3) + 1/2
     assert precision_at_k(ranked, relevant, 4) == 0.5
     assert recall_at_k(ranked, relevant, 4) == pytest.approx(2 / 3)
-    assert ndcg_at_k(ranked, relevant, 4) == pytest.approx((1 / math.log2(3) + 1 / math.log2(5)) / (1 + 1 / math.log2(3) + 0.5))
+    dcg, idcg = 1 / math.log2(3) + 1 / math.log2(5), 1 + 1 / math.log2(3) + 0.5
+    assert ndcg_at_k(ranked, relevant, 4) == pytest.approx(dcg / idcg)
     assert hit_rate_at_k(ranked, relevant, 4) == 1.0
 
 
@@ -65,7 +66,8 @@ def test_fewer_relevant_than_k_in_recall_hit_rate_and_precision():
     assert recall_at_k(ranked, relevant, 5) == 1.0
     assert precision_at_k(ranked, relevant, 5) == pytest.approx(0.4)
     # IDCG over 2 hits only: (1/log2 3 + 1/log2 5) / (1 + 1/log2 3)
-    assert ndcg_at_k(ranked, relevant, 5) == pytest.approx((1 / math.log2(3) + 1 / math.log2(5)) / (1 + 1 / math.log2(3)))
+    dcg, idcg = 1 / math.log2(3) + 1 / math.log2(5), 1 + 1 / math.log2(3)
+    assert ndcg_at_k(ranked, relevant, 5) == pytest.approx(dcg / idcg)
 
 
 def test_empty_ranked_list_scores_zero_and_empty_relevant_is_undefined():

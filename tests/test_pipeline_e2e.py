@@ -18,7 +18,8 @@ pytestmark = pytest.mark.slow
 
 IGNORE = shutil.ignore_patterns(".git", ".venv", "node_modules", ".next", "out", "mlflow.db*", "mlruns",
                                 "models", "multirun", "outputs", "__pycache__", ".pytest_cache",
-                                "*.parquet", "ml-latest-small", "tmp", "cache", "registry.json", "test-artifacts", "*.egg-info")
+                                "*.parquet", "ml-latest-small", "tmp", "cache", "registry.json", "test-artifacts",
+                                "*.egg-info")
 
 
 def _run(cmd: list[str], cwd: Path, env: dict) -> str:

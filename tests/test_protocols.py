@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from movierec.config import PREDEFINED_FOLDS, validate
-from movierec.data.download import DatasetError
 from movierec.data.readers import U_ITEM_GENRES, read_predefined_split
+from movierec.data.release import DatasetError
 from movierec.data.split import drop_uncovered, kfold_test_mask, split_ratings
 from pipeline.stage import compose_params
 from tests.conftest import REPO_ROOT

@@ -13,7 +13,7 @@ from mlflow.tracking import MlflowClient
 
 from movierec.registry.register import register_bundle
 from movierec.registry.tracking import use_store
-from movierec.serving.bundle import ModelBundle
+from movierec.serving.model_bundle import ModelBundle
 from tests.conftest import REPO_ROOT
 from tests.synthetic import small_bundle
 

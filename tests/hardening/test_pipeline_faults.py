@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 
 from movierec.atomic import atomic_dir, atomic_write_parquet, sweep_stale_temporaries
-from movierec.data.download import DatasetError, download_dataset
+from movierec.data.release import DatasetError, download_dataset
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 URL = "https://files.grouplens.org/datasets/movielens/ml-tiny.zip"

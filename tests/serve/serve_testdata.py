@@ -20,7 +20,7 @@ class Registry:
     uri: str
     bundle_dir: Path
     ratings: pd.DataFrame   # user_id, movie_id, rating (all of them train)
-    bundle: object          # movierec.serving.bundle.ModelBundle, as built (not loaded)
+    bundle: object          # movierec.serving.model_bundle.ModelBundle, as built (not loaded)
 
     def rated(self, user_id: int) -> set[int]:
         return set(self.ratings.loc[self.ratings["user_id"] == user_id, "movie_id"].tolist())
@@ -55,7 +55,7 @@ def build_bundle(ratings: pd.DataFrame):
     from movierec.models.embedding.batches import Ratings
     from movierec.models.embedding.fit import fit_embedding
     from movierec.models.user_user.model import UserUserRecommender
-    from movierec.serving.bundle import ModelBundle
+    from movierec.serving.model_bundle import ModelBundle
 
     vocab = Vocabularies(Vocabulary.from_ids(ratings["user_id"]), Vocabulary.from_ids(ratings["movie_id"]))
     u = vocab.users.index(ratings["user_id"])

@@ -82,8 +82,8 @@ def test_real_server_metrics_add_up_across_workers_and_sigterm_finishes_in_fligh
         for _ in range(40):
             assert session.get(f"{base}/recommend", params={"user_id": 1, "k": 5}, timeout=10).status_code == 200
         text = requests.get(f"{base}/metrics", timeout=10).text
-        line = next(l for l in text.splitlines()
-                    if l.startswith('movierec_requests_total{endpoint="/recommend",method="GET"'))
+        line = next(row for row in text.splitlines()
+                    if row.startswith('movierec_requests_total{endpoint="/recommend",method="GET"'))
         assert float(line.rsplit(" ", 1)[1]) >= 40  # every worker's count, whichever worker answered
         session.close()
 

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Optional
 
+from omegaconf import MISSING
+
 from movierec.config.synthetic import SyntheticSpec
 from movierec.config.user_user import UserUserConfig
 
@@ -36,8 +38,10 @@ RATING_MIN, RATING_MAX = 0.5, 5.0
 
 @dataclass
 class DataConfig:
-    name: str = "ml-latest-small"
-    url: str = ""
+    """Which release; always from a conf/data/*.yaml file (no default data set in code)."""
+
+    name: str = MISSING
+    url: str = MISSING
     sha256: Optional[str] = None
     format: RatingsFormat = RatingsFormat.csv
     # set (with url synthetic://...) for a generated data set: the download stage generates it

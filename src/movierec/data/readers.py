@@ -19,7 +19,7 @@ import pandas as pd
 import pyarrow as pa
 
 from movierec.config import PREDEFINED_FOLDS, RATING_MAX, RATING_MIN, RatingsFormat
-from movierec.data.download import DatasetError
+from movierec.data.release import DatasetError
 
 log = logging.getLogger(__name__)
 

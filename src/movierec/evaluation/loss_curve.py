@@ -26,8 +26,8 @@ def write_loss_png(path: Path, history: list[dict[str, float]], title: str = "Em
     frame = pd.DataFrame(history)
     fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=100)
     for column, style in (("train_loss", "-"), ("val_loss", "--"), ("test_loss", "-.")):
-        if column in frame:
-            ax.plot(frame["epoch"], frame[column], style, label=column.replace("_", " "))
+        if column in frame and frame[column].notna().any():
+            ax.plot(frame["epoch"], frame[column], style, marker=".", label=column.replace("_", " "))
     ax.set_xlabel("epoch")
     ax.set_ylabel("MSE")
     ax.set_title(title)

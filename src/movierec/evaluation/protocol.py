@@ -3,7 +3,7 @@
 Candidates for a user are all movies the user has not rated in the profile (train); relevant
 ones are the user's held-out movies rated at least ``relevance_threshold``. Ranking goes through
 :func:`movierec.models.protocol.recommend` - the same call the service makes. Metric definitions, including
-the beyond-accuracy ones (which need a :class:`Catalogue`), live in :mod:`movierec.evaluation.metrics`.
+the beyond-accuracy ones (which need a :class:`MovieStats`), live in :mod:`movierec.evaluation.metrics`.
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ def heldout_cases(heldout: pd.DataFrame, profile_of: Callable[[int], Profile]) -
 
 
 @dataclass(frozen=True)
-class Catalogue:
+class MovieStats:
     """What beyond-accuracy metrics know about movies: train rating counts and genre sets."""
 
     n_ratings: np.ndarray
@@ -69,7 +69,7 @@ class Catalogue:
     n_users: int
 
     @classmethod
-    def from_movie_table(cls, movies: pd.DataFrame, n_users: int) -> Catalogue:
+    def from_movie_table(cls, movies: pd.DataFrame, n_users: int) -> MovieStats:
         """From the processed/bundle movie table (one row per movie index, in index order)."""
         if not np.array_equal(movies["movie_idx"].to_numpy(), np.arange(len(movies))):
             raise ValueError("movie table rows must be in movie_idx order 0..n-1")
@@ -91,7 +91,7 @@ def run_cases(model: Recommender, cases: list[UserCase], k: int) -> CaseResults:
 
 
 def score_cases(cases: list[UserCase], results: CaseResults, k: int, relevance_threshold: float, n_movies: int,
-                catalogue: Catalogue | None = None,
+                catalogue: MovieStats | None = None,
                 activity_edges: tuple[int, int] = ACTIVITY_EDGES) -> dict[str, float]:
     """Every metric of :mod:`movierec.evaluation.metrics` for one method's answers to `cases`."""
     pred = np.concatenate(results.predicted) if cases else np.empty(0)
@@ -108,7 +108,7 @@ def score_cases(cases: list[UserCase], results: CaseResults, k: int, relevance_t
 
 
 def evaluate(model: Recommender, cases: list[UserCase], k: int = 10, relevance_threshold: float = 4.0,
-             catalogue: Catalogue | None = None,
+             catalogue: MovieStats | None = None,
              activity_edges: tuple[int, int] = ACTIVITY_EDGES) -> dict[str, float]:
     """RMSE/MAE over every held-out rating, mean top-k metrics over users with a relevant item,
     NDCG by user activity, and (given the `catalogue`) popularity, novelty and genre diversity."""

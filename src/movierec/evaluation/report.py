@@ -18,6 +18,7 @@ import pandas as pd
 
 from movierec.atomic import atomic_dir, atomic_write_text
 from movierec.config import Config, SplitStrategy
+from movierec.evaluation.loss_curve import write_loss_png
 from movierec.evaluation.metrics import ACTIVITY_BUCKETS, ACTIVITY_EDGES
 
 METHOD_COLOURS = {"embedding": "#1f77b4", "user_user": "#ff7f0e", "popularity": "#7f7f7f"}
@@ -78,8 +79,9 @@ def _save(fig, path: Path) -> None:
 
 
 def plot_metrics_by_method(metrics: dict[str, dict], k: int, path: Path) -> None:
-    keys = [("rmse", "RMSE (lower is better)"), (f"precision@{k}", f"precision@{k}"), (f"recall@{k}", f"recall@{k}"),
-            (f"ndcg@{k}", f"NDCG@{k}"), (f"hit_rate@{k}", f"hit rate@{k}"), (f"coverage@{k}", f"catalogue coverage@{k}"),
+    keys = [("rmse", "RMSE (lower is better)"), (f"precision@{k}", f"precision@{k}"),
+            (f"recall@{k}", f"recall@{k}"), (f"ndcg@{k}", f"NDCG@{k}"), (f"hit_rate@{k}", f"hit rate@{k}"),
+            (f"coverage@{k}", f"catalogue coverage@{k}"),
             (f"mean_popularity@{k}", f"mean popularity@{k} (train ratings)"), (f"novelty@{k}", f"novelty@{k} (bits)"),
             (f"diversity@{k}", f"genre diversity@{k}")]
     keys = [(key, title) for key, title in keys if any(key in v for v in metrics.values())]
@@ -143,20 +145,6 @@ def plot_ndcg_by_activity(metrics: dict[str, dict], k: int, path: Path,
     ax.set_title(f"NDCG@{k} by user activity")
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=9)
-    _save(fig, path)
-
-
-def plot_loss(loss: pd.DataFrame, path: Path) -> None:
-    fig = _new_figure(6.4, 4.0)
-    ax = fig.add_subplot(1, 1, 1)
-    for column, style in (("train_loss", "-"), ("val_loss", "--"), ("test_loss", "-.")):
-        if column in loss and loss[column].notna().any():
-            ax.plot(loss["epoch"], loss[column], style, marker=".", label=column.replace("_", " "))
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("MSE")
-    ax.set_title("Embedding model: loss per epoch")
-    ax.grid(alpha=0.3)
-    ax.legend()
     _save(fig, path)
 
 
@@ -247,7 +235,7 @@ def write_report(folder: str | Path, metrics: dict, k: int, protocol: str, catal
         plot_ndcg_by_activity(known, k, tmp / "ndcg_by_activity.png", edges)
         figures = ["metrics_by_method", "popularity", "ndcg_by_activity"]
         if loss is not None and len(loss):
-            plot_loss(loss, tmp / "loss.png")
+            write_loss_png(tmp / "loss.png", loss.to_dict("records"))
             figures.append("loss")
     medians = {"catalogue": float(np.median(catalogue_n_ratings))}
     medians.update({m: float(np.median(np.asarray(catalogue_n_ratings)[idx])) for m, idx in recommended.items()

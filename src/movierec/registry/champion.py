@@ -93,7 +93,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from movierec.registry.tracking import resolve_tracking_uri, use_store
 
-    parser = argparse.ArgumentParser(prog="python -m movierec.registry.champion", description="Show, audit, move the alias.")
+    parser = argparse.ArgumentParser(prog="python -m movierec.registry.champion",
+                                     description="Show, audit, move the alias.")
     parser.add_argument("--name", default="movierec")
     parser.add_argument("--alias", default="champion")
     sub = parser.add_subparsers(dest="command", required=True)

@@ -13,7 +13,7 @@ import pandas as pd
 from mlflow.pyfunc import PythonModel
 
 from movierec.config import RATING_MAX, RATING_MIN
-from movierec.serving.bundle import ModelBundle
+from movierec.serving.model_bundle import ModelBundle
 
 
 class MovieRecModel(PythonModel):

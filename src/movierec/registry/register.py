@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import dataclass
 from importlib.metadata import version
@@ -12,6 +13,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from movierec.registry.champion import move_alias
+from movierec.registry.metric_tags import metric_tags, metrics_from_tags
 from movierec.registry.promotion import Decision, decide_promotion
 
 log = logging.getLogger(__name__)
@@ -19,7 +21,6 @@ log = logging.getLogger(__name__)
 MODEL_CODE = Path(__file__).with_name("pyfunc.py")
 PACKAGE_DIR = Path(__file__).parents[1]
 PINNED = ("torch", "mlflow", "numpy", "pandas", "scipy", "pyarrow")
-METRIC_TAG = "test_metrics."
 
 
 def pip_requirements() -> list[str]:
@@ -40,9 +41,7 @@ def champion_metrics(client: MlflowClient, name: str, alias: str) -> tuple[str |
         current = client.get_model_version_by_alias(name, alias)
     except MlflowException:
         return None, None
-    metrics = {k[len(METRIC_TAG):].replace("_at_", "@"): float(v) for k, v in current.tags.items()
-               if k.startswith(METRIC_TAG)}
-    return current.version, metrics
+    return current.version, metrics_from_tags(current.tags)
 
 
 def register_bundle(bundle_dir: Path, run_id: str, name: str, alias: str, metrics: dict[str, float],
@@ -54,13 +53,10 @@ def register_bundle(bundle_dir: Path, run_id: str, name: str, alias: str, metric
             name="model", python_model=str(MODEL_CODE), artifacts={"bundle": str(bundle_dir)},
             code_paths=[str(PACKAGE_DIR)], pip_requirements=pip_requirements(),
         )
-    try:
+    with contextlib.suppress(MlflowException):  # already exists
         client.create_registered_model(name)
-    except MlflowException:
-        pass  # already exists
     mv = client.create_model_version(name, info.model_uri, run_id=run_id)
-    version_tags = {f"{METRIC_TAG}{k.replace('@', '_at_')}": repr(float(v)) for k, v in metrics.items()}
-    for key, value in {**version_tags, **(tags or {})}.items():
+    for key, value in {**metric_tags(metrics), **(tags or {})}.items():
         client.set_model_version_tag(name, mv.version, key, value)
     champion_version, champion = champion_metrics(client, name, alias)
     decision: Decision = decide_promotion(metrics, champion, rmse_tolerance, ndcg_tolerance)

@@ -19,11 +19,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-METRIC_TAG = "test_metrics."
-
-
-def expected_metrics(tags: dict[str, str]) -> dict[str, float]:
-    return {k[len(METRIC_TAG):].replace("_at_", "@"): float(v) for k, v in tags.items() if k.startswith(METRIC_TAG)}
+from movierec.registry.metric_tags import metrics_from_tags as expected_metrics
 
 
 def compare(expected: dict[str, float], actual: dict[str, float], tolerance: float) -> list[str]:

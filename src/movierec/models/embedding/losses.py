@@ -37,8 +37,8 @@ class FusedRatingLoss(torch.autograd.Function):
         # tables (one pass over each) rather than per rating (one more pass over the batch)
         n_u = torch.bincount(users, minlength=user_w.shape[0]).to(p.dtype).unsqueeze(-1)
         n_m = torch.bincount(movies, minlength=movie_w.shape[0]).to(q.dtype).unsqueeze(-1)
-        # index_add_ (torch 2.13, CPU, deterministic mode): 27 / 10 ms for 262,144 rows into the
-        # 162k / 59k-row tables, against 57 / 31 ms for index_put_(accumulate=True); same sums
+        # index_add_ rather than index_put_(accumulate=True): same sums, about twice as fast on CPU
+        # in deterministic mode (docs/scaling.md)
         g_user = (user_w * n_u).mul_(k).index_add_(0, users, q * d_pred_col)
         g_movie = (movie_w * n_m).mul_(k).index_add_(0, movies, p * d_pred_col)
         g_ub = (user_b[:, 0] * n_u[:, 0]).mul_(k).index_add_(0, users, d_pred).unsqueeze(-1)

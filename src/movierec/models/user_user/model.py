@@ -8,7 +8,7 @@ Two paths share the per-query similarities (:mod:`movierec.models.user_user.pear
   toward the baseline;
 * top-N ranking — neighbour support: the ``rank_neighbours`` most similar users (positive
   similarity, significance weight ``min(n, S) / S``) vote for the movies they rated.
-  Ranking by predicted rating is useless for top-N (NDCG ≈ 0.004, see MODELING.md).
+  Ranking by predicted rating is useless for top-N (NDCG@10 ≈ 0.004 in early prototypes).
 """
 
 from __future__ import annotations
