@@ -1,8 +1,11 @@
 """Write the service's OpenAPI document to `web/openapi.json` and its TypeScript types to
 `web/src/lib/api-types.ts` (openapi-typescript), so the page's client cannot drift from the API.
 
-    python web/scripts/openapi.py          # regenerate both (or: cd web && npm run gen:api)
-    python web/scripts/openapi.py --check  # exit 1 if either committed file is stale
+    python web/scripts/openapi.py          # regenerate both (or: make api-types; cd web && npm run gen:api)
+    python web/scripts/openapi.py --check  # exit 1 if either committed file is stale (npm run check:api)
+
+Run it with the project's Python (`.venv/bin/python`: it imports `serve` and `movierec`); the types
+need `npm ci` in web/ first.
 
 The spec is the one `/openapi.json` serves: importing `serve` declares every route; no model,
 MLflow store or server is needed. `tests/serve/test_web_types.py` runs the same check in pytest.
@@ -23,7 +26,7 @@ TYPES_FILE = WEB / "src" / "lib" / "api-types.ts"
 GENERATOR = WEB / "node_modules" / ".bin" / "openapi-typescript"
 # A parameter or body field with a default stays optional (`k?`); an open object is `Record<string, unknown>`.
 GENERATOR_OPTIONS = ("--default-non-nullable", "false", "--empty-objects-unknown")
-REGENERATE = "python web/scripts/openapi.py  (or: cd web && npm run gen:api)"
+REGENERATE = "make api-types  (= .venv/bin/python web/scripts/openapi.py; or: cd web && npm run gen:api)"
 
 
 def spec_document() -> dict:
