@@ -1,4 +1,4 @@
-import { fireEvent, render, screen, waitFor, within } from "@testing-library/react";
+import { act, fireEvent, render, screen, waitFor, within } from "@testing-library/react";
 import { describe, expect, it, vi } from "vitest";
 import { MovieSearch } from "@/components/MovieSearch";
 
@@ -22,7 +22,7 @@ describe("MovieSearch", () => {
   it("waits for two letters before it asks the service", async () => {
     const { fetch, type } = renderSearch();
     type(" t ");
-    await new Promise((r) => setTimeout(r, 30));
+    await act(() => new Promise((r) => setTimeout(r, 30)));
     expect(screen.getByText("Type at least two letters to search.")).toBeTruthy();
     expect(fetch).not.toHaveBeenCalled();
   });
