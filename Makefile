@@ -12,7 +12,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 export NEXT_TELEMETRY_DISABLED := 1
 export MLFLOW_SERVER_ENABLE_JOB_EXECUTION ?= false
 
-.PHONY: install params pipeline web serve run test test-python test-web ui clean
+.PHONY: install params pipeline web api-types serve run test test-python test-web ui clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,9 @@ $(WEB_OUT): $(WEB_DEPS) $(WEB_SRC)
 	cd web && npm run build
 
 web: $(WEB_OUT)  ## build the page (static export in web/out) when missing or stale
+
+api-types: install $(WEB_DEPS)  ## after an API change: web/openapi.json and web/src/lib/api-types.ts from the service's spec
+	$(BIN)/python web/scripts/openapi.py
 
 serve: install web  ## the service on http://127.0.0.1:8000/ (gunicorn)
 	$(BIN)/python -m serve

@@ -5,6 +5,7 @@ import { FilterBar } from "@/components/FilterBar";
 import type { FilterOptions, MovieFilters } from "@/lib/api";
 
 const OPTIONS: FilterOptions = {
+  model_version: "3",
   genres: [
     { name: "Comedy", n_movies: 15 },
     { name: "Drama", n_movies: 12 },

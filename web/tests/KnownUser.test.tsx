@@ -19,7 +19,7 @@ describe("KnownUser", () => {
           user_id: 1,
           method,
           model_version: "3",
-          recommendations: [{ ...movie, score: 1, predicted_rating: 4.4, because: method === "user_user" ? "Because you liked Heat" : undefined }],
+          recommendations: [{ ...movie, score: 1, predicted_rating: 4.4, because: { code: method === "user_user" ? "similar_users" : "taste_profile", text: `Because you liked Heat (${method})` } }],
         });
       }),
     );
@@ -29,7 +29,8 @@ describe("KnownUser", () => {
     await waitFor(() => expect(screen.getAllByText("model v3")).toHaveLength(2));
     expect(screen.getByText("Embedding model")).toBeTruthy();
     expect(screen.getByText("User-user")).toBeTruthy();
-    expect(screen.getByText("Because you liked Heat")).toBeTruthy();
+    expect(screen.getByText("Because you liked Heat (embedding)")).toBeTruthy();
+    expect(screen.getByText("Because you liked Heat (user_user)")).toBeTruthy();
     expect(screen.getByLabelText("Rated 5.0 out of 5")).toBeTruthy();
   });
 

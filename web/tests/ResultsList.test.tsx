@@ -39,20 +39,21 @@ describe("ResultsList", () => {
     expect(screen.getByLabelText("Predicted rating 4.0 out of 5")).toBeTruthy();
   });
 
-  it("shows the 'because' text, given as an object or a plain string", () => {
+  it("shows each item's 'because' text, and no reason line when it is blank", () => {
     render(
       <ResultsList
         items={[
           { ...toyStory, because: { code: "similar_users", text: "Liked by 12 users with taste like yours" } },
-          { movie_id: 2, title: "Heat", because: "Because you liked Ronin" },
-          { movie_id: 3, title: "Casino", because: { code: "x" } },
+          { movie_id: 2, title: "Heat", year: null, genres: [], because: { code: "taste_profile", text: "  " } },
+          { movie_id: 3, title: "Casino", year: null, genres: [] },
         ]}
       />,
     );
     expect(screen.getByText("Liked by 12 users with taste like yours")).toBeTruthy();
-    expect(screen.getByText("Because you liked Ronin")).toBeTruthy();
-    // A because without text, and missing year/genres/rating, render without crashing.
+    // A blank reason, and missing year/genres/rating, render without crashing or an empty line.
+    expect(screen.getByText("Heat")).toBeTruthy();
     expect(screen.getByText("Casino")).toBeTruthy();
+    expect(document.querySelectorAll("p.italic")).toHaveLength(1);
   });
 
   it("shows the user's own rating for context lists", () => {

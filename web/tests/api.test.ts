@@ -128,11 +128,14 @@ describe("api client", () => {
     await expect(getRecommendations("embedding", 1)).rejects.toBeInstanceOf(ApiError);
   });
 
-  it("reads 'because' in either form", () => {
-    expect(becauseText({ code: "c", text: "Because you liked Heat" })).toBe("Because you liked Heat");
-    expect(becauseText("Because you liked Heat")).toBe("Because you liked Heat");
+  it("reads the line of text of a 'because'", () => {
+    expect(becauseText({ code: "similar_to_liked", text: "because you liked Heat", movie_ids: [6] })).toBe(
+      "because you liked Heat",
+    );
+    expect(becauseText({ code: "similar_users", text: " 3 similar users rated it, 4.0 on average " })).toBe(
+      "3 similar users rated it, 4.0 on average",
+    );
+    expect(becauseText({ code: "taste_profile", text: "  " })).toBeNull();
     expect(becauseText(undefined)).toBeNull();
-    expect(becauseText({ code: "c" })).toBeNull();
-    expect(becauseText("  ")).toBeNull();
   });
 });

@@ -1,16 +1,11 @@
-import { becauseText, type Because } from "@/lib/api";
+import { becauseText, type RatedMovie, type Recommendation } from "@/lib/api";
 
-export interface MovieItem {
-  movie_id: number;
-  title: string;
-  year?: number | null;
-  genres?: string[];
-  /** Model's predicted rating (recommendations). */
-  predicted_rating?: number | null;
-  /** The user's own rating (top-rated context list). */
-  rating?: number | null;
-  because?: Because;
-}
+/**
+ * One row: a recommendation (with the model's predicted rating and why), or one of a user's own
+ * ratings (the top-rated context list, with their rating).
+ */
+export type MovieItem = Pick<Recommendation, "movie_id" | "title" | "year" | "genres"> &
+  Partial<Pick<Recommendation, "predicted_rating" | "because"> & Pick<RatedMovie, "rating">>;
 
 interface ResultsListProps {
   items: MovieItem[];

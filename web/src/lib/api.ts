@@ -1,97 +1,44 @@
 // Small client for the movierec Flask service. The page is served by that same
 // service, so every URL is relative (same origin, no CORS).
 
-export type Method = "embedding" | "user_user";
+import type { components, paths } from "./api-types";
 
+// Every shape below comes from the service's OpenAPI document: `api-types.ts` is generated from
+// `web/openapi.json` by openapi-typescript (`npm run gen:api`; pytest fails when either is stale).
+type Schemas = components["schemas"];
+
+/** The JSON body of a 200 answer to `method path`, as the spec declares it. */
+type Ok<P extends keyof paths, M extends "get" | "post"> = paths[P][M] extends {
+  responses: { 200: { content: { "application/json": infer T } } };
+}
+  ? T
+  : never;
+/** The query parameters of `GET path`, as the spec names them. */
+type Query<P extends keyof paths> = paths[P]["get"] extends { parameters: { query?: infer Q } } ? NonNullable<Q> : never;
+
+export type Method = Schemas["RecommendResponse"]["method"];
+/** Why a movie was recommended: a reason code and a line of text (see the spec for the codes). */
+export type Because = Schemas["Because"];
+export type Recommendation = Schemas["Recommendation"];
+export type RecommendResponse = Ok<"/recommend", "get">;
+export type RecommendRequest = Schemas["RecommendRequest"];
+export type MoviesResponse = Ok<"/movies", "get">;
+export type Movie = MoviesResponse["movies"][number];
+export type TopRatedResponse = Ok<"/users/{user_id}/top-rated", "get">;
+export type RatedMovie = TopRatedResponse["movies"][number];
+export type FilterOptions = Ok<"/filters", "get">;
+export type HealthResponse = Ok<"/health", "get">;
+export type RatingInput = Schemas["Rating"];
+
+const FILTER_NAMES = ["genres", "exclude_genres", "year_min", "year_max", "min_ratings"] as const;
+type FilterName = (typeof FILTER_NAMES)[number];
+/** The filter fields as the API takes them (GET query and POST body alike): only the set ones. */
+export type ApiFilters = Pick<RecommendRequest, FilterName>;
 /**
- * Why a movie was recommended: a reason code and a line of text (`movie_ids` names the liked
- * movies for `similar_to_liked`). Older services sent a plain string.
+ * Filters as the page holds them: a field that is missing, null, an empty list or a
+ * `min_ratings` of 0 means "no filter" (see {@link activeFilters}).
  */
-export type Because =
-  | { code?: string; text?: string; movie_ids?: number[]; n_users?: number; mean_rating?: number | null }
-  | string
-  | null;
-
-/** Filters, applied by the service before the top-k cut. Empty fields mean "no filter". */
-export interface MovieFilters {
-  /** Only movies with any of these genres. */
-  genres?: string[];
-  /** No movie with any of these genres. */
-  exclude_genres?: string[];
-  year_min?: number | null;
-  year_max?: number | null;
-  /** Only movies with at least this many ratings. */
-  min_ratings?: number | null;
-}
-
-export interface FilterOptions {
-  genres: { name: string; n_movies: number }[];
-  year_min: number | null;
-  year_max: number | null;
-  model_version?: string;
-}
-
-export interface Recommendation {
-  movie_id: number;
-  title: string;
-  year?: number | null;
-  genres?: string[];
-  score?: number;
-  predicted_rating?: number | null;
-  because?: Because;
-}
-
-export interface RecommendResponse {
-  user_id?: number;
-  method: Method | string;
-  model_version: string;
-  recommendations: Recommendation[];
-  /** How many movies could be recommended: not yet rated and passing the filters. */
-  n_candidates?: number;
-  /** Only when fewer than k movies qualify, e.g. "only 3 unrated movies match the filters". */
-  note?: string;
-  /** POST only: movie ids the model does not know, skipped. */
-  ignored_movie_ids?: number[];
-}
-
-export interface Movie {
-  movie_id: number;
-  title: string;
-  year?: number | null;
-  genres?: string[];
-  n_ratings?: number;
-}
-
-export interface RatedMovie {
-  movie_id: number;
-  title: string;
-  year?: number | null;
-  genres?: string[];
-  rating: number;
-}
-
-export interface TopRatedResponse {
-  user_id: number;
-  movies: RatedMovie[];
-  model_version?: string;
-}
-
-export interface MoviesResponse {
-  movies: Movie[];
-  model_version?: string;
-}
-
-export interface HealthResponse {
-  status: string;
-  model_name?: string;
-  model_version?: string;
-  run_id?: string;
-}
-
-export interface RatingInput {
-  movie_id: number;
-  rating: number;
-}
+export type MovieFilters = { [F in FilterName]?: ApiFilters[F] | null };
 
 /**
  * A failed call. `status` is the HTTP status, or 0 when the request never got
@@ -151,14 +98,23 @@ async function request<T>(path: string, init: RequestInit = {}): Promise<T> {
   return body as T;
 }
 
-const RECOMMEND_PATH: Record<Method, string> = {
+/** A query string in the API's form: a list is one comma-separated value (`genres=Comedy,Drama`). */
+function queryString(params: Record<string, string | number | string[] | undefined>): URLSearchParams {
+  const qs = new URLSearchParams();
+  for (const [name, value] of Object.entries(params)) {
+    if (value !== undefined) qs.set(name, Array.isArray(value) ? value.join(",") : String(value));
+  }
+  return qs;
+}
+
+const RECOMMEND_PATH: Record<Method, "/recommend" | "/recommend-simple"> = {
   embedding: "/recommend",
   user_user: "/recommend-simple",
 };
 
 /** The filters that are set, in the API's field names (lists stay lists). */
-export function activeFilters(filters: MovieFilters = {}): MovieFilters {
-  const out: MovieFilters = {};
+export function activeFilters(filters: MovieFilters = {}): ApiFilters {
+  const out: ApiFilters = {};
   if (filters.genres?.length) out.genres = filters.genres;
   if (filters.exclude_genres?.length) out.exclude_genres = filters.exclude_genres;
   for (const name of ["year_min", "year_max", "min_ratings"] as const) {
@@ -180,12 +136,8 @@ export function getRecommendations(
   filters: MovieFilters = {},
   signal?: AbortSignal,
 ): Promise<RecommendResponse> {
-  const qs = new URLSearchParams({ user_id: String(userId), k: String(k) });
-  // Lists go as one comma-separated value: genres=Comedy,Drama
-  for (const [name, value] of Object.entries(activeFilters(filters))) {
-    qs.set(name, Array.isArray(value) ? value.join(",") : String(value));
-  }
-  return request<RecommendResponse>(`${RECOMMEND_PATH[method]}?${qs}`, { signal });
+  const query: Query<"/recommend"> & Query<"/recommend-simple"> = { user_id: userId, k, ...activeFilters(filters) };
+  return request<RecommendResponse>(`${RECOMMEND_PATH[method]}?${queryString(query)}`, { signal });
 }
 
 export function postRecommendations(
@@ -195,10 +147,11 @@ export function postRecommendations(
   filters: MovieFilters = {},
   signal?: AbortSignal,
 ): Promise<RecommendResponse> {
-  return request<RecommendResponse>(RECOMMEND_PATH[method], {
+  const body: RecommendRequest = { ratings, k, ...activeFilters(filters) };
+  return request<Ok<"/recommend" | "/recommend-simple", "post">>(RECOMMEND_PATH[method], {
     method: "POST",
     headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ ratings, k, ...activeFilters(filters) }),
+    body: JSON.stringify(body),
     signal,
   });
 }
@@ -213,8 +166,9 @@ export function getUserTopRated(
   limit = 10,
   signal?: AbortSignal,
 ): Promise<TopRatedResponse> {
+  const query: Query<"/users/{user_id}/top-rated"> = { limit };
   return request<TopRatedResponse>(
-    `/users/${encodeURIComponent(String(userId))}/top-rated?limit=${limit}`,
+    `/users/${encodeURIComponent(String(userId))}/top-rated?${queryString(query)}`,
     { signal },
   );
 }
@@ -224,17 +178,15 @@ export function searchMovies(
   limit = 20,
   signal?: AbortSignal,
 ): Promise<MoviesResponse> {
-  const qs = new URLSearchParams({ query, limit: String(limit) });
-  return request<MoviesResponse>(`/movies?${qs}`, { signal });
+  const params: Query<"/movies"> = { query, limit };
+  return request<MoviesResponse>(`/movies?${queryString(params)}`, { signal });
 }
 
 export function getHealth(signal?: AbortSignal): Promise<HealthResponse> {
   return request<HealthResponse>("/health", { signal });
 }
 
-/** The explanation text of a recommendation, whichever form the service used. */
+/** The explanation line of a recommendation; null when there is none to show. */
 export function becauseText(because: Because | undefined): string | null {
-  if (!because) return null;
-  if (typeof because === "string") return because.trim() || null;
-  return because.text?.trim() || null;
+  return because?.text.trim() || null;
 }
