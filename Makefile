@@ -12,7 +12,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 export NEXT_TELEMETRY_DISABLED := 1
 export MLFLOW_SERVER_ENABLE_JOB_EXECUTION ?= false
 
-.PHONY: install params pipeline web api-types serve run test test-python test-web ui clean
+.PHONY: install params pipeline web api-types serve run lint test test-python test-web ui clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -53,7 +53,11 @@ test-python: install web
 test-web: $(WEB_DEPS)
 	cd web && npm test
 
-test: test-web test-python  ## everything: page components (Vitest), then pytest (unit, service, browser, e2e)
+lint: install  ## ruff (pyproject.toml [tool.ruff]) and mypy over src/, serve/, pipeline/: zero findings
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+test: lint test-web test-python  ## everything: lint and types, page components (Vitest), then pytest (unit, service, browser, e2e)
 
 ui: install  ## MLflow UI on 127.0.0.1:5000, light enough for 2 cores
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(abspath mlflow.db) --host 127.0.0.1 --port 5000 --workers 1

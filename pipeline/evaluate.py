@@ -21,6 +21,7 @@ from movierec.data.dataset import load_processed
 from movierec.evaluation.protocol import MovieStats, heldout_cases, run_cases, score_cases
 from movierec.evaluation.report import protocol_text, write_report
 from movierec.models.popularity import PopularityRecommender
+from movierec.models.protocol import Recommender
 from movierec.registry.tracking import resolve_tracking_uri, use_store
 from movierec.serving.model_bundle import ModelBundle
 from pipeline.stage import REPO_ROOT, stage
@@ -35,11 +36,12 @@ def evaluate_bundle(bundle: ModelBundle, data, k: int,
     train = data.train
     popularity = PopularityRecommender.fit(train["movie_idx"].to_numpy(), train["rating"].to_numpy(), data.n_movies)
     catalogue = MovieStats.from_movie_table(bundle.movies, len(bundle.vocab.users))
-    methods = {"embedding": bundle.embedding, "user_user": bundle.user_user, "popularity": popularity}
+    methods: dict[str, Recommender] = {"embedding": bundle.embedding, "user_user": bundle.user_user,
+                                       "popularity": popularity}
     metrics, recommended = {}, {}
     for name, model in methods.items():
         results = run_cases(model, cases, k)
-        metrics[name] = score_cases(cases, results, k, threshold, model.n_movies, catalogue)
+        metrics[name] = score_cases(cases, results, k, threshold, data.n_movies, catalogue)
         recommended[name] = np.concatenate(results.ranked) if results.ranked else np.empty(0, np.int64)
     return metrics, recommended
 

@@ -19,6 +19,7 @@ from movierec.data.dataset import load_processed
 from movierec.evaluation.protocol import MovieStats, evaluate, new_user_split
 from movierec.models.embedding.fit import train_embedding
 from movierec.models.popularity import PopularityRecommender
+from movierec.models.protocol import Recommender
 from movierec.models.user_user.model import UserUserRecommender
 from pipeline.memory import prepare_training_process
 from pipeline.stage import stage
@@ -32,7 +33,7 @@ def run(cfg: Config) -> dict:
     everything = pd.concat([data.train, data.test], ignore_index=True)
     warm, cases = new_user_split(everything, cfg.evaluate.new_user_fraction, cfg.evaluate.new_user_reveal, cfg.seed)
     u, m, r = (warm[c].to_numpy() for c in ("user_idx", "movie_idx", "rating"))
-    methods = {
+    methods: dict[str, Recommender] = {
         "embedding": train_embedding(warm, None, data.n_users, data.n_movies, cfg.model, cfg.trainer, cfg.seed).model,
         "user_user": UserUserRecommender.fit(u, m, r, data.n_users, data.n_movies, cfg.cf),
         "popularity": PopularityRecommender.fit(m, r, data.n_movies),

@@ -1,6 +1,9 @@
-"""Stage `register`: the bundle into the MLflow model registry; `champion` moves by the rule.
+"""Stage `register`: the bundle into the MLflow model registry; `champion` moves by the gate.
 
-Writes reports/registry.json (version, whether it became champion, why).
+Writes reports/registry.json (version, whether it became champion, why) only after the version
+exists in the store; a stale one is removed first, so a failed run leaves no claim behind.
+Under `dvc exp run` (``DVC_EXP_NAME`` set) the version is tagged with the experiment and never
+takes the alias: see :mod:`movierec.registry.promotion`.
 """
 
 from __future__ import annotations
@@ -13,8 +16,9 @@ from pathlib import Path
 from movierec.atomic import atomic_write_json
 from movierec.config import Config, to_flat_dict
 from movierec.registry.lineage import lineage_tags
+from movierec.registry.promotion import Context, split_key
 from movierec.registry.register import register_bundle
-from movierec.registry.tracking import resolve_tracking_uri, use_store
+from movierec.registry.tracking import experiment_name, resolve_tracking_uri, use_store
 from pipeline.stage import REPO_ROOT, stage
 
 log = logging.getLogger(__name__)
@@ -22,16 +26,29 @@ log = logging.getLogger(__name__)
 
 def run(cfg: Config) -> dict:
     models, reports = Path(cfg.paths.models), Path(cfg.paths.reports)
+    (reports / "registry.json").unlink(missing_ok=True)
     metrics = json.loads((reports / "metrics.json").read_text())
     run_id = json.loads((models / "embedding" / "run.json").read_text())["run_id"]
-    use_store(resolve_tracking_uri(cfg.mlflow.tracking_uri, REPO_ROOT), cfg.mlflow.experiment)
+    uri = resolve_tracking_uri(cfg.mlflow.tracking_uri, REPO_ROOT)
+    use_store(uri, cfg.mlflow.experiment)
+    # lineage of the code and data this run used: the folder it runs in (an experiment's copy too)
+    lineage = lineage_tags(REPO_ROOT, to_flat_dict(cfg))
+    context = Context(experiment=experiment_name(), git_commit=lineage["git_commit"],
+                      git_dirty=lineage["git_dirty"])
     result = register_bundle(models / "bundle", run_id, cfg.mlflow.model_name, cfg.mlflow.alias,
                              metrics["embedding"], cfg.mlflow.rmse_tolerance, cfg.mlflow.ndcg_tolerance,
-                             tags={"dataset": cfg.data.name,
-                                   **lineage_tags(REPO_ROOT, to_flat_dict(cfg))})
-    record = {"model_name": cfg.mlflow.model_name, "alias": cfg.mlflow.alias, **asdict(result)}
+                             tags={"dataset": cfg.data.name, **lineage}, context=context,
+                             split=split_key(to_flat_split(cfg)))
+    record = {"model_name": cfg.mlflow.model_name, "alias": cfg.mlflow.alias, **asdict(result),
+              "experiment": context.experiment, "tracking_uri": uri}
     atomic_write_json(reports / "registry.json", record)
     return record
+
+
+def to_flat_split(cfg: Config) -> dict:
+    """The split's configuration (strategy and its parameters) plus the seed that draws it."""
+    flat = to_flat_dict(cfg)
+    return {**{k: v for k, v in flat.items() if k.startswith("split.")}, "seed": cfg.seed}
 
 
 main = stage(run)

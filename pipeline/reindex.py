@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 def split_data(cfg: Config) -> ProcessedData:
     if cfg.split.strategy is SplitStrategy.predefined:
-        base, test, movies = read_predefined_split(Path(cfg.paths.raw) / cfg.data.name, cfg.split.fold)
+        base, test, movies = read_predefined_split(Path(cfg.paths.raw) / cfg.data.name, str(cfg.split.fold))
         test, dropped = drop_uncovered(base, test)
         log.info("reindex: predefined %s as published (no filter); dropped %d test rating(s) of users/movies "
                  "absent from %s.base", cfg.split.fold, dropped, cfg.split.fold)

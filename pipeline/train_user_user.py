@@ -27,7 +27,7 @@ def run(cfg: Config) -> None:
                                     data.train["rating"].to_numpy(), data.n_users, data.n_movies, uu_cfg)
     out = Path(cfg.paths.models) / "user_user"
     with atomic_path(out / "model.npz") as tmp, open(tmp, "wb") as fh:
-        np.savez(fh, **model.to_arrays())
+        np.savez(fh, **model.to_arrays())  # type: ignore[arg-type]  # numpy stubs: **arrays
     atomic_write_json(out / "config.json", asdict(uu_cfg))
     log.info("train_user_user: %d users x %d movies, %d ratings", data.n_users, data.n_movies, len(data.train))
 

@@ -9,6 +9,7 @@ load (in each gunicorn worker, after the fork), never when ``serve`` is imported
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -21,6 +22,19 @@ if TYPE_CHECKING:
     from movierec.serving.model_bundle import ModelBundle
 
 log = logging.getLogger(__name__)
+
+
+def _missing_movierec_module(exc: BaseException) -> str | None:
+    """The movierec module a failed model import looked for (MLflow wraps the ImportError), if any."""
+    match = re.search(r"No module named '(movierec[\w.]*)'", str(exc))
+    if match:
+        return match.group(1)
+    cause = exc.__cause__ or exc.__context__
+    return _missing_movierec_module(cause) if cause is not None else None
+
+
+class IncompatibleVersion(RuntimeError):
+    """A registered version this code cannot load (kept out of service, with the reason in /health)."""
 
 
 @dataclass(frozen=True)
@@ -108,7 +122,17 @@ class ModelStore:
         # (a local artifact store gives its own path back, nothing is copied)
         source = self._client().get_model_version_download_uri(self.name, version.version)
         local = download_artifacts(artifact_uri=source, tracking_uri=self.tracking_uri)
-        pyfunc = mlflow.pyfunc.load_model(local)
+        try:
+            pyfunc = mlflow.pyfunc.load_model(local)
+        except Exception as exc:
+            missing = _missing_movierec_module(exc)
+            if missing is None:
+                raise
+            # its model code imports the package as it was laid out then (e.g. movierec.bundle)
+            raise IncompatibleVersion(
+                f"version {version.version} was registered by an older movierec whose modules no longer exist "
+                f"({missing}); register the current model (`dvc repro --force register`) or move "
+                f"@{self.alias} to a version registered since") from exc
         bundle = pyfunc.unwrap_python_model().bundle
         tags = dict(version.tags or {})
         lineage = {key: tags.get(key, "unknown") for key in ("git_commit", "git_dirty", "data_fingerprint")}

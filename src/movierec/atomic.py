@@ -45,7 +45,7 @@ def sweep_stale_temporaries(target: str | os.PathLike) -> list[Path]:
     """Remove `target`'s temporaries whose writer process no longer exists; returns what was removed."""
     target = Path(target)
     pattern = re.compile(rf"\.{re.escape(target.name)}\.(\d+)-[^/]*\.tmp")
-    removed = []
+    removed: list[Path] = []
     if not target.parent.is_dir():
         return removed
     for sibling in target.parent.iterdir():

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import sys
 import time
+import types
 
 import pytest
 from serve_testdata import UNKNOWN_USER
+
+from movierec.serving.model_bundle import ModelBundle
 
 
 @pytest.fixture
@@ -95,3 +99,29 @@ def test_loading_a_model_leaves_mlflows_process_wide_store_alone(registry):
     finally:
         mlflow.set_tracking_uri(before[0])
         mlflow.set_registry_uri(before[1])
+
+
+def test_a_version_registered_before_the_package_layout_change_is_refused_clearly(registry, fresh, tmp_path,
+                                                                                   monkeypatch):
+    """Versions registered before the subpackages carry model code importing `movierec.bundle`."""
+    import movierec.registry.register as register
+
+    old_code = tmp_path / "mlflow_model.py"
+    old_code.write_text(register.MODEL_CODE.read_text().replace(
+        "from movierec.serving.model_bundle import ModelBundle", "from movierec.bundle import ModelBundle"))
+    assert "from movierec.bundle import" in old_code.read_text()
+    monkeypatch.setattr(register, "MODEL_CODE", old_code)
+    name, app, store = fresh
+    client = app.test_client()
+    # MLflow imports the model code when logging it: the old module exists only while registering
+    old_module = types.ModuleType("movierec.bundle")
+    old_module.ModelBundle = ModelBundle  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "movierec.bundle", old_module)
+    assert registry.register(name) == "2"        # promoted: same metrics
+    monkeypatch.delitem(sys.modules, "movierec.bundle")
+    response = client.post("/admin/reload")
+    assert response.status_code == 503 and "still serving version 1" in response.get_json()["error"]
+    health = client.get("/health").get_json()
+    assert health["model_version"] == "1"
+    assert "registered by an older movierec" in health["last_error"] and "movierec.bundle" in health["last_error"]
+    assert client.get("/recommend?user_id=1").status_code == 200

@@ -66,7 +66,7 @@ class SplitConfig:
 
     def kfold_index(self) -> int:
         """The test fold of the kfold protocol as an int (0 when the strategy is another)."""
-        return int(self.fold) if self.strategy is SplitStrategy.kfold else 0
+        return int(self.fold) if self.strategy is SplitStrategy.kfold and self.fold is not None else 0
 
 
 @dataclass

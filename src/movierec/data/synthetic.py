@@ -185,7 +185,7 @@ def _genres(movie_f: np.ndarray, rng: np.random.Generator) -> list[str]:
     strongest = np.argsort(-np.abs(movie_f), axis=1)
     pick = rng.integers(0, 1 << 30, movie_f.shape)
     out = []
-    for row, n in enumerate(n_genres.tolist()):
+    for row, n in enumerate(np.asarray(n_genres).tolist()):
         names = {by_factor[f][pick[row, j] % len(by_factor[f])] for j, f in enumerate(strongest[row, :n].tolist())}
         out.append("|".join(sorted(names)))
     return out

@@ -8,6 +8,13 @@ wherever the registry lives. The service follows the alias by polling: no restar
     python -m movierec.registry.champion history
     python -m movierec.registry.champion rollback --reason "NDCG dropped in production"        # previous
     python -m movierec.registry.champion rollback --to 3 --reason "back to the March model"
+    python -m movierec.registry.champion promote 4 --reason "experiment rank-0.9 reviewed"
+    python -m movierec.registry.champion promote --experiment rank-0.9 --reason "reviewed"
+
+`promote` is the one deliberate way to move the alias to a version the automatic gate did not
+promote (every `dvc exp run` version, or one evaluated on another split). It refuses a version
+built from another data set (another set of movie ids) than the champion's: the service could
+not serve it to the same clients (`--allow-other-data` overrides, for a deliberate switch).
 """
 
 from __future__ import annotations
@@ -78,13 +85,77 @@ def previous_version(moves: list[AliasMove], current: str | None) -> str | None:
     return None
 
 
-def rollback(client: MlflowClient, name: str, alias: str, why: str, to_version: str | None = None) -> AliasMove:
+def get_version(client: MlflowClient, name: str, version: str):
+    """The model version, or ValueError naming what exists (MLflow's own message is a stack of SQL)."""
+    if not str(version).isdigit():
+        raise ValueError(f"version must be a number, not {version!r}")
+    try:
+        return client.get_model_version(name, str(version))
+    except MlflowException:
+        try:
+            versions = sorted(int(mv.version) for mv in client.search_model_versions(f"name = '{name}'"))
+        except MlflowException:
+            versions = []
+        known = f"known versions: {', '.join(map(str, versions))}" if versions else "it has no versions"
+        raise ValueError(f"{name} has no version {version} ({known})") from None
+
+
+def version_for_experiment(client: MlflowClient, name: str, experiment: str) -> str:
+    """The version a `dvc exp run` experiment registered (tag ``dvc_exp_name``)."""
+    from movierec.registry.tracking import EXPERIMENT_TAG
+
+    found = client.search_model_versions(f"name = '{name}' and tags.{EXPERIMENT_TAG} = '{experiment}'")
+    versions = sorted({str(mv.version) for mv in found}, key=int)
+    if not versions:
+        raise ValueError(f"no version of {name} was registered by experiment {experiment!r} "
+                         "(`dvc exp show` lists experiments; `history` lists the alias's moves)")
+    if len(versions) > 1:
+        raise ValueError(f"experiment {experiment!r} registered versions {', '.join(versions)} of {name}; "
+                         "promote one by number")
+    return versions[0]
+
+
+def check_same_data(client: MlflowClient, name: str, alias: str, version: str) -> None:
+    """ValueError when `version` knows other movies (or another data set) than the alias's version."""
+    from movierec.registry.register import CATALOGUE_TAG
+
+    current = current_version(client, name, alias)
+    if current is None:
+        return
+    new_tags = get_version(client, name, version).tags or {}
+    old_tags = client.get_model_version(name, current).tags or {}
+    for key, what in ((CATALOGUE_TAG, "movie ids"), ("dataset", "data set")):
+        new, old = new_tags.get(key, "unknown"), old_tags.get(key, "unknown")
+        if "unknown" not in (new, old) and new != old:
+            raise ValueError(f"version {version} was built from other {what} ({key} {new}) than "
+                             f"{name}@{alias} version {current} ({old}); the service would refuse it. "
+                             "Pass --allow-other-data to switch data sets deliberately")
+
+
+def promote(client: MlflowClient, name: str, alias: str, version: str, why: str,
+            allow_other_data: bool = False) -> AliasMove:
+    """Move `alias` to `version` deliberately (audited like every move)."""
+    if not why.strip():
+        raise ValueError("a reason is required for moving an alias")
+    get_version(client, name, version)
+    if current_version(client, name, alias) == str(version):
+        raise ValueError(f"{name}@{alias} is already version {version}")
+    if not allow_other_data:
+        check_same_data(client, name, alias, str(version))
+    return move_alias(client, name, alias, str(version), f"promoted: {why.strip()}")
+
+
+def rollback(client: MlflowClient, name: str, alias: str, why: str, to_version: str | None = None,
+             allow_other_data: bool = False) -> AliasMove:
     current = current_version(client, name, alias)
     target = to_version or previous_version(history(client, name, alias), current)
     if target is None:
         raise ValueError(f"{name}@{alias} has no previous version to roll back to; name one with --to")
     if str(target) == current:
         raise ValueError(f"{name}@{alias} is already version {current}")
+    get_version(client, name, str(target))
+    if not allow_other_data:
+        check_same_data(client, name, alias, str(target))
     return move_alias(client, name, alias, str(target), why)
 
 
@@ -103,6 +174,13 @@ def main(argv: list[str] | None = None) -> int:
     back = sub.add_parser("rollback", help="move the alias to the previous (or a named) version")
     back.add_argument("--to", help="version number (default: the one before the current)")
     back.add_argument("--reason", required=True)
+    back.add_argument("--allow-other-data", action="store_true", help="allow a version of another data set")
+    up = sub.add_parser("promote", help="move the alias to a named version (or an experiment's version)")
+    which = up.add_mutually_exclusive_group(required=True)
+    which.add_argument("version", nargs="?", help="version number")
+    which.add_argument("--experiment", help="the DVC experiment whose registered version to promote")
+    up.add_argument("--reason", required=True)
+    up.add_argument("--allow-other-data", action="store_true", help="allow a version of another data set")
     args = parser.parse_args(argv)
 
     use_store(resolve_tracking_uri(None, Path.cwd()))
@@ -116,8 +194,13 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "history":
             for move in history(client, args.name, args.alias):
                 print(json.dumps(asdict(move)))
+        elif args.command == "promote":
+            version = args.version or version_for_experiment(client, args.name, args.experiment)
+            print(json.dumps(asdict(promote(client, args.name, args.alias, version, args.reason,
+                                            args.allow_other_data))))
         else:
-            print(json.dumps(asdict(rollback(client, args.name, args.alias, args.reason, args.to))))
+            print(json.dumps(asdict(rollback(client, args.name, args.alias, args.reason, args.to,
+                                             args.allow_other_data))))
     except (ValueError, MlflowException) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -26,20 +26,45 @@ def pipeline_outputs(lock_file: Path) -> set[str]:
     return outs | {lock_file.name}
 
 
-def git_state(root: Path, ignore: set[str] = frozenset()) -> dict[str, str]:
+def is_ignored(path: str, ignore: set[str] | frozenset[str]) -> bool:
+    """`path` is one of `ignore` or lies inside one of them (a folder output such as reports/figures)."""
+    path = path.strip().rstrip("/")
+    return any(path == item or path.startswith(item.rstrip("/") + "/") for item in ignore if item)
+
+
+def changed_paths(porcelain_z: str) -> set[str]:
+    """Paths in ``git status --porcelain -z`` output (both sides of a rename or copy)."""
+    paths: set[str] = set()
+    entries = porcelain_z.split("\0")
+    i = 0
+    while i < len(entries):
+        entry = entries[i]
+        i += 1
+        if len(entry) < 4:
+            continue
+        paths.add(entry[3:])
+        if entry[0] in "RC" or entry[1] in "RC":  # the source path follows as its own entry
+            if i < len(entries) and entries[i]:
+                paths.add(entries[i])
+            i += 1
+    return paths
+
+
+def git_state(root: Path, ignore: set[str] | frozenset[str] = frozenset()) -> dict[str, str]:
     """``{"git_commit": sha, "git_dirty": "true"|"false"}``; "unknown" outside a git checkout.
 
-    Dirty means a tracked file other than those in `ignore` differs from the commit.
+    Dirty means a tracked file, other than those in `ignore` or inside a folder in `ignore`,
+    differs from the commit (staged or not). Untracked files do not count.
     """
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
                                 check=True, timeout=10).stdout.strip()
-        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+        status = subprocess.run(["git", "status", "--porcelain", "-z", "--untracked-files=no"], cwd=root,
                                 capture_output=True, text=True, check=True, timeout=10).stdout
     except (OSError, subprocess.SubprocessError):
         return {"git_commit": "unknown", "git_dirty": "unknown"}
-    changed = {line[3:].strip() for line in status.splitlines() if line.strip()}
-    return {"git_commit": commit, "git_dirty": "true" if changed - set(ignore) else "false"}
+    changed = {path for path in changed_paths(status) if not is_ignored(path, ignore)}
+    return {"git_commit": commit, "git_dirty": "true" if changed else "false"}
 
 
 def data_hashes(lock_file: Path) -> dict[str, str]:

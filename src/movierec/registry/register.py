@@ -1,8 +1,16 @@
-"""Log a bundle as an MLflow pyfunc model, register it, and move the alias by the promotion rule."""
+"""Log a bundle as an MLflow pyfunc model, register it, and move the alias by the promotion gate.
+
+Registration is idempotent: a version is tagged with its bundle's content hash (and comes from
+one training run), and registering the same bundle from the same run again returns that version
+instead of a new one (DVC's run cache and a forced rerun replay the stage with the same inputs).
+Every tag is written in the same call that creates the version, so a version never exists
+half-described.
+"""
 
 from __future__ import annotations
 
-import contextlib
+import hashlib
+import json
 import logging
 from dataclasses import dataclass
 from importlib.metadata import version
@@ -14,13 +22,20 @@ from mlflow.tracking import MlflowClient
 
 from movierec.registry.champion import move_alias
 from movierec.registry.metric_tags import metric_tags, metrics_from_tags
-from movierec.registry.promotion import Decision, decide_promotion
+from movierec.registry.promotion import UNKNOWN, Context, Decision, Evaluated, decide
+from movierec.registry.tracking import EXPERIMENT_TAG, experiment_name, experiment_tags
 
 log = logging.getLogger(__name__)
 
 MODEL_CODE = Path(__file__).with_name("pyfunc.py")
 PACKAGE_DIR = Path(__file__).parents[1]
 PINNED = ("torch", "mlflow", "numpy", "pandas", "scipy", "pyarrow")
+
+BUNDLE_HASH_TAG = "bundle_sha256"
+CATALOGUE_TAG = "movie_ids_sha256"   # which movies the version knows (the service checks it)
+SPLIT_TAG = "evaluated_split"        # the split its test metrics were measured on (canonical JSON)
+FINGERPRINT_TAG = "data_fingerprint"  # written by lineage_tags
+PROMOTION_TAG = "promotion"
 
 
 def pip_requirements() -> list[str]:
@@ -34,37 +49,129 @@ class Registration:
     run_id: str
     promoted: bool
     reason: str
+    bundle_sha256: str = ""
+    new_version: bool = True   # False: this bundle from this run was already registered
+
+
+def bundle_sha256(bundle_dir: Path) -> str:
+    """Content hash of a bundle folder: every file's relative path and bytes, in path order."""
+    bundle_dir = Path(bundle_dir)
+    if not bundle_dir.is_dir():
+        raise FileNotFoundError(f"bundle folder {bundle_dir} does not exist")
+    digest = hashlib.sha256()
+    for path in sorted(p for p in bundle_dir.rglob("*") if p.is_file()):
+        digest.update(path.relative_to(bundle_dir).as_posix().encode() + b"\0")
+        with path.open("rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(chunk)
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def movie_ids_sha256(movie_ids) -> str:
+    """One id for a set of movie ids (order and dtype do not matter)."""
+    import numpy as np
+
+    ids = np.unique(np.asarray(movie_ids, dtype=np.int64))
+    return hashlib.sha256(ids.astype("<i8").tobytes()).hexdigest()[:16]
+
+
+def bundle_movie_ids_sha256(bundle_dir: Path) -> str:
+    """:func:`movie_ids_sha256` of the bundle's movie vocabulary; "unknown" when it cannot be read."""
+    try:
+        movies = json.loads((Path(bundle_dir) / "vocabulary.json").read_text())["movies"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return UNKNOWN
+    return movie_ids_sha256(movies)
+
+
+def evaluated(mv) -> Evaluated:
+    """What a registered version was evaluated on, from its tags."""
+    tags = dict(mv.tags or {})
+    return Evaluated(metrics_from_tags(tags), tags.get(FINGERPRINT_TAG, UNKNOWN), tags.get(SPLIT_TAG, UNKNOWN),
+                     str(mv.version))
+
+
+def champion_version(client: MlflowClient, name: str, alias: str):
+    try:
+        return client.get_model_version_by_alias(name, alias)
+    except MlflowException:
+        return None
 
 
 def champion_metrics(client: MlflowClient, name: str, alias: str) -> tuple[str | None, dict[str, float] | None]:
-    try:
-        current = client.get_model_version_by_alias(name, alias)
-    except MlflowException:
+    current = champion_version(client, name, alias)
+    if current is None:
         return None, None
     return current.version, metrics_from_tags(current.tags)
 
 
+def find_registered(client: MlflowClient, name: str, bundle_hash: str, run_id: str):
+    """The version of `name` registered from this bundle content and run, or None (oldest if several)."""
+    try:
+        found = client.search_model_versions(
+            f"name = '{name}' and run_id = '{run_id}' and tags.{BUNDLE_HASH_TAG} = '{bundle_hash}'")
+    except MlflowException as exc:
+        if "RESOURCE_DOES_NOT_EXIST" in str(getattr(exc, "error_code", "")):
+            return None
+        raise
+    return min(found, key=lambda mv: int(mv.version)) if found else None
+
+
 def register_bundle(bundle_dir: Path, run_id: str, name: str, alias: str, metrics: dict[str, float],
-                    rmse_tolerance: float, ndcg_tolerance: float, tags: dict[str, str] | None = None) -> Registration:
-    """Log `bundle_dir` to run `run_id`, register it as a new version of `name`, maybe move `alias`."""
+                    rmse_tolerance: float, ndcg_tolerance: float, tags: dict[str, str] | None = None,
+                    context: Context | None = None, split: str = UNKNOWN) -> Registration:
+    """Register `bundle_dir` (logged to run `run_id`) as a version of `name`; maybe move `alias`.
+
+    `context` says whether the alias may move at all (an experiment never moves it, nor does a
+    dirty or uncommitted workspace); the pipeline passes it. Without one (a direct library call)
+    the git state is not checked and the data is not required to match, but a DVC experiment
+    (``DVC_EXP_NAME`` set) still never moves the alias. `split` (canonical JSON, see
+    :func:`~movierec.registry.promotion.split_key`) and the ``data_fingerprint`` tag say what the
+    metrics were measured on.
+    """
     client = MlflowClient()
+    if context is None:
+        context = Context(experiment=experiment_name(), check_git=False, check_data=False)
+    digest = bundle_sha256(bundle_dir)
+    client.get_run(run_id)  # raises (clearly) before anything is logged when the run does not exist
+    existing = find_registered(client, name, digest, run_id)
+    if existing is not None:
+        for key, value in experiment_tags().items():  # a replay from another experiment: say so
+            client.set_model_version_tag(name, existing.version, key, value)
+        current = champion_version(client, name, alias)
+        held = current is not None and str(current.version) == str(existing.version)
+        reason = (f"already registered as version {existing.version} (same bundle {digest[:12]}, same run)"
+                  + (f"; it holds @{alias}" if held else f"; {existing.tags.get(PROMOTION_TAG, '')}".rstrip("; ")))
+        log.info("%s", reason)
+        return Registration(str(existing.version), run_id, held, reason, digest, new_version=False)
+
     with mlflow.start_run(run_id=run_id):
         info = mlflow.pyfunc.log_model(
             name="model", python_model=str(MODEL_CODE), artifacts={"bundle": str(bundle_dir)},
             code_paths=[str(PACKAGE_DIR)], pip_requirements=pip_requirements(),
         )
-    with contextlib.suppress(MlflowException):  # already exists
+        exp_tags = experiment_tags()
+        if exp_tags and EXPERIMENT_TAG not in (client.get_run(run_id).data.tags or {}):
+            mlflow.set_tags(exp_tags)
+    try:
         client.create_registered_model(name)
-    mv = client.create_model_version(name, info.model_uri, run_id=run_id)
-    for key, value in {**metric_tags(metrics), **(tags or {})}.items():
-        client.set_model_version_tag(name, mv.version, key, value)
-    champion_version, champion = champion_metrics(client, name, alias)
-    decision: Decision = decide_promotion(metrics, champion, rmse_tolerance, ndcg_tolerance)
+    except MlflowException as exc:
+        if "RESOURCE_ALREADY_EXISTS" not in str(getattr(exc, "error_code", "")) and "already exists" not in str(exc):
+            raise
+    version_tags = {**metric_tags(metrics), **(tags or {}), **experiment_tags(),
+                    BUNDLE_HASH_TAG: digest, CATALOGUE_TAG: bundle_movie_ids_sha256(bundle_dir), SPLIT_TAG: split}
+    version_tags.setdefault(FINGERPRINT_TAG, UNKNOWN)
+    mv = client.create_model_version(name, info.model_uri, run_id=run_id, tags=version_tags)
+    current = champion_version(client, name, alias)
+    candidate = Evaluated(dict(metrics), version_tags[FINGERPRINT_TAG], split, str(mv.version))
+    decision: Decision = decide(candidate, evaluated(current) if current is not None else None, context,
+                                rmse_tolerance, ndcg_tolerance)
+    client.set_model_version_tag(name, mv.version, PROMOTION_TAG, decision.reason)
     if decision.promote:
         move_alias(client, name, alias, str(mv.version), f"registered: {decision.reason}")
         log.info("version %s is now @%s (%s)", mv.version, alias, decision.reason)
     else:
         log.warning("version %s registered WITHOUT @%s (still version %s): %s", mv.version, alias,
-                    champion_version, decision.reason)
-    client.set_model_version_tag(name, mv.version, "promotion", decision.reason)
-    return Registration(str(mv.version), run_id, decision.promote, decision.reason)
+                    current.version if current is not None else None, decision.reason)
+    return Registration(str(mv.version), run_id, decision.promote, decision.reason, digest)

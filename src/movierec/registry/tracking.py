@@ -3,6 +3,11 @@
 The default store is a sqlite file at the repository root, given to MLflow as an absolute
 ``sqlite:///`` URI (MLflow 3 refuses the old file store; a relative URI breaks when the
 working directory changes). ``MLFLOW_TRACKING_URI`` wins when set.
+
+Under DVC the repository root is the one DVC names in ``DVC_ROOT``, not the folder the code runs
+from: a queued or ``--temp`` experiment runs in a temporary copy of the repository (deleted
+afterwards) while ``DVC_ROOT`` names the parent repository, so every experiment's runs and model
+versions land in the one store. ``DVC_EXP_NAME`` names the experiment under ``dvc exp run``.
 """
 
 from __future__ import annotations
@@ -12,10 +17,42 @@ from pathlib import Path
 from typing import Any
 
 MLFLOW_ENV = "MLFLOW_TRACKING_URI"
+DVC_ROOT_ENV = "DVC_ROOT"          # set by DVC for every stage command (the parent repo's root in experiments)
+DVC_EXP_NAME_ENV = "DVC_EXP_NAME"  # set by DVC under `dvc exp run` (workspace, --queue, --temp)
+DVC_EXP_BASELINE_ENV = "DVC_EXP_BASELINE_REV"
+EXPERIMENT_TAG = "dvc_exp_name"
+BASELINE_TAG = "dvc_exp_baseline_rev"
+
+
+def project_root(default: Path) -> Path:
+    """The repository root DVC names (``DVC_ROOT``), else `default` (e.g. the root found from ``__file__``)."""
+    named = os.environ.get(DVC_ROOT_ENV)
+    return Path(named).resolve() if named else Path(default).resolve()
+
+
+def experiment_name() -> str | None:
+    """The DVC experiment this process belongs to (``DVC_EXP_NAME``), or None outside ``dvc exp run``."""
+    return os.environ.get(DVC_EXP_NAME_ENV) or None
+
+
+def experiment_tags() -> dict[str, str]:
+    """Tags naming the DVC experiment (and its baseline commit); empty outside ``dvc exp run``."""
+    name = experiment_name()
+    if name is None:
+        return {}
+    tags = {EXPERIMENT_TAG: name}
+    if os.environ.get(DVC_EXP_BASELINE_ENV):
+        tags[BASELINE_TAG] = os.environ[DVC_EXP_BASELINE_ENV]
+    return tags
 
 
 def resolve_tracking_uri(configured: str | None, root: Path) -> str:
-    """Env var, else the configured URI, else ``sqlite:///<root>/mlflow.db`` (absolute)."""
+    """Env var, else the configured URI, else ``sqlite:///<root>/mlflow.db`` (absolute).
+
+    `root` is replaced by ``DVC_ROOT`` when DVC sets it (see :func:`project_root`), so a relative
+    or default store always means the parent repository's, also from an experiment's temporary copy.
+    """
+    root = project_root(root)
     if os.environ.get(MLFLOW_ENV):
         return os.environ[MLFLOW_ENV]
     if configured:
@@ -26,10 +63,32 @@ def resolve_tracking_uri(configured: str | None, root: Path) -> str:
     return f"sqlite:///{(root / 'mlflow.db').resolve()}"
 
 
+def tag_new_runs_with_experiment() -> None:
+    """Every MLflow run this process creates from now on carries :func:`experiment_tags`.
+
+    Through MLflow's ``MLFLOW_RUN_CONTEXT`` (JSON tags its run-context provider adds to each new run),
+    merged with whatever it already holds; nothing changes outside ``dvc exp run``.
+    """
+    import json
+
+    tags = experiment_tags()
+    if not tags:
+        return
+    try:
+        current = json.loads(os.environ.get("MLFLOW_RUN_CONTEXT") or "{}")
+    except ValueError:
+        current = {}
+    os.environ["MLFLOW_RUN_CONTEXT"] = json.dumps({**(current if isinstance(current, dict) else {}), **tags})
+
+
 def use_store(uri: str, experiment: str | None = None) -> None:
-    """Point MLflow at `uri` (tracking and registry), optionally selecting an experiment."""
+    """Point MLflow at `uri` (tracking and registry), optionally selecting an experiment.
+
+    Under ``dvc exp run`` every run created afterwards is tagged with the experiment's name.
+    """
     import mlflow
 
+    tag_new_runs_with_experiment()
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     if experiment:

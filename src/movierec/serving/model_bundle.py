@@ -66,8 +66,10 @@ class ModelBundle:
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         arrays = self.user_user.to_arrays()
-        np.savez(folder / "ratings.npz", **{k: arrays[k] for k in _RATINGS_KEYS})
-        np.savez(folder / "user_user.npz", **{k: v for k, v in arrays.items() if k not in _RATINGS_KEYS})
+        # numpy's stubs do not type **arrays for savez
+        np.savez(folder / "ratings.npz", **{k: arrays[k] for k in _RATINGS_KEYS})  # type: ignore[arg-type]
+        user_user = {k: v for k, v in arrays.items() if k not in _RATINGS_KEYS}
+        np.savez(folder / "user_user.npz", **user_user)  # type: ignore[arg-type]
         self.embedding.save(folder / "embedding.pt")
         self.vocab.save(folder / "vocabulary.json")
         self.movies.to_parquet(folder / "movies.parquet", index=False)

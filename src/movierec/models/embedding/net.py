@@ -42,6 +42,8 @@ class EmbeddingHParams:
 class EmbeddingNet(nn.Module):
     """User/movie embeddings and biases with a rating head and a choice head."""
 
+    global_mean: torch.Tensor  # a buffer (saved with the weights, not trained)
+
     def __init__(self, hp: EmbeddingHParams, seed: int = 0) -> None:
         super().__init__()
         self.hp = hp
