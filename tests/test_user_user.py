@@ -10,7 +10,8 @@ import pytest
 
 from movierec.config import UserUserConfig
 from movierec.models.protocol import Profile, recommend
-from movierec.models.user_user.model import UserUserRecommender, fold_in_user_bias
+from movierec.models.user_user.baseline import fold_in_user_bias
+from movierec.models.user_user.model import UserUserRecommender
 
 
 def random_ratings(rng: np.random.Generator, n_users: int = 40, n_movies: int = 50,
