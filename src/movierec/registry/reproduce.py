@@ -36,7 +36,9 @@ def reproduce(root: Path, commit: str, workdir: Path) -> dict[str, float]:
     """`git worktree add workdir commit`, then `dvc repro` in it; the embedding test metrics."""
     subprocess.run(["git", "worktree", "add", "--detach", str(workdir), commit], cwd=root, check=True,
                    capture_output=True, text=True)
-    env = {k: v for k, v in __import__("os").environ.items() if k != "MLFLOW_TRACKING_URI"}
+    # its own store: neither an explicit URI nor a DVC_ROOT/experiment inherited from a caller under DVC
+    dropped = {"MLFLOW_TRACKING_URI", "MLFLOW_RUN_CONTEXT", "DVC_ROOT", "DVC_EXP_NAME", "DVC_EXP_BASELINE_REV"}
+    env = {k: v for k, v in __import__("os").environ.items() if k not in dropped}
     subprocess.run([sys.executable, "-m", "dvc", "repro"], cwd=workdir, check=True, env=env)
     return json.loads((workdir / "reports" / "metrics.json").read_text())["embedding"]
 
