@@ -82,7 +82,9 @@ class ModelStore:
                 if not force and ((current is not None and current.version == str(version.version))
                                   or str(version.version) == self._failed_version):
                     return False
+                self._refuse_other_movies(current, version)          # cheap: the version's tag
                 loaded = self._load(version)
+                self._refuse_other_movies(current, version, loaded)  # exact: the loaded ids
             except Exception as exc:  # noqa: BLE001 - any failure must leave the old model serving
                 self.last_error = f"{type(exc).__name__}: {exc}"[:1000]
                 if version is not None:
@@ -94,6 +96,32 @@ class ModelStore:
             self.last_error, self._failed_version = None, None
             log.info("serving %s version %s (run %s)", loaded.name, loaded.version, loaded.run_id)
             return True
+
+    def _refuse_other_movies(self, current: LoadedModel | None, version, loaded: LoadedModel | None = None) -> None:
+        """A version knowing other movie ids than the served one is refused: clients hold those ids
+        (stored ratings, links), so it would silently serve another data set. A fresh start takes any."""
+        if current is None or str(version.version) == current.version:
+            return
+        import numpy as np
+
+        served = current.bundle.vocab.movies.ids
+        if loaded is None:
+            from movierec.registry.register import CATALOGUE_TAG, movie_ids_sha256
+
+            tag = (version.tags or {}).get(CATALOGUE_TAG)
+            if tag in (None, "", "unknown") or tag == movie_ids_sha256(served):
+                return
+            detail = "its registered movie ids differ"
+        else:
+            new = loaded.bundle.vocab.movies.ids
+            if np.array_equal(new, served):
+                return
+            detail = (f"{len(np.setdiff1d(new, served))} of its {len(new)} movie ids are not served now and "
+                      f"{len(np.setdiff1d(served, new))} served ones are missing")
+        raise IncompatibleVersion(
+            f"version {version.version} was built from other data than version {current.version}, which is "
+            f"being served ({detail}); refused - move @{self.alias} back, or restart the service to serve "
+            "another data set")
 
     def _client(self):
         from mlflow.tracking import MlflowClient
