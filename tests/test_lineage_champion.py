@@ -7,6 +7,7 @@ import subprocess
 
 import mlflow
 import pytest
+from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from movierec.registry.champion import current_version, history, move_alias, previous_version, rollback
@@ -78,8 +79,10 @@ def test_rollback_to_a_named_version_and_refusals(registry):
         rollback(registry, "m", "champion", "again", to_version="3")
     with pytest.raises(ValueError, match="reason"):
         move_alias(registry, "m", "champion", "1", " ")
-    with pytest.raises(Exception):
+    with pytest.raises(MlflowException, match=r"Model Version \(name=m, version=99\) not found") as unknown:
         move_alias(registry, "m", "champion", "99", "no such version")
+    assert unknown.value.error_code == "RESOURCE_DOES_NOT_EXIST"
+    assert len(history(registry, "m", "champion")) == 2  # the refused move is not logged
     assert current_version(registry, "m", "champion") == "3"
 
 
