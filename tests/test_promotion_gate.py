@@ -291,3 +291,21 @@ def test_move_alias_still_refuses_an_unknown_version(store, name):
     _register(bundle_dir, name)
     with pytest.raises(MlflowException):
         move_alias(MlflowClient(), name, "champion", "5", "nope")
+
+
+def test_a_restored_registry_record_is_checked_against_the_store(store, name, monkeypatch, tmp_path, capsys):
+    from dataclasses import asdict
+
+    uri, _, bundle_dir = store
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    registration = _register(bundle_dir, name)
+    record = {"model_name": name, "alias": "champion", **asdict(registration)}
+    path = tmp_path / "registry.json"
+    path.write_text(json.dumps(record))
+    assert main(["verify", str(path)]) == 0
+    for wrong, match in (({"version": "42"}, "does not exist"), ({"bundle_sha256": "e" * 64}, "holds bundle"),
+                         ({"run_id": "f" * 32}, "comes from run"), ({"model_name": "nobody"}, "does not exist")):
+        path.write_text(json.dumps({**record, **wrong}))
+        assert main(["verify", str(path)]) == 1
+        assert match in capsys.readouterr().err
+    assert main(["verify", str(tmp_path / "missing.json")]) == 2

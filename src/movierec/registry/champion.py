@@ -10,6 +10,7 @@ wherever the registry lives. The service follows the alias by polling: no restar
     python -m movierec.registry.champion rollback --to 3 --reason "back to the March model"
     python -m movierec.registry.champion promote 4 --reason "experiment rank-0.9 reviewed"
     python -m movierec.registry.champion promote --experiment rank-0.9 --reason "reviewed"
+    python -m movierec.registry.champion verify    # exit 1 unless reports/registry.json is in this store
 
 `promote` is the one deliberate way to move the alias to a version the automatic gate did not
 promote (every `dvc exp run` version, or one evaluated on another split). It refuses a version
@@ -171,6 +172,8 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("show", help="the version the alias points at")
     sub.add_parser("history", help="every recorded move, oldest first")
+    check = sub.add_parser("verify", help="exit 1 unless reports/registry.json names a version in this store")
+    check.add_argument("record", nargs="?", default="reports/registry.json")
     back = sub.add_parser("rollback", help="move the alias to the previous (or a named) version")
     back.add_argument("--to", help="version number (default: the one before the current)")
     back.add_argument("--reason", required=True)
@@ -194,6 +197,19 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "history":
             for move in history(client, args.name, args.alias):
                 print(json.dumps(asdict(move)))
+        elif args.command == "verify":
+            from movierec.registry.register import verify_record
+
+            try:
+                record = json.loads(Path(args.record).read_text())
+            except (OSError, ValueError) as exc:
+                raise ValueError(f"cannot read {args.record}: {exc}") from None
+            problems = verify_record(client, record)
+            for problem in problems:
+                print(f"{args.record}: {problem}", file=sys.stderr)
+            if problems:
+                return 1
+            print(json.dumps({"record": args.record, "version": record["version"], "ok": True}))
         elif args.command == "promote":
             version = args.version or version_for_experiment(client, args.name, args.experiment)
             print(json.dumps(asdict(promote(client, args.name, args.alias, version, args.reason,

@@ -175,3 +175,25 @@ def register_bundle(bundle_dir: Path, run_id: str, name: str, alias: str, metric
         log.warning("version %s registered WITHOUT @%s (still version %s): %s", mv.version, alias,
                     current.version if current is not None else None, decision.reason)
     return Registration(str(mv.version), run_id, decision.promote, decision.reason, digest)
+
+
+def verify_record(client: MlflowClient, record: dict) -> list[str]:
+    """Why a `reports/registry.json` record does not describe a registration in this store (empty: it does).
+
+    A record restored by DVC (run cache, or a checkout) without the stage running may name a version
+    this store never got, or another bundle's.
+    """
+    name, number = record.get("model_name"), record.get("version")
+    if not name or not number:
+        return ["the record names no model version"]
+    try:
+        mv = client.get_model_version(name, str(number))
+    except MlflowException:
+        return [f"{name} version {number} does not exist in this store"]
+    problems = []
+    recorded, actual = record.get("bundle_sha256"), (mv.tags or {}).get(BUNDLE_HASH_TAG)
+    if recorded and actual != recorded:
+        problems.append(f"{name} version {number} holds bundle {str(actual)[:12]}, the record {recorded[:12]}")
+    if record.get("run_id") and mv.run_id != record["run_id"]:
+        problems.append(f"{name} version {number} comes from run {mv.run_id}, the record {record['run_id']}")
+    return problems
