@@ -9,6 +9,7 @@ import sys
 import mlflow
 import numpy as np
 import pytest
+from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from movierec.registry.register import register_bundle
@@ -21,15 +22,29 @@ GOOD = {"rmse": 0.83, "ndcg@10": 0.25}
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("mlflow")
-    uri = f"sqlite:///{folder / 'mlflow.db'}"
-    use_store(uri, "movierec")
+def trained(tmp_path_factory):
+    """The tiny bundle, trained and saved once (no store involved)."""
     bundle = small_bundle()
-    bundle_dir = folder / "bundle"
+    bundle_dir = tmp_path_factory.mktemp("registry") / "bundle"
     bundle.save(bundle_dir)
-    yield uri, bundle, bundle_dir
+    return bundle, bundle_dir
+
+
+@pytest.fixture
+def store(tmp_path):
+    """A fresh, empty MLflow store (tracking and registry) for this test alone."""
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    use_store(uri, "movierec")
+    yield uri
     mlflow.set_tracking_uri("")
+    mlflow.set_registry_uri("")
+
+
+@pytest.fixture
+def champion(store, trained):
+    """The fresh store with one version of the bundle registered, holding @champion."""
+    registration = _register(trained[1], GOOD)
+    return store, registration
 
 
 def _register(bundle_dir, metrics):
@@ -38,18 +53,25 @@ def _register(bundle_dir, metrics):
     return register_bundle(bundle_dir, run.info.run_id, "movierec", "champion", metrics, 0.005, 0.01)
 
 
-def test_bundle_save_load_round_trip(store, tmp_path):
-    _, bundle, bundle_dir = store
+def test_bundle_save_load_round_trip(trained):
+    bundle, bundle_dir = trained
     loaded = ModelBundle.load(bundle_dir)
     for method in ("embedding", "user_user"):
         profile = bundle.profile_for_user(5)
         assert (loaded.recommend(method, profile, 5).movie_idx == bundle.recommend(method, profile, 5).movie_idx).all()
 
 
-def test_first_version_becomes_champion_and_loads_identically_in_a_fresh_process(store):
-    uri, bundle, bundle_dir = store
-    registration = _register(bundle_dir, GOOD)
-    assert registration.promoted
+def test_each_test_gets_an_empty_store(store):
+    client = MlflowClient()
+    assert client.search_registered_models() == []
+    with pytest.raises(MlflowException, match="Registered Model with name=movierec not found"):
+        client.get_model_version_by_alias("movierec", "champion")
+
+
+def test_first_version_becomes_champion_and_loads_identically_in_a_fresh_process(champion, trained):
+    uri, registration = champion
+    bundle, _ = trained
+    assert registration.promoted and registration.version == "1"
     assert str(MlflowClient().get_model_version_by_alias("movierec", "champion").version) == registration.version
     script = (
         "import json, mlflow, pandas as pd\n"
@@ -72,11 +94,12 @@ def test_first_version_becomes_champion_and_loads_identically_in_a_fresh_process
         assert fresh["top"][method] == bundle.recommend(method, profile, 5).movie_idx.tolist()
 
 
-def test_a_worse_version_is_registered_without_the_alias(store):
-    _, _, bundle_dir = store
-    champion_before = MlflowClient().get_model_version_by_alias("movierec", "champion").version
-    registration = _register(bundle_dir, {"rmse": 0.90, "ndcg@10": 0.25})
-    assert not registration.promoted and "rmse" in registration.reason
+def test_a_worse_version_is_registered_without_the_alias(champion, trained):
+    _, first = champion
     client = MlflowClient()
-    assert client.get_model_version_by_alias("movierec", "champion").version == champion_before
+    assert str(client.get_model_version_by_alias("movierec", "champion").version) == first.version
+    registration = _register(trained[1], {"rmse": 0.90, "ndcg@10": 0.25})
+    assert not registration.promoted and "rmse" in registration.reason
+    assert registration.version != first.version
+    assert str(client.get_model_version_by_alias("movierec", "champion").version) == first.version
     assert client.get_model_version("movierec", registration.version).tags["promotion"] == registration.reason
