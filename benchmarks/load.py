@@ -267,7 +267,7 @@ def alias_mover(tracking_uri: str, name: str, alias: str, to_version: str, after
     def during(phase: Phase, t0: float) -> None:
         from mlflow.tracking import MlflowClient
 
-        from movierec.registry.champion import move_alias
+        from movierec.registry.alias import move_alias
 
         time.sleep(after)
         client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)

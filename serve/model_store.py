@@ -106,7 +106,8 @@ class ModelStore:
 
         served = current.bundle.vocab.movies.ids
         if loaded is None:
-            from movierec.registry.register import CATALOGUE_TAG, movie_ids_sha256
+            from movierec.registry.register import movie_ids_sha256
+            from movierec.registry.version_tags import CATALOGUE_TAG
 
             tag = (version.tags or {}).get(CATALOGUE_TAG)
             if tag in (None, "", "unknown") or tag == movie_ids_sha256(served):

@@ -10,7 +10,8 @@ import pytest
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from movierec.registry.champion import current_version, history, move_alias, previous_version, rollback
+from movierec.registry.alias import current_version, history, move_alias, previous_version
+from movierec.registry.champion import rollback
 from movierec.registry.lineage import data_hashes, git_state, lineage_tags
 
 
@@ -87,7 +88,7 @@ def test_rollback_to_a_named_version_and_refusals(registry):
 
 
 def test_previous_version_skips_to_the_move_that_reached_the_current():
-    from movierec.registry.champion import AliasMove
+    from movierec.registry.alias import AliasMove
 
     moves = [AliasMove("c", None, "1", "t", "u", "a"), AliasMove("c", "1", "2", "t", "u", "b")]
     assert previous_version(moves, "2") == "1"

@@ -12,11 +12,13 @@ import pytest
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from movierec.registry.champion import current_version, history, main, move_alias, promote
+from movierec.registry.alias import current_version, history, move_alias
+from movierec.registry.champion import main, promote
 from movierec.registry.lineage import changed_paths, git_state, is_ignored, pipeline_outputs
 from movierec.registry.promotion import Context, Evaluated, decide, split_key
-from movierec.registry.register import BUNDLE_HASH_TAG, CATALOGUE_TAG, SPLIT_TAG, bundle_sha256, register_bundle
+from movierec.registry.register import bundle_sha256, register_bundle
 from movierec.registry.tracking import resolve_tracking_uri, use_store
+from movierec.registry.version_tags import BUNDLE_HASH_TAG, CATALOGUE_TAG, SPLIT_TAG
 
 CLEAN = Context(git_commit="a" * 40, git_dirty="false")
 SPLIT = split_key({"split.strategy": "random", "split.test_fraction": 0.2, "seed": 42})

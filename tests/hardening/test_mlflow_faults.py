@@ -10,7 +10,7 @@ from pathlib import Path
 
 from mlflow.tracking import MlflowClient
 
-from movierec.registry.champion import history, move_alias
+from movierec.registry.alias import history, move_alias
 
 
 def _db_path(uri: str) -> Path:

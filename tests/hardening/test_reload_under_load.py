@@ -10,7 +10,7 @@ import http.client
 
 from mlflow.tracking import MlflowClient
 
-from movierec.registry.champion import move_alias
+from movierec.registry.alias import move_alias
 from movierec.registry.tracking import use_store
 
 

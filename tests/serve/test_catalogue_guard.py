@@ -20,7 +20,7 @@ def other_bundle_dir(registry, tmp_path_factory):
 def test_a_version_with_other_movie_ids_is_refused_and_the_old_model_kept(registry, web_dir, other_bundle_dir):
     from mlflow.tracking import MlflowClient
 
-    from movierec.registry.register import CATALOGUE_TAG
+    from movierec.registry.version_tags import CATALOGUE_TAG
     from serve import create_app
 
     name = "guard-movie-ids"

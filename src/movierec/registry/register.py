@@ -20,10 +20,18 @@ import mlflow
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from movierec.registry.champion import move_alias
-from movierec.registry.metric_tags import metric_tags, metrics_from_tags
+from movierec.registry.alias import move_alias
 from movierec.registry.promotion import UNKNOWN, Context, Decision, Evaluated, decide
 from movierec.registry.tracking import EXPERIMENT_TAG, experiment_name, experiment_tags
+from movierec.registry.version_tags import (
+    BUNDLE_HASH_TAG,
+    CATALOGUE_TAG,
+    FINGERPRINT_TAG,
+    PROMOTION_TAG,
+    SPLIT_TAG,
+    metric_tags,
+    metrics_from_tags,
+)
 
 log = logging.getLogger(__name__)
 
@@ -31,11 +39,6 @@ MODEL_CODE = Path(__file__).with_name("pyfunc.py")
 PACKAGE_DIR = Path(__file__).parents[1]
 PINNED = ("torch", "mlflow", "numpy", "pandas", "scipy", "pyarrow")
 
-BUNDLE_HASH_TAG = "bundle_sha256"
-CATALOGUE_TAG = "movie_ids_sha256"   # which movies the version knows (the service checks it)
-SPLIT_TAG = "evaluated_split"        # the split its test metrics were measured on (canonical JSON)
-FINGERPRINT_TAG = "data_fingerprint"  # written by lineage_tags
-PROMOTION_TAG = "promotion"
 
 
 def pip_requirements() -> list[str]:

@@ -19,7 +19,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from movierec.registry.metric_tags import metrics_from_tags as expected_metrics
+from movierec.registry.version_tags import metrics_from_tags as expected_metrics
 
 
 def compare(expected: dict[str, float], actual: dict[str, float], tolerance: float) -> list[str]:

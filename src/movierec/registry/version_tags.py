@@ -1,11 +1,17 @@
-"""Test metrics stored as model-version tags (``test_metrics.ndcg_at_10``): written at registration,
-read by the promotion gate and by reproduce. MLflow tag keys cannot hold '@'."""
+"""The names of the tags a registered model version carries, and its test metrics as tags
+(``test_metrics.ndcg_at_10``: MLflow tag keys cannot hold '@'), written at registration and read by
+the promotion gate, the champion commands, reproduce and the service."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
 METRIC_TAG = "test_metrics."
+BUNDLE_HASH_TAG = "bundle_sha256"
+CATALOGUE_TAG = "movie_ids_sha256"   # which movies the version knows (the service checks it)
+SPLIT_TAG = "evaluated_split"        # the split its test metrics were measured on (canonical JSON)
+FINGERPRINT_TAG = "data_fingerprint"  # written by lineage_tags
+PROMOTION_TAG = "promotion"
 
 
 def metric_tags(metrics: Mapping[str, float]) -> dict[str, str]:
