@@ -142,14 +142,30 @@ def test_reindex_kfold_uses_the_fold_of_the_config(tmp_path):
                            "genres": [["Drama"]] * 10, "year": pd.array([2000] * 10, dtype="Int64")})
     ratings.to_parquet(tmp_path / "ratings.parquet")
     movies.to_parquet(tmp_path / "movies.parquet")
-    sizes = []
+
+    def pairs(frame: pd.DataFrame) -> set[tuple[int, int]]:
+        return set(zip(frame["user_id"].tolist(), frame["movie_id"].tolist()))
+
+    every = pairs(ratings)
+    tests = []
     for fold in range(5):
         cfg = validate(compose_params(["split=kfold", f"split.fold={fold}", f"paths.interim={tmp_path}"]))
         data = split_data(cfg)
         expected_train, expected_test = split_ratings(ratings, "kfold", 0.2, cfg.seed, 5, fold)
-        assert len(data.test) == len(expected_test)
-        sizes.append(len(data.test))
-    assert abs(sum(sizes) - len(ratings)) <= 0.1 * len(ratings)
+        # the very rows of this fold (by (user, movie) id pairs), with their ratings, not just as many
+        assert pairs(data.test) == pairs(expected_test) and pairs(data.train) == pairs(expected_train)
+        assert pairs(data.test) | pairs(data.train) == every and not pairs(data.test) & pairs(data.train)
+        fold_rows = pairs(ratings[kfold_test_mask(len(ratings), 5, fold, cfg.seed)])
+        assert pairs(data.test) <= fold_rows and len(pairs(data.test)) >= len(fold_rows) - 2  # cover_train moves few
+        merged = data.test.merge(ratings, on=["user_id", "movie_id"], suffixes=("", "_raw"))
+        assert len(merged) == len(data.test) and (merged["rating"] == merged["rating_raw"]).all()
+        # the indices are the vocabulary's for these ids
+        assert (data.vocab.users.id_of(data.test["user_idx"]) == data.test["user_id"].to_numpy()).all()
+        assert (data.vocab.movies.id_of(data.test["movie_idx"]) == data.test["movie_id"].to_numpy()).all()
+        tests.append(pairs(data.test))
+    for i in range(5):  # another fold gives other rows
+        for j in range(i + 1, 5):
+            assert tests[i] and not tests[i] & tests[j], (i, j)
 
 
 # -- the fold benchmark, on the fixtures -----------------------------------------------------------
