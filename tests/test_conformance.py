@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import copy
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -388,7 +388,8 @@ def test_bundle_save_and_load_give_identical_rankings(bundle, tmp_path):
             np.testing.assert_array_equal(after.movie_idx, before.movie_idx)
             np.testing.assert_array_equal(after.score, before.score)
             ids = bundle.vocab.movies.ids
-            np.testing.assert_array_equal(loaded.predict(method, profile, ids)[0], bundle.predict(method, profile, ids)[0])
+            np.testing.assert_array_equal(loaded.predict(method, profile, ids)[0],
+                                          bundle.predict(method, profile, ids)[0])
     for user_id in (1, 60):
         a, b = bundle.profile_for_user(user_id), loaded.profile_for_user(user_id)
         assert a.user_idx == b.user_idx

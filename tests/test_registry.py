@@ -79,7 +79,8 @@ def test_first_version_becomes_champion_and_loads_identically_in_a_fresh_process
         "m = mlflow.pyfunc.load_model('models:/movierec@champion')\n"
         "b = m.unwrap_python_model().bundle\n"
         "p = b.profile_for_user(3)\n"
-        "out = {'pred': m.predict(pd.DataFrame({'user_id': [3, 3, 999], 'movie_id': [7, 17, 7]}))['predicted_rating'].tolist(),\n"
+        "frame = pd.DataFrame({'user_id': [3, 3, 999], 'movie_id': [7, 17, 7]})\n"
+        "out = {'pred': m.predict(frame)['predicted_rating'].tolist(),\n"
         "       'top': {k: b.recommend(k, p, 5).movie_idx.tolist() for k in ('embedding', 'user_user')}}\n"
         "print(json.dumps(out))\n"
     )
