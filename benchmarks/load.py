@@ -44,6 +44,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
 from serve.process import ServerProcess, serve_subprocess  # noqa: E402
+
 RESULTS = REPO_ROOT / "benchmarks" / "results" / "load.json"
 MIX = (("GET /recommend", 0.4), ("GET /recommend-simple", 0.3), ("POST /recommend", 0.3))
 
@@ -56,7 +57,7 @@ def loadavg() -> float:
 
 @contextmanager
 def running_server(tracking_uri: str | None, workers: int = 2, timeout: float = 180,
-                   log_dir: Path | None = None) -> Iterator[ServerProcess]:
+                   log_dir: Path | None = None, extra_args: tuple[str, ...] = ()) -> Iterator[ServerProcess]:
     """`python -m serve` on a free loopback port until every worker has loaded the model.
 
     A gunicorn worker accepts connections only once `create_app` returned (the model is loaded in
@@ -64,7 +65,7 @@ def running_server(tracking_uri: str | None, workers: int = 2, timeout: float = 
     wait until every worker's RSS has settled.
     """
     log_dir = log_dir or Path(tempfile.mkdtemp(prefix="movierec-load-"))
-    with serve_subprocess(log_dir / "serve.log", tracking_uri, workers, timeout) as server:
+    with serve_subprocess(log_dir / "serve.log", tracking_uri, workers, timeout, extra_args=extra_args) as server:
         _wait_workers_loaded(server, workers, timeout)
         yield server
 

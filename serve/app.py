@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import io
 import logging
 from dataclasses import replace
 from pathlib import Path
 
 from flask import Flask, jsonify, request
-from werkzeug.exceptions import HTTPException, NotFound, RequestEntityTooLarge
+from werkzeug.exceptions import HTTPException, NotFound
 
 from serve import operations
 from serve.api import STORE_KEY, api
+from serve.buffering import BufferedBody
 from serve.model_store import ModelStore
 from serve.settings import REPO_ROOT, WEB_DIR, ServeSettings
 from serve.validation import InvalidRequest
@@ -52,19 +52,6 @@ def create_app(settings: ServeSettings | None = None, *, tracking_uri: str | Non
     app.register_blueprint(web)
     _register_errors(app)
 
-    @app.before_request
-    def limit_chunked_body():
-        """A body without Content-Length (chunked) over the limit is 413 too; werkzeug would cut it at
-        the limit without a word, and a JSON prefix that parses would then be served as the request."""
-        limit, environ = request.max_content_length, request.environ
-        if limit is None or environ.get("CONTENT_LENGTH") or not environ.get("wsgi.input_terminated"):
-            return None
-        data = environ["wsgi.input"].read(limit + 1)
-        if len(data) > limit:
-            raise RequestEntityTooLarge()
-        environ["wsgi.input"], environ["CONTENT_LENGTH"] = io.BytesIO(data), str(len(data))
-        return None
-
     @app.after_request
     def headers(response):
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
@@ -72,6 +59,8 @@ def create_app(settings: ServeSettings | None = None, *, tracking_uri: str | Non
             response.headers.setdefault("Cache-Control", "no-store")
         return response
 
+    # the body is read whole (size limit, deadline) before any of the above runs: see serve/buffering.py
+    app.wsgi_app = BufferedBody(app.wsgi_app, settings.max_content_length, settings.body_timeout)
     return app
 
 

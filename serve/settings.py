@@ -22,7 +22,7 @@ class ServeSettings:
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 2
-    threads: int = 4                 # gthread threads per worker
+    threads: int = 4                 # threads per worker (worker_class gthread only)
     model_name: str = "movierec"
     model_alias: str = "champion"
     tracking_uri: str | None = None  # None: $MLFLOW_TRACKING_URI, else <repo>/mlflow.db
@@ -32,6 +32,11 @@ class ServeSettings:
     timeout: int = 120               # gunicorn worker timeout (model loading happens at boot)
     max_in_flight: int = 4           # requests running at once per worker; more wait...
     queue_timeout: float = 2.0       # ...at most this long, then 503 with Retry-After
+    # Slow and idle clients (README "The built-in server"); not in conf/ yet, `python -m serve` flags:
+    worker_class: str = "gevent"     # gevent: one event loop per worker, a greenlet per connection
+    worker_connections: int = 2000   # open connections per worker (gevent); more wait in the listen backlog
+    idle_timeout: int = 10           # s: the request line and headers must arrive within it; idle keep-alive too
+    body_timeout: float = 10.0       # s: a request body must arrive whole within it, else 408 and closed
 
     @classmethod
     def load(cls, conf_dir: Path = CONF_DIR, **overrides) -> "ServeSettings":
