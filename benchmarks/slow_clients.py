@@ -275,12 +275,18 @@ def main(argv: list[str] | None = None) -> int:
     with store as uri:
         for worker_class in args.worker_class:
             print(f"{worker_class}: starting (load average {load.loadavg()})", flush=True)
-            r = run_one(worker_class, uri, args)
+            key = worker_class + (" champion" if args.champion else "")
+            try:
+                r = run_one(worker_class, uri, args)
+            except Exception as exc:  # noqa: BLE001 - a candidate that cannot serve the workload is a result too
+                results["candidates"][key] = {"worker_class": worker_class, "failed": f"{type(exc).__name__}: {exc}",
+                                              "loadavg_1min": load.loadavg()}
+                print(f"  FAILED: {type(exc).__name__}: {exc}", flush=True)
+                continue
             r["model"] = "champion (copy of mlflow.db)" if args.champion else "small test model"
             r["settings"] = {"connections": args.connections, "duration_s": args.duration, "workers": args.workers,
                              "idle_timeout_s": args.idle_timeout}
             r["verdict"] = verdict(r, args.p99_limit_ms)
-            key = worker_class + (" champion" if args.champion else "")
             results["candidates"][key] = r
             _print(r)
     results["machine"] = {"cpus": os.cpu_count(), "python": platform.python_version(),

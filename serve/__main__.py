@@ -102,11 +102,16 @@ def parse_args(argv: list[str] | None = None) -> ServeSettings:
     parser.add_argument("--idle-timeout", type=int, default=defaults.idle_timeout,
                         help=f"seconds a client has to send its headers, and a keep-alive connection may stay "
                              f"idle (default {defaults.idle_timeout})")
+    parser.add_argument("--body-timeout", type=float, default=defaults.body_timeout,
+                        help=f"seconds a request body has to arrive whole, else 408 "
+                             f"(default {defaults.body_timeout:g})")
     args = parser.parse_args(argv)
-    if args.workers < 1 or args.threads < 1 or not 0 <= args.port < 65536 or args.idle_timeout <= 0:
-        parser.error("--workers and --threads must be >= 1, --port in 0-65535, --idle-timeout > 0")
+    if args.workers < 1 or args.threads < 1 or not 0 <= args.port < 65536 or min(args.idle_timeout,
+                                                                                 args.body_timeout) <= 0:
+        parser.error("--workers and --threads must be >= 1, --port in 0-65535, the timeouts > 0")
     return ServeSettings.load(host=args.host, port=args.port, workers=args.workers, threads=args.threads,
-                              worker_class=args.worker_class, idle_timeout=args.idle_timeout)
+                              worker_class=args.worker_class, idle_timeout=args.idle_timeout,
+                              body_timeout=args.body_timeout)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -42,9 +42,13 @@ class BufferedBody:
             self._buffer(environ)
         except BodyError as exc:
             body = json.dumps({"error": str(exc)}).encode()
+            # the rest of the body may still be on its way: close the connection rather than read it. A WSGI
+            # app cannot set Connection (hop-by-hop); gunicorn's start_response is its Response's method
+            server_response = getattr(start_response, "__self__", None)
+            if hasattr(server_response, "force_close"):
+                server_response.force_close()
             start_response(exc.status, [("Content-Type", "application/json"), ("Content-Length", str(len(body))),
-                                        ("Cache-Control", "no-store"), ("X-Content-Type-Options", "nosniff"),
-                                        ("Connection", "close")])
+                                        ("Cache-Control", "no-store"), ("X-Content-Type-Options", "nosniff")])
             return [body]
         return self.app(environ, start_response)
 
@@ -55,10 +59,9 @@ class BufferedBody:
             return
         limit = self.limit
         if declared:
-            try:
-                expected = int(declared)
-            except ValueError:
-                raise BodyError("400 Bad Request", f"Content-Length: not a number ({declared[:20]!r})") from None
+            if not (declared.isascii() and declared.isdigit()):
+                raise BodyError("400 Bad Request", f"Content-Length: not a number ({declared[:20]!r})")
+            expected = int(declared)
             if limit is not None and expected > limit:
                 raise BodyError("413 Request Entity Too Large",
                                 f"request body: larger than the limit of {limit} bytes")
