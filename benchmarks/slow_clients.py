@@ -265,17 +265,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--idle-timeout", type=int, default=10)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--champion", action="store_true", help="a copy of <repo>/mlflow.db's champion")
+    parser.add_argument("--bundle", type=Path, help="this model bundle folder (e.g. models/bundle), registered afresh")
     parser.add_argument("--p99-limit-ms", type=float, default=100.0)
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
 
     results = json.loads(args.out.read_text()) if args.out.is_file() else {}
     results.setdefault("candidates", {})
-    store = load.champion_copy() if args.champion else load.small_store(versions=1)
+    if args.champion:
+        store, model = load.champion_copy(), "champion (copy of mlflow.db)"
+    elif args.bundle:
+        store, model = load.bundle_store(args.bundle, versions=1), f"bundle {args.bundle}"
+    else:
+        store, model = load.small_store(versions=1), "small test model"
     with store as uri:
         for worker_class in args.worker_class:
             print(f"{worker_class}: starting (load average {load.loadavg()})", flush=True)
-            key = worker_class + (" champion" if args.champion else "")
+            key = worker_class + ("" if model == "small test model" else " " + model.split()[0])
             try:
                 r = run_one(worker_class, uri, args)
             except Exception as exc:  # noqa: BLE001 - a candidate that cannot serve the workload is a result too
@@ -283,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
                                               "loadavg_1min": load.loadavg()}
                 print(f"  FAILED: {type(exc).__name__}: {exc}", flush=True)
                 continue
-            r["model"] = "champion (copy of mlflow.db)" if args.champion else "small test model"
+            r["model"] = model
             r["settings"] = {"connections": args.connections, "duration_s": args.duration, "workers": args.workers,
                              "idle_timeout_s": args.idle_timeout}
             r["verdict"] = verdict(r, args.p99_limit_ms)
