@@ -161,8 +161,9 @@ def probe(port: int, paths: list[str], seconds: float, max_requests: int = 5000,
     return out
 
 
-def throughput(port: int, users: list[int], concurrency: int = 8, seconds: float = 5.0) -> dict:
+def throughput(server, users: list[int], concurrency: int = 8, seconds: float = 5.0) -> dict:
     """GET /recommend at `concurrency` keep-alive clients for `seconds`: requests/s and errors."""
+    port = server.port
     stop_at = time.monotonic() + seconds
 
     def client(i: int) -> tuple[int, int]:
@@ -182,13 +183,28 @@ def throughput(port: int, users: list[int], concurrency: int = 8, seconds: float
         conn.close()
         return ok, bad
 
+    cpu_before = worker_cpu(server)
     start = time.monotonic()
     with ThreadPoolExecutor(concurrency) as pool:
         results = list(pool.map(client, range(concurrency)))
     elapsed = time.monotonic() - start
+    cpu = {pid: round(t - cpu_before.get(pid, 0.0), 2) for pid, t in worker_cpu(server).items()}
     ok, bad = sum(r[0] for r in results), sum(r[1] for r in results)
     return {"requests_per_s": round((ok + bad) / elapsed, 1), "requests": ok + bad, "errors": bad,
-            "concurrency": concurrency, "seconds": round(elapsed, 1)}
+            "concurrency": concurrency, "seconds": round(elapsed, 1),
+            # how the work spread over the workers: CPU seconds each used during the run
+            "worker_cpu_s": sorted(cpu.values(), reverse=True)}
+
+
+def worker_cpu(server) -> dict[int, float]:
+    out = {}
+    for proc in load.worker_processes(server):
+        try:
+            times = proc.cpu_times()
+            out[proc.pid] = times.user + times.system
+        except Exception:  # noqa: BLE001 - a worker that just exited
+            pass
+    return out
 
 
 def rss_sampler(server, every: float, stop: threading.Event, out: list) -> None:
@@ -213,7 +229,7 @@ def run_one(worker_class: str, uri: str, args) -> dict:
         result: dict = {"worker_class": worker_class, "loadavg_1min_start": load.loadavg()}
         probe(server.port, mixed, 1.0)  # warm-up
         result["quiet"] = probe(server.port, mixed, args.probe_seconds)
-        result["throughput_c8"] = throughput(server.port, users, 8, args.throughput_seconds)
+        result["throughput_c8"] = throughput(server, users, 8, args.throughput_seconds)
 
         rss: list[float] = []
         stop = threading.Event()
@@ -312,7 +328,8 @@ def _print(r: dict) -> None:
         return f"{d[k]['p50_ms']}/{d[k]['p99_ms']} ms (n={d[k]['n']})"
 
     print(f"  quiet:         /livez {fig(q, '/livez')}, /recommend {fig(q, '/recommend')}; "
-          f"c=8 {r['throughput_c8']['requests_per_s']} req/s ({r['throughput_c8']['errors']} errors)")
+          f"c=8 {r['throughput_c8']['requests_per_s']} req/s ({r['throughput_c8']['errors']} errors, worker CPU s "
+          f"{r['throughput_c8']['worker_cpu_s']})")
     print(f"  {s['peak_open']} half-open: /livez {fig(u, '/livez')}, /recommend {fig(u, '/recommend')}; "
           f"errors {u['errors']} {u['error_kinds']}")
     print(f"  server closed {s['closed_by_server']} after {s['kept_open_s']} s; said {s['server_said_before_closing']}")
