@@ -11,15 +11,19 @@ app an in-memory copy with its exact ``Content-Length``:
 * not all of it within ``timeout`` s: 408 and the connection is closed;
 * the client closing mid-body: 400.
 
-Under gunicorn the deadline is enforced on the client socket (``environ["gunicorn.socket"]``):
-each read waits at most the time left. Every answer here is JSON ``{"error": ...}`` like the app's.
+The deadline is a total: in a gevent worker (production) a `gevent.Timeout` interrupts the read
+at the deadline however the bytes trickle in. Elsewhere (thread workers) each read of the client
+socket (``environ["gunicorn.socket"]``) waits at most the time left, which bounds a silent client
+but not one sending a byte now and then. Every answer here is JSON ``{"error": ...}``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import socket
+import sys
 import time
 
 CHUNK = 64 * 1024
@@ -80,19 +84,10 @@ class BufferedBody:
         stream, sock = environ["wsgi.input"], environ.get("gunicorn.socket")
         deadline = time.monotonic() + self.timeout
         previous = sock.gettimeout() if sock is not None else None
-        parts, size = [], 0
+        parts: list[bytes] = []
         try:
-            while wanted is None or size < wanted:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise TimeoutError
-                if sock is not None:
-                    sock.settimeout(left)
-                part = stream.read(CHUNK if wanted is None else min(CHUNK, wanted - size))
-                if not part:
-                    break
-                parts.append(part)
-                size += len(part)
+            with _total_deadline(self.timeout):
+                self._read_into(parts, stream, sock, wanted, deadline)
         except (TimeoutError, socket.timeout):
             raise BodyError("408 Request Timeout",
                             f"request body: not received within {self.timeout:g} s; closing the connection") from None
@@ -109,6 +104,34 @@ class BufferedBody:
                     sock.settimeout(previous)
                 except OSError:
                     pass
+        size = sum(len(part) for part in parts)
         if exact and size < wanted:
             raise BodyError("400 Bad Request", f"request body: ended after {size} of {wanted} bytes")
         return b"".join(parts)
+
+    @staticmethod
+    def _read_into(parts: list[bytes], stream, sock, wanted: int | None, deadline: float) -> None:
+        size = 0
+        while wanted is None or size < wanted:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError
+            if sock is not None:
+                sock.settimeout(left)
+            part = stream.read(CHUNK if wanted is None else min(CHUNK, wanted - size))
+            if not part:
+                break
+            parts.append(part)
+            size += len(part)
+
+
+def _total_deadline(seconds: float):
+    """`gevent.Timeout` raising TimeoutError in a gevent-patched process (a gevent worker); else nothing."""
+    if "gevent" in sys.modules:
+        from gevent import monkey
+
+        if monkey.is_module_patched("socket"):
+            import gevent
+
+            return gevent.Timeout(seconds, TimeoutError)
+    return contextlib.nullcontext()

@@ -143,3 +143,34 @@ def test_half_open_connections_do_not_starve_other_clients(server):
     finally:
         for sock in held:
             sock.close()
+
+
+@pytest.mark.parametrize("head,trickle", [
+    (b"GET /livez HTTP/1.1\r\nHost: 127.0.0.1\r\n", b"X-Slow: " + b"a" * 200),
+    (b"POST /recommend HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+     b"Content-Length: 1000\r\n\r\n", b"[" * 200),
+], ids=["headers", "body"])
+def test_the_timeouts_are_totals_a_trickling_client_is_cut_off(server, head, trickle):
+    """A byte every 0.3 s never leaves a read idle for long: the header and body deadlines are totals."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+        sock.sendall(head)
+        start = time.monotonic()
+        for byte in trickle:
+            if time.monotonic() - start > IDLE_TIMEOUT + 4:
+                pytest.fail(f"still open {IDLE_TIMEOUT + 4} s after a {IDLE_TIMEOUT} s timeout")
+            try:
+                sock.sendall(bytes([byte]))
+                time.sleep(0.3)
+            except (BrokenPipeError, ConnectionResetError):
+                break
+            sock.setblocking(False)
+            try:
+                if sock.recv(200, socket.MSG_PEEK) == b"":
+                    break      # closed by the server
+                break          # or answered (408 for the body)
+            except BlockingIOError:
+                pass
+            finally:
+                sock.setblocking(True)
+        waited = time.monotonic() - start
+    assert IDLE_TIMEOUT - 0.5 < waited < IDLE_TIMEOUT + 2, waited
