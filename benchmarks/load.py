@@ -58,7 +58,7 @@ def loadavg() -> float:
 
 @contextmanager
 def running_server(tracking_uri: str | None, workers: int = 2, timeout: float = 180,
-                   log_dir: Path | None = None) -> Iterator[ServerProcess]:
+                   log_dir: Path | None = None, extra_args: tuple[str, ...] = ()) -> Iterator[ServerProcess]:
     """`python -m serve` on a free loopback port until every worker has loaded the model.
 
     A gunicorn worker accepts connections only once `create_app` returned (the model is loaded in
@@ -66,7 +66,7 @@ def running_server(tracking_uri: str | None, workers: int = 2, timeout: float = 
     wait until every worker's RSS has settled.
     """
     log_dir = log_dir or Path(tempfile.mkdtemp(prefix="movierec-load-"))
-    with serve_subprocess(log_dir / "serve.log", tracking_uri, workers, timeout) as server:
+    with serve_subprocess(log_dir / "serve.log", tracking_uri, workers, timeout, extra_args=extra_args) as server:
         _wait_workers_loaded(server, workers, timeout)
         yield server
 
@@ -313,6 +313,23 @@ def small_store(versions: int = 2) -> Iterator[str]:
 
 
 @contextmanager
+def bundle_store(bundle_dir: Path, versions: int = 2) -> Iterator[str]:
+    """A model bundle folder (e.g. `models/bundle` of a pipeline run) as `movierec` versions 1..`versions`
+    in a temporary store, registered by this tree's code (a store written by other code may not load)."""
+    with tempfile.TemporaryDirectory(prefix="movierec-load-") as root:
+        env = {**os.environ, "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"}
+        code = (f"import sys; sys.path[:0] = ['{REPO_ROOT / 'tests' / 'serve'}', '{REPO_ROOT / 'src'}'];"
+                "from pathlib import Path;"
+                "from movierec.registry.tracking import use_store; from serve_testdata import Registry;"
+                "import os; os.chdir(sys.argv[1]);"  # MLflow's default artifact root is relative to it
+                "uri = 'sqlite:///' + sys.argv[1] + '/mlflow.db'; use_store(uri, 'load-benchmark');"
+                f"[Registry(uri, Path(sys.argv[2]), None, None).register('movierec') for _ in range({versions})]")
+        subprocess.run([sys.executable, "-c", code, root, str(Path(bundle_dir).resolve())], cwd=REPO_ROOT, env=env,
+                       check=True, capture_output=True, text=True)
+        yield f"sqlite:///{Path(root) / 'mlflow.db'}"
+
+
+@contextmanager
 def champion_copy() -> Iterator[str]:
     """A consistent copy of <repo>/mlflow.db (sqlite backup API): the alias moves there, never in the original."""
     source = REPO_ROOT / "mlflow.db"
@@ -343,6 +360,7 @@ def alias_versions(tracking_uri: str, name: str = "movierec", alias: str = "cham
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--small", action="store_true", help="the small test model instead of the champion")
+    parser.add_argument("--bundle", type=Path, help="this model bundle folder instead of the champion")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[8, 32])
     parser.add_argument("--duration", type=float, default=60.0, help="seconds per phase")
     parser.add_argument("--warmup", type=float, default=5.0)
@@ -354,11 +372,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     sys.path.insert(0, str(REPO_ROOT / "src"))
 
-    results: dict = {"model": "small" if args.small else "champion (copy of mlflow.db)", "workers": args.workers,
+    model = "small" if args.small else (f"bundle {args.bundle}" if args.bundle else "champion (copy of mlflow.db)")
+    results: dict = {"model": model, "workers": args.workers,
                      "mix": dict(MIX), "duration_s": args.duration,
                      "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                                  "loadavg_at_start": [round(x, 2) for x in os.getloadavg()]}, "phases": []}
-    store = small_store() if args.small else champion_copy()
+    store = small_store() if args.small else (bundle_store(args.bundle) if args.bundle else champion_copy())
     with store as uri, running_server(uri, workers=args.workers) as server:
         old, new = alias_versions(uri)
         users, movies = discover(server.port)

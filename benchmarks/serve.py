@@ -124,20 +124,40 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=300, help="requests per endpoint and measurement")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--worker-class", help="`python -m serve --worker-class` (default: the configured one)")
+    parser.add_argument("--bundle", type=Path, help="this model bundle folder (e.g. models/bundle) instead of "
+                                                    "the champion, registered afresh in a temporary store")
     args = parser.parse_args()
+    if args.bundle:
+        sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
+        import load
 
+        with load.bundle_store(args.bundle, versions=1) as uri:
+            os.environ["MLFLOW_TRACKING_URI"] = uri
+            run(args)
+    else:
+        run(args)
+
+
+def run(args) -> None:
+
+    from serve.settings import ServeSettings
+
+    worker_class = args.worker_class or ServeSettings.load().worker_class
     inproc, meta = in_process(args.requests)
     work = meta.pop("work")
     from serve.process import serve_subprocess
 
     with tempfile.TemporaryDirectory() as tmp, \
-            serve_subprocess(Path(tmp) / "serve.log", os.environ.get("MLFLOW_TRACKING_URI"), args.workers) as server:
+            serve_subprocess(Path(tmp) / "serve.log", os.environ.get("MLFLOW_TRACKING_URI"), args.workers,
+                             extra_args=("--worker-class", worker_class)) as server:
         wait_for_every_worker(server.base_url, args.workers)
         http, throughput = over_http(server.base_url, work, args.concurrency)
 
     result = {
         "model": meta, "in_process": inproc, "http_loopback": http, "throughput": throughput,
-        "server": {"workers": args.workers, "worker_class": "gthread"},
+        "server": {"workers": args.workers, "worker_class": worker_class},
+        "model_source": str(args.bundle) if args.bundle else "champion",
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
         "note": "client and server share the machine's CPUs",
     }

@@ -1,7 +1,10 @@
 """`python -m serve [--host H] [--port P] [--workers N]`: the app under gunicorn (production).
 
-Defaults come from `conf/serve/default.yaml`. The app is built in each worker after the fork
-(`preload_app=False`), so torch and MLflow never load in the master process.
+Defaults come from `conf/serve/default.yaml` (and `serve.settings.ServeSettings`). The app is built
+in each worker after the fork (`preload_app=False`), so torch and MLflow never load in the master.
+Workers are gevent workers (`serve.workers.JsonGeventWorker`): a client that sends its request
+slowly holds a greenlet, not a thread; its headers must arrive within `--idle-timeout` seconds,
+its body within the body timeout; errors gunicorn answers itself (414, 431, 400) are JSON.
 """
 
 from __future__ import annotations
@@ -9,12 +12,21 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import sys
 import tempfile
 
 from gunicorn.app.base import BaseApplication
 
 from serve.settings import ServeSettings
+
+WORKER_CLASSES = {
+    "gevent": "serve.workers.JsonGeventWorker",     # production: event loop per worker, JSON errors
+    "gthread": "serve.workers.JsonThreadWorker",    # the previous default (threads), JSON errors
+    # benchmark candidates only (benchmarks/slow_clients.py): an asyncio front with the app in a
+    # thread pool through a2wsgi; their own parse errors are not JSON
+    "asgi": "gunicorn.workers.gasgi.ASGIWorker",
+    "uvicorn": "uvicorn.workers.UvicornWorker",
+}
+ASGI_CLASSES = {"asgi", "uvicorn"}
 
 
 class GunicornServer(BaseApplication):
@@ -28,15 +40,21 @@ class GunicornServer(BaseApplication):
         s = self.settings
         host = f"[{s.host}]" if ":" in s.host else s.host
         options = {
-            "bind": f"{host}:{s.port}", "workers": s.workers, "worker_class": "gthread", "threads": s.threads,
-            "preload_app": False, "timeout": s.timeout, "graceful_timeout": 10, "keepalive": 5,
+            "bind": f"{host}:{s.port}", "workers": s.workers, "worker_class": WORKER_CLASSES[s.worker_class],
+            "threads": s.threads, "worker_connections": s.worker_connections,
+            "preload_app": False, "timeout": s.timeout, "graceful_timeout": 10,
+            # gevent workers time the reading of a request line + headers with `keepalive`, and close
+            # a keep-alive connection idle that long: one setting for both
+            "keepalive": s.idle_timeout,
+            "limit_request_line": 4094, "limit_request_fields": 100, "limit_request_field_size": 8190,
             "errorlog": "-", "accesslog": None, "proc_name": "movierec-serve",
             # gunicorn >= 26 opens a control socket at a fixed path that a second instance takes over
             "control_socket_disable": True,
             # SIGTERM: stop accepting, let in-flight requests finish (up to graceful_timeout), exit
             "child_exit": _mark_worker_dead,
             "when_ready": lambda server: print(f"movierec serving on http://{host}:{s.port}/ "
-                                               f"({s.workers} workers; API: /openapi.json)", flush=True),
+                                               f"({s.workers} {s.worker_class} workers; API: /openapi.json)",
+                                               flush=True),
         }
         for key, value in options.items():
             if key in self.cfg.settings:
@@ -45,7 +63,12 @@ class GunicornServer(BaseApplication):
     def load(self):
         from serve.app import create_app
 
-        return create_app(self.settings)
+        app = create_app(self.settings)
+        if self.settings.worker_class in ASGI_CLASSES:
+            from a2wsgi import WSGIMiddleware
+
+            return WSGIMiddleware(app, workers=self.settings.threads)
+        return app
 
 
 def _mark_worker_dead(server, worker) -> None:
@@ -73,10 +96,21 @@ def parse_args(argv: list[str] | None = None) -> ServeSettings:
                         help=f"worker processes, one model each (default {defaults.workers})")
     parser.add_argument("--threads", type=int, default=defaults.threads,
                         help=f"threads per worker (default {defaults.threads})")
+    parser.add_argument("--worker-class", choices=sorted(WORKER_CLASSES), default=defaults.worker_class,
+                        help=f"gunicorn worker (default {defaults.worker_class}; the others are for comparison)")
+    parser.add_argument("--idle-timeout", type=int, default=defaults.idle_timeout,
+                        help=f"seconds a client has to send its headers, and a keep-alive connection may stay "
+                             f"idle (default {defaults.idle_timeout})")
+    parser.add_argument("--body-timeout", type=float, default=defaults.body_timeout,
+                        help=f"seconds a request body has to arrive whole, else 408 "
+                             f"(default {defaults.body_timeout:g})")
     args = parser.parse_args(argv)
-    if args.workers < 1 or args.threads < 1 or not 0 <= args.port < 65536:
-        parser.error("--workers and --threads must be >= 1 and --port in 0-65535")
-    return ServeSettings.load(host=args.host, port=args.port, workers=args.workers, threads=args.threads)
+    if args.workers < 1 or args.threads < 1 or not 0 <= args.port < 65536 or min(args.idle_timeout,
+                                                                                 args.body_timeout) <= 0:
+        parser.error("--workers and --threads must be >= 1, --port in 0-65535, the timeouts > 0")
+    return ServeSettings.load(host=args.host, port=args.port, workers=args.workers, threads=args.threads,
+                              worker_class=args.worker_class, idle_timeout=args.idle_timeout,
+                              body_timeout=args.body_timeout)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -86,4 +120,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -28,7 +28,7 @@ route = spec.route
 
 USER_ID_QUERY = query("user_id", USER_ID, "A MovieLens userId the model was trained on", required=True)
 K_QUERY = query("k", K, "How many recommendations (1-100)")
-FILTER_QUERIES = tuple(query(name, schema, schema["description"]) for name, schema in FILTERS.items())
+FILTER_QUERIES = tuple(query(name, schema, str(schema["description"])) for name, schema in FILTERS.items())
 FILTERED = ("Filters (`genres`, `exclude_genres`, `year_min`, `year_max`, `min_ratings`) apply before the "
             "top-k cut: the answer holds exactly `k` movies when `n_candidates` >= `k`, else all of them and "
             "a `note`. Each item says `because` (a reason code and a line of text).")

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import io
 import logging
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from flask import Flask, jsonify, request
-from werkzeug.exceptions import HTTPException, NotFound, RequestEntityTooLarge
+from werkzeug.exceptions import HTTPException, NotFound
 
 from serve import operations
 from serve.api import STORE_KEY, api
+from serve.buffering import BufferedBody
 from serve.model_store import ModelStore
 from serve.settings import REPO_ROOT, WEB_DIR, ServeSettings
 from serve.validation import InvalidRequest
@@ -31,13 +32,13 @@ def create_app(settings: ServeSettings | None = None, *, tracking_uri: str | Non
     """
     from movierec.registry.tracking import resolve_tracking_uri
 
-    overrides = dict(model_name=model_name, model_alias=model_alias, poll_seconds=poll_seconds)
+    overrides: dict[str, Any] = dict(model_name=model_name, model_alias=model_alias, poll_seconds=poll_seconds)
     settings = replace(settings or ServeSettings.load(), **{k: v for k, v in overrides.items() if v is not None})
 
     app = Flask(__name__, static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_content_length
-    app.json.sort_keys = False
-    app.json.compact = True
+    app.json.sort_keys = False  # type: ignore[attr-defined]  # Flask's default provider has both
+    app.json.compact = True  # type: ignore[attr-defined]
 
     if store is None:
         uri = tracking_uri or resolve_tracking_uri(settings.tracking_uri, REPO_ROOT)
@@ -52,19 +53,6 @@ def create_app(settings: ServeSettings | None = None, *, tracking_uri: str | Non
     app.register_blueprint(web)
     _register_errors(app)
 
-    @app.before_request
-    def limit_chunked_body():
-        """A body without Content-Length (chunked) over the limit is 413 too; werkzeug would cut it at
-        the limit without a word, and a JSON prefix that parses would then be served as the request."""
-        limit, environ = request.max_content_length, request.environ
-        if limit is None or environ.get("CONTENT_LENGTH") or not environ.get("wsgi.input_terminated"):
-            return None
-        data = environ["wsgi.input"].read(limit + 1)
-        if len(data) > limit:
-            raise RequestEntityTooLarge()
-        environ["wsgi.input"], environ["CONTENT_LENGTH"] = io.BytesIO(data), str(len(data))
-        return None
-
     @app.after_request
     def headers(response):
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
@@ -72,6 +60,9 @@ def create_app(settings: ServeSettings | None = None, *, tracking_uri: str | Non
             response.headers.setdefault("Cache-Control", "no-store")
         return response
 
+    # the body is read whole (size limit, deadline) before any of the above runs: see serve/buffering.py
+    app.wsgi_app = BufferedBody(  # type: ignore[method-assign]  # Flask's documented way to wrap
+        app.wsgi_app, settings.max_content_length, settings.body_timeout)
     return app
 
 

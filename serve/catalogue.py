@@ -21,7 +21,7 @@ class MovieCatalogue:
             for mid, title, year, genres in zip(movies["movie_id"], movies["title"], movies["year"],
                                                 movies["genres"])
         ]
-        self._lower = [row["title"].casefold() for row in self._rows]
+        self._lower = [str(row["title"]).casefold() for row in self._rows]
         # most rated first, ties to the lower movie id: the order search results come in
         self._by_popularity = np.lexsort((self.movie_id, -self.n_ratings))
         self._ratings = ratings

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from functools import wraps
+from typing import Any
 
 from flask import Blueprint, request
 
@@ -73,7 +74,7 @@ class ApiSpec:
 
         def decorate(view: Callable) -> Callable:
             codes = sorted(set(errors) | {"400", "503"})  # 400: an unknown query parameter, even with none declared
-            operation = {
+            operation: dict[str, Any] = {
                 "operationId": f"{view.__name__}", "summary": summary, "tags": list(tags),
                 "responses": {"200": {"description": "OK", "content": {
                     media_type: {"schema": self.ref(response)}}}},

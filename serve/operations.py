@@ -95,7 +95,8 @@ def install(app: Flask, max_in_flight: int, queue_timeout: float) -> None:
         instruments.requests.labels(*labels).inc()
         if response.status_code >= 400:
             instruments.errors.labels(*labels).inc()
-        instruments.latency.labels(labels[0], labels[1], labels[3]).observe(time.perf_counter() - g.get("started", time.perf_counter()))
+        elapsed = time.perf_counter() - g.get("started", time.perf_counter())
+        instruments.latency.labels(labels[0], labels[1], labels[3]).observe(elapsed)
         return response
 
     @app.teardown_request

@@ -31,11 +31,12 @@ class ServerProcess:
 
 @contextmanager
 def serve_subprocess(log_path: Path, tracking_uri: str | None, workers: int = 1, timeout: float = 120,
-                     stop_timeout: float = 30) -> Iterator[ServerProcess]:
+                     stop_timeout: float = 30, extra_args: tuple[str, ...] = ()) -> Iterator[ServerProcess]:
     """The production server (gunicorn) on a free loopback port, yielded once `/readyz` is 200.
 
     `tracking_uri` None: the service's own default store (`<repo>/mlflow.db`), whatever the
-    caller's environment says. The server is stopped (SIGTERM, then SIGKILL) on exit.
+    caller's environment says. `extra_args` go to `python -m serve` (e.g. `--worker-class gthread`).
+    The server is stopped (SIGTERM, then SIGKILL) on exit.
     """
     import requests
 
@@ -49,7 +50,7 @@ def serve_subprocess(log_path: Path, tracking_uri: str | None, workers: int = 1,
     server = None
     with log_path.open("w") as log:
         proc = subprocess.Popen([sys.executable, "-m", "serve", "--host", "127.0.0.1", "--port", str(port),
-                                 "--workers", str(workers)], cwd=REPO_ROOT, env=env, stdout=log,
+                                 "--workers", str(workers), *extra_args], cwd=REPO_ROOT, env=env, stdout=log,
                                 stderr=subprocess.STDOUT)
         server = ServerProcess(f"http://127.0.0.1:{port}", port, proc, log_path)
         try:

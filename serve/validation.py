@@ -11,8 +11,10 @@ import json
 import math
 import re
 
-_INT_TEXT = re.compile(r"[+-]?\d{1,18}")
-_NUMBER_TEXT = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+# ASCII digits only: `\d`, int(), float() and str.isdigit() also take other scripts' digits ("١" is 1)
+_INT_TEXT = re.compile(r"[+-]?[0-9]{1,18}")
+_NUMBER_TEXT = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
+_BLANK = " \t"  # what may surround a value (ASCII); str.strip() alone would also take U+2003 and the like
 
 
 class InvalidRequest(ValueError):
@@ -135,14 +137,14 @@ def parse_parameters(parameters: list[dict], source: dict[str, list[str]], locat
 def _coerce(text: str, schema: dict, name: str):
     kind = schema.get("type")
     if kind == "integer":
-        if not _INT_TEXT.fullmatch(text.strip()):
+        if not _INT_TEXT.fullmatch(text.strip(_BLANK)):
             raise InvalidRequest(f"{name}: must be an integer, got {_show(text)}")
-        return int(text)
+        return int(text.strip(_BLANK))
     if kind == "number":
-        if not _NUMBER_TEXT.fullmatch(text.strip()):
+        if not _NUMBER_TEXT.fullmatch(text.strip(_BLANK)):
             raise InvalidRequest(f"{name}: must be a number, got {_show(text)}")
-        return float(text)
+        return float(text.strip(_BLANK))
     if kind == "array":  # style=form, explode=false: one comma-separated value; empty means none
-        items = [item.strip() for item in text.split(",")] if text.strip() else []
+        items = [item.strip(_BLANK) for item in text.split(",")] if text.strip(_BLANK) else []
         return [_coerce(item, schema.get("items", {}), f"{name}[{i}]") for i, item in enumerate(items)]
     return text

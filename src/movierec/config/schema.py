@@ -134,6 +134,10 @@ class ServeConfig:
     timeout: int = 120
     max_in_flight: int = 4
     queue_timeout: float = 2.0
+    worker_class: str = "gevent"
+    worker_connections: int = 2000
+    idle_timeout: int = 10
+    body_timeout: float = 10.0
 
 
 @dataclass
