@@ -73,7 +73,8 @@ class ApiSpec:
         """
 
         def decorate(view: Callable) -> Callable:
-            codes = sorted(set(errors) | {"400", "503"})  # 400: an unknown query parameter, even with none declared
+            # 400: an unknown query parameter, even with none declared; 413: any body over the limit
+            codes = sorted(set(errors) | {"400", "503"} | ({"413"} if method in ("POST", "PUT", "PATCH") else set()))
             operation: dict[str, Any] = {
                 "operationId": f"{view.__name__}", "summary": summary, "tags": list(tags),
                 "responses": {"200": {"description": "OK", "content": {
