@@ -1,0 +1,131 @@
+"""Strong top-N baselines, self-contained (numpy / scipy / implicit): EASE^R, RP3beta, implicit ALS.
+
+Each method fits on a scipy CSR users x movies matrix of train ratings and scores every movie for
+every user (or for one profile); ranking, exclusion of rated movies and the metrics are the
+caller's. Nothing here imports ``movierec``: the benchmark wires these into its table, and the
+research script (``benchmarks/ranking_research.py``) tunes them on validation.
+
+* EASE^R (Steck 2019): B = I - P diag(1/diag(P)), P = (X^T X + lambda I)^-1, diag(B) = 0,
+  scores = X B, with X the binary user x movie matrix.
+* RP3beta (Paudel et al. 2017): W = P_iu P_ui (two-step random walk, both transition matrices
+  raised element-wise to alpha), each column j divided by deg(j)^beta, the ``neighbours``
+  largest entries kept per row, diagonal zero; scores = X W.
+* implicit ALS (Hu, Koren, Volinsky 2008) through the ``implicit`` package (0.7): binary X is
+  multiplied by ``alpha`` and taken as the confidence of an observed pair (unobserved: 1, target
+  0), with ``factors`` and ``regularization`` given.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+# grids searched on validation (NDCG@10); the chosen points are what benchmarks/accuracy.py reports
+EASE_LAMBDAS = (50.0, 100.0, 200.0, 400.0, 800.0, 1600.0)
+RP3_GRID = tuple((a, b) for a in (0.5, 0.8, 1.0) for b in (0.3, 0.45, 0.6))
+ALS_GRID = tuple(dict(factors=f, regularization=r, alpha=a)
+                 for f in (128, 256) for r in (3.0, 10.0, 30.0) for a in (1.0, 4.0))
+
+
+def binary_matrix(user_idx: np.ndarray, movie_idx: np.ndarray, n_users: int, n_movies: int,
+                  values: np.ndarray | None = None) -> sp.csr_matrix:
+    """Users x movies CSR with 1 (or ``values``) at every rated pair."""
+    data = np.ones(len(user_idx), np.float64) if values is None else np.asarray(values, np.float64)
+    return sp.csr_matrix((data, (np.asarray(user_idx), np.asarray(movie_idx))), shape=(n_users, n_movies))
+
+
+@dataclass
+class ItemItemModel:
+    """A movie x movie weight matrix W: a profile's scores are x W (x = its binary row)."""
+
+    weights: np.ndarray  # (n_movies, n_movies), float32 or float64
+    name: str = ""
+
+    @property
+    def n_movies(self) -> int:
+        return self.weights.shape[0]
+
+    def score_matrix(self, X: sp.csr_matrix) -> np.ndarray:
+        """Scores of every movie for every row of X (users x movies)."""
+        return np.asarray(X @ self.weights)
+
+    def score_profile(self, movie_idx: np.ndarray) -> np.ndarray:
+        """Scores of every movie for one profile (binary: the rated movies' rows summed)."""
+        movie_idx = np.asarray(movie_idx, dtype=np.int64)
+        if movie_idx.size == 0:
+            return np.zeros(self.n_movies)
+        return self.weights[movie_idx].sum(axis=0, dtype=np.float64)
+
+
+def fit_ease(X: sp.csr_matrix, lam: float) -> ItemItemModel:
+    """EASE^R closed form on the (binary) users x movies matrix X."""
+    gram = np.asarray((X.T @ X).todense(), dtype=np.float64)
+    gram[np.diag_indices_from(gram)] += lam
+    P = np.linalg.inv(gram)
+    B = P / (-np.diag(P))[None, :]
+    B[np.diag_indices_from(B)] = 0.0
+    return ItemItemModel(B.astype(np.float32), f"EASE lambda={lam:g}")
+
+
+def fit_rp3beta(X: sp.csr_matrix, alpha: float, beta: float, neighbours: int = 200) -> ItemItemModel:
+    """RP3beta item-item weights from the binary users x movies matrix X."""
+    X = sp.csr_matrix(X, dtype=np.float64)
+    X.data[:] = 1.0
+    user_deg = np.asarray(X.sum(axis=1)).ravel()
+    item_deg = np.asarray(X.sum(axis=0)).ravel()
+    p_ui = sp.diags(1.0 / np.maximum(user_deg, 1.0)) @ X   # user -> item transition
+    p_iu = sp.diags(1.0 / np.maximum(item_deg, 1.0)) @ X.T.tocsr()  # item -> user transition
+    p_ui.data **= alpha
+    p_iu.data **= alpha
+    W = np.asarray((p_iu @ p_ui).todense())
+    W /= np.power(np.maximum(item_deg, 1.0), beta)[None, :]
+    np.fill_diagonal(W, 0.0)
+    if neighbours and neighbours < W.shape[1]:
+        cut = np.argpartition(-W, neighbours - 1, axis=1)[:, neighbours:]
+        np.put_along_axis(W, cut, 0.0, axis=1)
+    return ItemItemModel(W.astype(np.float32), f"RP3beta alpha={alpha:g} beta={beta:g} k={neighbours}")
+
+
+@dataclass
+class FactorModel:
+    """User and movie factors: scores = U V^T (``implicit`` ALS)."""
+
+    user_factors: np.ndarray
+    item_factors: np.ndarray
+    regularization: float
+    alpha: float
+    name: str = ""
+
+    def score_matrix(self, users: np.ndarray | None = None) -> np.ndarray:
+        U = self.user_factors if users is None else self.user_factors[users]
+        return U @ self.item_factors.T
+
+    def fold_in(self, movie_idx: np.ndarray) -> np.ndarray:
+        """A new user's factors: implicit's ALS user step (confidence alpha on the rated movies,
+        1 elsewhere): (V^T V + (alpha - 1) V_r^T V_r + reg I) p = alpha * sum V_r."""
+        V = self.item_factors.astype(np.float64)
+        Vr = V[np.asarray(movie_idx, np.int64)]
+        A = V.T @ V + (self.alpha - 1.0) * Vr.T @ Vr + self.regularization * np.eye(V.shape[1])
+        return np.linalg.solve(A, self.alpha * Vr.sum(axis=0))
+
+
+def fit_als(X: sp.csr_matrix, factors: int, regularization: float, alpha: float, iterations: int = 15,
+            seed: int = 42) -> FactorModel:
+    """implicit's CPU ALS on binary X with confidence alpha on observed pairs (one thread)."""
+    from implicit.cpu.als import AlternatingLeastSquares
+    from threadpoolctl import threadpool_limits
+
+    C = sp.csr_matrix(X, dtype=np.float32)
+    C.data[:] = 1.0
+    with threadpool_limits(1, "blas"):
+        als = AlternatingLeastSquares(factors=factors, regularization=regularization, alpha=alpha,
+                                      iterations=iterations, random_state=seed, num_threads=1)
+        als.fit(C, show_progress=False)
+    return FactorModel(np.asarray(als.user_factors), np.asarray(als.item_factors), regularization, alpha,
+                       f"ALS factors={factors} reg={regularization:g} alpha={alpha:g}")
