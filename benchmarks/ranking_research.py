@@ -1,0 +1,285 @@
+"""Research for the ranking issue: every variant measured on validation, the chosen ones on test.
+
+Validation = the trainer's seeded 10% of train rows (seed 42), ranked against the other 90%
+(every choice below is made there); test is scored only for the settings chosen on validation.
+Self-contained (``research_common.py``, ``baselines.py``): no ``movierec`` import.
+
+    python benchmarks/ranking_research.py PART [PART ...] [--data DIR] [--out FILE]
+
+PART: baselines | embedding | useruser | final | newuser. Results are merged into
+``benchmarks/results/ranking_research.json`` (one key per part).
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import argparse
+import json
+import pickle
+import sys
+import time
+from dataclasses import asdict, replace
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from baselines import (ALS_GRID, EASE_LAMBDAS, RP3_GRID, binary_matrix, fit_als, fit_ease,  # noqa: E402
+                       fit_rp3beta)
+from research_common import (EmbCfg, EvalSet, UserUserDense, UUCfg, arrays, dump, fit_embedding,  # noqa: E402
+                             load, new_user_split, rating_matrix, rmse, top_k_rows, ranking_from_top,
+                             train_pipeline, validation_split, zscore_rows)
+
+HERE = Path(__file__).resolve().parent
+CACHE = Path(os.environ.get("RESEARCH_CACHE", "/tmp/ranking_research_cache"))
+
+
+def log(*a):
+    print(time.strftime("%H:%M:%S"), *a, flush=True)
+
+
+def cached(name: str, make):
+    path = CACHE / f"{name}.pkl"
+    if path.exists():
+        return pickle.loads(path.read_bytes())
+    obj = make()
+    CACHE.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(pickle.dumps(obj))
+    return obj
+
+
+class Ctx:
+    def __init__(self, data_dir):
+        self.d = load(data_dir)
+        d = self.d
+        self.fit, self.val = validation_split(d.train)
+        self.ev_val = EvalSet.build(self.fit, self.val, d.n_users, d.n_movies)
+        self.ev_test = EvalSet.build(d.train, d.test, d.n_users, d.n_movies)
+        self.X_fit = rating_matrix(self.fit, d.n_users, d.n_movies, binary=True)
+        self.X_train = rating_matrix(d.train, d.n_users, d.n_movies, binary=True)
+
+    def ease(self, lam: float, on: str = "fit"):
+        X = self.X_fit if on == "fit" else self.X_train
+        return cached(f"ease_{on}_{lam:g}", lambda: fit_ease(X, lam))
+
+    def emb(self, cfg: EmbCfg, seed: int = 42, refit: bool = False):
+        """(selection model = trained on the validation fit part, early-stopped on validation;
+        refit on all train for best_epoch + 1 epochs, when asked)."""
+        key = "emb_" + "_".join(f"{v:g}" for v in asdict(cfg).values()) + f"_s{seed}"
+        sel = cached(key + "_sel", lambda: fit_embedding(*validation_split(self.d.train, seed), self.d.n_users,
+                                                         self.d.n_movies, cfg, seed))
+        if not refit:
+            return sel, None
+        final = cached(key + "_refit", lambda: fit_embedding(self.d.train, None, self.d.n_users, self.d.n_movies,
+                                                             cfg, seed, epochs=sel.best_epoch + 1))
+        return sel, final
+
+
+# -- baselines ---------------------------------------------------------------------------------
+
+def part_baselines(ctx: Ctx) -> dict:
+    d, out = ctx.d, {}
+    rows = []
+    for lam in EASE_LAMBDAS:
+        t = time.perf_counter()
+        model = ctx.ease(lam)
+        rows.append({"lambda": lam, **ctx.ev_val.ranking(model.score_matrix(ctx.X_fit)),
+                     "fit_s": time.perf_counter() - t})
+        log("EASE", rows[-1])
+    best = max(rows, key=lambda r: r["ndcg@10"])
+    t = time.perf_counter()
+    model = fit_ease(ctx.X_train, best["lambda"])
+    fit_s = time.perf_counter() - t
+    out["ease"] = {"validation": rows, "chosen": {"lambda": best["lambda"]},
+                   "test": {**ctx.ev_test.ranking(model.score_matrix(ctx.X_train)), "fit_s": fit_s}}
+    log("EASE test", out["ease"]["test"])
+
+    rows = []
+    for a, b in RP3_GRID:
+        model = fit_rp3beta(ctx.X_fit, a, b)
+        rows.append({"alpha": a, "beta": b, **ctx.ev_val.ranking(model.score_matrix(ctx.X_fit))})
+        log("RP3", rows[-1])
+    best = max(rows, key=lambda r: r["ndcg@10"])
+    t = time.perf_counter()
+    model = fit_rp3beta(ctx.X_train, best["alpha"], best["beta"])
+    fit_s = time.perf_counter() - t
+    out["rp3beta"] = {"validation": rows, "chosen": {"alpha": best["alpha"], "beta": best["beta"], "neighbours": 200},
+                      "test": {**ctx.ev_test.ranking(model.score_matrix(ctx.X_train)), "fit_s": fit_s}}
+    log("RP3 test", out["rp3beta"]["test"])
+
+    rows = []
+    for point in ALS_GRID:
+        t = time.perf_counter()
+        model = fit_als(ctx.X_fit, **point)
+        rows.append({**point, **ctx.ev_val.ranking(model.score_matrix()), "fit_s": time.perf_counter() - t})
+        log("ALS", rows[-1])
+    best = max(rows, key=lambda r: r["ndcg@10"])
+    chosen = {k: best[k] for k in ("factors", "regularization", "alpha")}
+    t = time.perf_counter()
+    model = fit_als(ctx.X_train, **chosen)
+    fit_s = time.perf_counter() - t
+    out["als"] = {"validation": rows, "chosen": chosen,
+                  "test": {**ctx.ev_test.ranking(model.score_matrix()), "fit_s": fit_s}}
+    log("ALS test", out["als"]["test"])
+    return out
+
+
+# -- the embedding method: ranking blends and the rating head ----------------------------------
+
+BLEND_WC = (0.0, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0)
+BLEND_WR = (0.0, 0.1, 0.2, 0.3, 0.5)
+BLEND_LAMBDAS = (200.0, 400.0, 800.0)
+UU_BLEND = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)
+
+
+def blend_scores(ease_s, choice_s, rating_s, wc: float, wr: float) -> np.ndarray:
+    """The ranking recipe: z(x B) + wc z(choice) + wr z(rating), z = per-user z-score over movies."""
+    s = zscore_rows(ease_s)
+    if wc:
+        s = s + wc * zscore_rows(choice_s)
+    if wr:
+        s = s + wr * zscore_rows(rating_s)
+    return s
+
+
+def embedding_rows(ctx: Ctx, model, ev: EvalSet, X, uu=None, lambdas=BLEND_LAMBDAS, on="fit") -> dict:
+    """Validation (or test) figures of one trained model: RMSE (alone and blended with user-user),
+    ranking by the current score, by each head, and the EASE blends."""
+    out = {"rmse": ev.rmse(model.predict_pairs), "best_epoch": model.best_epoch,
+           "train_seconds": model.seconds, "epochs_run": len(model.history)}
+    C, Rt = model.choice_all(), model.rating_all()
+    out["rank_current"] = ev.ranking(C + model.cfg.rank_rating_weight * Rt)
+    out["rank_choice"] = ev.ranking(C)
+    if uu is not None:
+        u, m, r = arrays(ev.heldout)
+        pe, pu = model.predict_pairs(u, m), uu.predict_pairs(u, m)
+        out["rmse_uu_blend"] = {f"{b:g}": rmse((1 - b) * pe + b * pu, r) for b in UU_BLEND}
+    blends = []
+    for lam in lambdas:
+        E = ctx.ease(lam, on).score_matrix(X)
+        for wc in BLEND_WC:
+            for wr in BLEND_WR:
+                blends.append({"lambda": lam, "wc": wc, "wr": wr,
+                               **ev.ranking(blend_scores(E, C, Rt, wc, wr))})
+    out["blends"] = blends
+    return out
+
+
+EMB_VARIANTS = {
+    "default": EmbCfg(),
+    "dim128": EmbCfg(embedding_dim=128),
+    "l2_0.08": EmbCfg(l2=0.08),
+    "l2_0.16": EmbCfg(l2=0.16),
+    "implicit_0.2": EmbCfg(implicit_weight=0.2),
+    "lr_0.006": EmbCfg(learning_rate=0.006),
+    "batch2048_lr0.006": EmbCfg(batch_size=2048, learning_rate=0.006),
+    "no_choice": EmbCfg(implicit_weight=0.0),
+}
+
+
+def part_embedding(ctx: Ctx, variants=None) -> dict:
+    d = ctx.d
+    uu = UserUserDense(ctx.fit, d.n_users, d.n_movies)
+    out = {}
+    for name in variants or EMB_VARIANTS:
+        cfg = EMB_VARIANTS[name]
+        sel, _ = ctx.emb(cfg, 42)
+        row = embedding_rows(ctx, sel, ctx.ev_val, ctx.X_fit, uu, lambdas=BLEND_LAMBDAS if name == "default" else (400.0,))
+        row["cfg"] = asdict(cfg)
+        best = max(row["blends"], key=lambda r: r["ndcg@10"])
+        log(name, "rmse", round(row["rmse"], 4), "uu-blend", {k: round(v, 4) for k, v in row["rmse_uu_blend"].items()},
+            "current", round(row["rank_current"]["ndcg@10"], 4), "best blend", best, "epochs", row["epochs_run"],
+            "s", round(sel.seconds, 1))
+        out[name] = row
+    return out
+
+
+# -- user-user ranking -------------------------------------------------------------------------
+
+def uu_rank_weights(corr, n_co, k: int, min_co: int = 5, significance: float = 25.0, power: float = 1.0):
+    """(n_users, n_users) neighbour weights: Pearson x min(n, S)/S over >= min_co co-rated movies,
+    positive only, raised to `power`, the k largest per row kept (ties to the lower index)."""
+    w = np.nan_to_num(corr) * (np.minimum(n_co, significance) / significance)
+    w[n_co < min_co] = 0.0
+    w = np.where(w > 0, w, 0.0) ** power
+    if k < w.shape[1]:
+        order = np.argsort(-w, axis=1, kind="stable")[:, k:]
+        np.put_along_axis(w, order, 0.0, axis=1)
+    return w
+
+
+def uu_rank_scores(uu: UserUserDense, W: np.ndarray, vote: str, gamma: float, beta: float) -> np.ndarray:
+    """score_ui = sum_v W_uv * vote_vi / n_v^gamma, divided by pop_i^beta."""
+    if vote == "rating":
+        V = uu.R
+    elif vote == "one":
+        V = uu.M
+    elif vote == "liked":   # rating - 2.5 (dislikes vote against)
+        V = (uu.R - 2.5) * uu.M
+    else:
+        raise ValueError(vote)
+    n_v = np.maximum(uu.M.sum(1), 1.0)
+    S = (W / n_v[None, :] ** gamma) @ V
+    pop = np.maximum(uu.M.sum(0), 1.0)
+    return S / pop[None, :] ** beta
+
+
+UU_GRID = [dict(k=k, vote=v, power=p, gamma=g, beta=b)
+           for k in (50, 100, 200, 400) for v in ("rating", "one", "liked") for p in (1.0, 2.0)
+           for g in (0.0, 0.5) for b in (0.0, 0.25, 0.5)]
+UU_CURRENT = dict(k=100, vote="rating", power=1.0, gamma=0.0, beta=0.0)
+
+
+def part_useruser(ctx: Ctx) -> dict:
+    d = ctx.d
+    uu = UserUserDense(ctx.fit, d.n_users, d.n_movies)
+    corr5, n5 = uu.corr, uu.n_co  # min_co handled in uu_rank_weights
+    rows = []
+    for point in UU_GRID:
+        W = uu_rank_weights(corr5, n5, point["k"], power=point["power"])
+        rows.append({**point, **ctx.ev_val.ranking(uu_rank_scores(uu, W, point["vote"], point["gamma"], point["beta"]))})
+    rows.sort(key=lambda r: -r["ndcg@10"])
+    for r in rows[:8]:
+        log("uu", r)
+    current = next(r for r in rows if all(r[k] == v for k, v in UU_CURRENT.items()))
+    log("uu current", current)
+    best = rows[0]
+    chosen = {k: best[k] for k in ("k", "vote", "power", "gamma", "beta")}
+    full = UserUserDense(d.train, d.n_users, d.n_movies)
+    test = {}
+    for name, point in (("current", UU_CURRENT), ("chosen", chosen)):
+        W = uu_rank_weights(full.corr, full.n_co, point["k"], power=point["power"])
+        test[name] = ctx.ev_test.ranking(uu_rank_scores(full, W, point["vote"], point["gamma"], point["beta"]))
+    test["rmse"] = ctx.ev_test.rmse(full.predict_pairs)
+    log("uu test", test)
+    return {"validation": rows, "validation_current": current, "chosen": chosen, "test": test}
+
+
+PARTS = {"baselines": part_baselines, "embedding": part_embedding, "useruser": part_useruser}
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser()
+    p.add_argument("parts", nargs="+", choices=sorted(PARTS))
+    p.add_argument("--variants", nargs="*", help="embedding variants (default: all)")
+    p.add_argument("--data", default=str(HERE.parent / "data" / "processed"))
+    p.add_argument("--out", default=str(HERE / "results" / "ranking_research.json"))
+    args = p.parse_args(argv)
+    ctx = Ctx(args.data)
+    out_path = Path(args.out)
+    results = json.loads(out_path.read_text()) if out_path.exists() else {}
+    for part in args.parts:
+        started = time.perf_counter()
+        kwargs = {"variants": args.variants} if part == "embedding" and args.variants else {}
+        previous = results.get(part, {}) if kwargs else {}
+        results[part] = {**previous, **PARTS[part](ctx, **kwargs)}
+        results[part]["_seconds"] = time.perf_counter() - started
+        dump(out_path, results)
+        log(part, "done in", round(time.perf_counter() - started), "s")
+
+
+if __name__ == "__main__":
+    main()
