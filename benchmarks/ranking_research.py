@@ -197,6 +197,54 @@ def part_embedding(ctx: Ctx, variants=None) -> dict:
     return out
 
 
+def ease_input(frame, n_users, n_movies, kind: str):
+    """The EASE input matrix: binary, or rating-weighted variants (x = 1 at a 'typical' rating)."""
+    u, m, r = arrays(frame)
+    if kind == "binary":
+        x = np.ones_like(r)
+    elif kind == "rating":
+        x = r / r.mean()
+    elif kind == "centred_0.25":   # 1 + 0.25 (r - user mean)
+        mean_u = np.bincount(u, weights=r, minlength=n_users) / np.maximum(np.bincount(u, minlength=n_users), 1)
+        x = np.maximum(1.0 + 0.25 * (r - mean_u[u]), 0.0)
+    elif kind == "liked_0.5":      # 1 + 0.5 [r >= 4]
+        x = 1.0 + 0.5 * (r >= 4.0)
+    else:
+        raise ValueError(kind)
+    return binary_matrix(u, m, n_users, n_movies, values=x)
+
+
+EXT_WC = (0.5, 0.75, 1.0, 1.5, 2.0, 3.0)
+EXT_WR = (0.25, 0.5, 0.75, 1.0, 1.5, 2.0)
+
+
+def part_blend(ctx: Ctx) -> dict:
+    """Extended blend grid for the default model, and EASE input weightings (validation)."""
+    d = ctx.d
+    sel, _ = ctx.emb(EmbCfg(), 42)
+    C, Rt = sel.choice_all(), sel.rating_all()
+    out = {"extended_grid": [], "ease_inputs": []}
+    E = ctx.ease(400.0).score_matrix(ctx.X_fit)
+    for wc in EXT_WC:
+        for wr in EXT_WR:
+            out["extended_grid"].append({"lambda": 400.0, "wc": wc, "wr": wr,
+                                         **ctx.ev_val.ranking(blend_scores(E, C, Rt, wc, wr))})
+    best = max(out["extended_grid"], key=lambda r: r["ndcg@10"])
+    log("extended grid best", best)
+    for kind in ("rating", "centred_0.25", "liked_0.5"):
+        Xw = ease_input(ctx.fit, d.n_users, d.n_movies, kind)
+        for lam in (200.0, 400.0, 800.0):
+            model = cached(f"ease_fit_{kind}_{lam:g}", lambda: fit_ease(Xw, lam))
+            Ew = model.score_matrix(Xw)
+            row = {"input": kind, "lambda": lam, "alone": ctx.ev_val.ranking(Ew)}
+            row["blends"] = [{"wc": wc, "wr": wr, **ctx.ev_val.ranking(blend_scores(Ew, C, Rt, wc, wr))}
+                             for wc in (0.5, 1.0, 1.5) for wr in (0.5, 1.0)]
+            out["ease_inputs"].append(row)
+            log("ease input", kind, lam, round(row["alone"]["ndcg@10"], 4),
+                round(max(b["ndcg@10"] for b in row["blends"]), 4))
+    return out
+
+
 # -- user-user ranking -------------------------------------------------------------------------
 
 def uu_rank_weights(corr, n_co, k: int, min_co: int = 5, significance: float = 25.0, power: float = 1.0):
@@ -258,7 +306,7 @@ def part_useruser(ctx: Ctx) -> dict:
     return {"validation": rows, "validation_current": current, "chosen": chosen, "test": test}
 
 
-PARTS = {"baselines": part_baselines, "embedding": part_embedding, "useruser": part_useruser}
+PARTS = {"baselines": part_baselines, "embedding": part_embedding, "useruser": part_useruser, "blend": part_blend}
 
 
 def main(argv=None):
