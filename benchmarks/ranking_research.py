@@ -29,7 +29,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from baselines import (ALS_GRID, EASE_LAMBDAS, RP3_GRID, binary_matrix, fit_als, fit_ease,  # noqa: E402
                        fit_rp3beta)
-from research_common import (EmbCfg, EvalSet, UserUserDense, UUCfg, arrays, dump, fit_embedding,  # noqa: E402
+from research_common import (EmbCfg, EvalSet, ItemItemDense, UserUserDense, UUCfg, arrays, dump, fit_embedding,  # noqa: E402
                              load, new_user_split, rating_matrix, rmse, top_k_rows, ranking_from_top,
                              train_pipeline, validation_split, zscore_rows)
 
@@ -65,11 +65,14 @@ class Ctx:
         X = self.X_fit if on == "fit" else self.X_train
         return cached(f"ease_{on}_{lam:g}", lambda: fit_ease(X, lam))
 
-    def emb(self, cfg: EmbCfg, seed: int = 42, refit: bool = False):
+    def emb(self, cfg: EmbCfg, seed: int = 42, refit: bool = False, carve: int | None = None):
         """(selection model = trained on the validation fit part, early-stopped on validation;
-        refit on all train for best_epoch + 1 epochs, when asked)."""
-        key = "emb_" + "_".join(f"{v:g}" for v in asdict(cfg).values()) + f"_s{seed}"
-        sel = cached(key + "_sel", lambda: fit_embedding(*validation_split(self.d.train, seed), self.d.n_users,
+        refit on all train for best_epoch + 1 epochs, when asked). `carve`: the validation carve's
+        seed when it is not the model's seed (a second model on the same validation)."""
+        carve = seed if carve is None else carve
+        key = "emb_" + "_".join(f"{v:g}" for v in asdict(cfg).values()) + f"_s{seed}" + (
+            f"_c{carve}" if carve != seed else "")
+        sel = cached(key + "_sel", lambda: fit_embedding(*validation_split(self.d.train, carve), self.d.n_users,
                                                          self.d.n_movies, cfg, seed))
         if not refit:
             return sel, None
@@ -245,6 +248,51 @@ def part_blend(ctx: Ctx) -> dict:
     return out
 
 
+# -- the rating head --------------------------------------------------------------------------
+
+RATING_MODELS = {"default": EmbCfg(), "l2_0.08": EmbCfg(l2=0.08), "lr_0.006": EmbCfg(learning_rate=0.006),
+                 "l2_0.08_lr_0.006": EmbCfg(l2=0.08, learning_rate=0.006)}
+
+
+def part_rating(ctx: Ctx) -> dict:
+    """Rating predictions on validation: each head alone, its blends with the user-user and an
+    item-item rating path, and the mean of two init seeds."""
+    d = ctx.d
+    uu = UserUserDense(ctx.fit, d.n_users, d.n_movies)
+    u, m, r = arrays(ctx.val)
+    p_uu = uu.predict_pairs(u, m)
+    out = {"user_user": rmse(p_uu, r)}
+    for k, shrink in ((30, 100.0), (50, 100.0)):
+        ii = ItemItemDense(uu, k=k, shrinkage=shrink)
+        out[f"item_item_k{k}"] = rmse(ii.predict_pairs(u, m), r)
+        log("item-item", k, out[f"item_item_k{k}"])
+    p_ii = ItemItemDense(uu, k=50).predict_pairs(u, m)
+    models = {}
+    for name, cfg in RATING_MODELS.items():
+        for seed in (42, 43):
+            sel, _ = ctx.emb(cfg, seed, carve=42)
+            models[(name, seed)] = sel.predict_pairs(u, m)
+            out[f"{name}_s{seed}_epochs"] = len(sel.history)
+            out[f"{name}_s{seed}_seconds"] = sel.seconds
+    grid = []
+    for (name, seed), pe in models.items():
+        for label, base in (("one", pe), ("two-seed mean", (pe + models[(name, 43 if seed == 42 else 42)]) / 2)):
+            if label == "two-seed mean" and seed == 43:
+                continue
+            for a in (0.0, 0.1, 0.2, 0.3):
+                for b in (0.0, 0.1, 0.2, 0.3):
+                    grid.append({"model": name, "seed": seed, "heads": label, "w_uu": a, "w_ii": b,
+                                 "rmse": rmse((1 - a - b) * base + a * p_uu + b * p_ii, r)})
+    out["grid"] = grid
+    for name in RATING_MODELS:
+        for label in ("one", "two-seed mean"):
+            rows = [g for g in grid if g["model"] == name and g["heads"] == label]
+            alone = [g["rmse"] for g in rows if g["w_uu"] == 0 and g["w_ii"] == 0]
+            best = min(rows, key=lambda g: g["rmse"])
+            log("rating", name, label, "alone", np.round(alone, 4), "best", best)
+    return out
+
+
 # -- user-user ranking -------------------------------------------------------------------------
 
 def uu_rank_weights(corr, n_co, k: int, min_co: int = 5, significance: float = 25.0, power: float = 1.0):
@@ -306,7 +354,7 @@ def part_useruser(ctx: Ctx) -> dict:
     return {"validation": rows, "validation_current": current, "chosen": chosen, "test": test}
 
 
-PARTS = {"baselines": part_baselines, "embedding": part_embedding, "useruser": part_useruser, "blend": part_blend}
+PARTS = {"baselines": part_baselines, "embedding": part_embedding, "useruser": part_useruser, "blend": part_blend, "rating": part_rating}
 
 
 def main(argv=None):

@@ -416,6 +416,37 @@ class UserUserDense:
         return out
 
 
+class ItemItemDense:
+    """Item-based KNN on baseline residuals (KNNBaseline-like): shrunk Pearson-like cosine of
+    residuals over co-raters, the k most similar movies the user rated, damped weighted mean."""
+
+    def __init__(self, uu: UserUserDense, k: int = 30, shrinkage: float = 100.0, damping: float = 1.0):
+        D, M = uu.D, uu.M
+        num = D.T @ D
+        norm = np.sqrt((D * D).T @ M * ((D * D).T @ M).T)
+        n = M.T @ M
+        with np.errstate(divide="ignore", invalid="ignore"):
+            S = np.where(norm > 0, num / norm, 0.0) * (n / (n + shrinkage))
+        np.fill_diagonal(S, 0.0)
+        self.S, self.uu, self.k, self.damping = S, uu, k, damping
+
+    def predict_pairs(self, users: np.ndarray, movies: np.ndarray) -> np.ndarray:
+        uu = self.uu
+        out = np.empty(len(users))
+        for user in np.unique(users):
+            sel = np.flatnonzero(users == user)
+            items = movies[sel]
+            rated = np.flatnonzero(uu.M[user])
+            A = self.S[np.ix_(items, rated)]
+            if rated.size > self.k:
+                cut = np.argsort(-np.abs(A), axis=1, kind="stable")[:, self.k:]
+                np.put_along_axis(A, cut, 0.0, axis=1)
+            num = A @ uu.D[user, rated]
+            den = np.abs(A).sum(1) + self.damping
+            out[sel] = uu.mu + uu.b_u[user] + uu.b_i[items] + num / den
+        return out
+
+
 def dump(path: Path, obj) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
