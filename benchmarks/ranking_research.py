@@ -29,7 +29,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from baselines import (ALS_GRID, EASE_LAMBDAS, RP3_GRID, binary_matrix, fit_als, fit_ease,  # noqa: E402
                        fit_rp3beta)
-from research_common import (EmbCfg, EvalSet, ItemItemDense, UserUserDense, UUCfg, arrays, dump, fit_embedding,  # noqa: E402
+from research_common import (EmbCfg, EvalSet, ItemItemDense, UserUserDense, pearson_query, UUCfg, arrays, dump, fit_embedding,  # noqa: E402
                              load, new_user_split, rating_matrix, rmse, top_k_rows, ranking_from_top,
                              train_pipeline, validation_split, zscore_rows)
 
@@ -295,7 +295,8 @@ def part_rating(ctx: Ctx) -> dict:
 
 # -- user-user ranking -------------------------------------------------------------------------
 
-def uu_rank_weights(corr, n_co, k: int, min_co: int = 5, significance: float = 25.0, power: float = 1.0):
+def uu_rank_weights(corr, n_co, k: int, min_co: int = 5, significance: float = 25.0, power: float = 1.0,
+                    **_):
     """(n_users, n_users) neighbour weights: Pearson x min(n, S)/S over >= min_co co-rated movies,
     positive only, raised to `power`, the k largest per row kept (ties to the lower index)."""
     w = np.nan_to_num(corr) * (np.minimum(n_co, significance) / significance)
@@ -354,7 +355,183 @@ def part_useruser(ctx: Ctx) -> dict:
     return {"validation": rows, "validation_current": current, "chosen": chosen, "test": test}
 
 
-PARTS = {"baselines": part_baselines, "embedding": part_embedding, "useruser": part_useruser, "blend": part_blend, "rating": part_rating}
+UU_GRID2 = [dict(k=k, vote="rating", power=p, gamma=g, beta=b, significance=S)
+            for k in (100, 200, 300) for p in (1.0, 1.5) for g in (0.5, 0.75, 1.0) for b in (0.15, 0.25, 0.35)
+            for S in (25.0, 50.0, 100.0)]
+
+
+def uu_scores(uu: UserUserDense, point: dict, corr=None, n_co=None) -> np.ndarray:
+    W = uu_rank_weights(uu.corr if corr is None else corr, uu.n_co if n_co is None else n_co, point["k"],
+                        significance=point.get("significance", 25.0), power=point["power"])
+    return uu_rank_scores(uu, W, point["vote"], point["gamma"], point["beta"])
+
+
+def part_useruser2(ctx: Ctx) -> dict:
+    """A finer user-user grid around the first one's best (activity normalisation gamma, popularity
+    damping beta, significance S)."""
+    d = ctx.d
+    uu = UserUserDense(ctx.fit, d.n_users, d.n_movies)
+    rows = [{**pt, **ctx.ev_val.ranking(uu_scores(uu, pt))} for pt in UU_GRID2]
+    rows.sort(key=lambda r: -r["ndcg@10"])
+    for r in rows[:8]:
+        log("uu2", r)
+    best = rows[0]
+    chosen = {k: best[k] for k in ("k", "vote", "power", "gamma", "beta", "significance")}
+    full = UserUserDense(d.train, d.n_users, d.n_movies)
+    test = {"chosen": ctx.ev_test.ranking(uu_scores(full, chosen)), "rmse": ctx.ev_test.rmse(full.predict_pairs)}
+    log("uu2 test", test)
+    return {"validation": rows, "chosen": chosen, "test": test}
+
+
+EASE2 = [("centred", a, lam) for a in (0.15, 0.25, 0.4, 0.6) for lam in (100.0, 200.0, 300.0)]
+
+
+def ease_input_a(frame, n_users, n_movies, a: float):
+    """x = max(1 + a (r - the user's mean rating), 0): binary EASE input tilted towards liked movies."""
+    u, m, r = arrays(frame)
+    mean_u = np.bincount(u, weights=r, minlength=n_users) / np.maximum(np.bincount(u, minlength=n_users), 1)
+    return binary_matrix(u, m, n_users, n_movies, values=np.maximum(1.0 + a * (r - mean_u[u]), 0.0))
+
+
+def part_ease2(ctx: Ctx) -> dict:
+    d = ctx.d
+    sel, _ = ctx.emb(EmbCfg(), 42)
+    C, Rt = sel.choice_all(), sel.rating_all()
+    rows = []
+    for _, a, lam in EASE2:
+        Xw = ease_input_a(ctx.fit, d.n_users, d.n_movies, a)
+        E = cached(f"ease_fit_centred{a:g}_{lam:g}", lambda: fit_ease(Xw, lam)).score_matrix(Xw)
+        row = {"a": a, "lambda": lam, "alone": ctx.ev_val.ranking(E),
+               "blends": [{"wc": wc, "wr": wr, **ctx.ev_val.ranking(blend_scores(E, C, Rt, wc, wr))}
+                          for wc in (0.5, 0.75, 1.0, 1.5) for wr in (0.25, 0.5, 0.75, 1.0)]}
+        rows.append(row)
+        log("ease2", a, lam, round(row["alone"]["ndcg@10"], 4), round(max(b["ndcg@10"] for b in row["blends"]), 4))
+    return {"rows": rows}
+
+
+# -- the chosen recipe on test (3 seeds) and for new users -------------------------------------
+
+# chosen on validation (see the parts above); filled in from their results
+FINAL = dict(cfg=EmbCfg(), ease_a=0.25, ease_lambda=200.0, wc=1.0, wr=0.75, w_uu=0.2,
+             uu_rank=dict(k=200, vote="rating", power=1.0, gamma=0.5, beta=0.25, significance=25.0))
+SEEDS = (42, 43, 44)
+
+
+def part_final(ctx: Ctx) -> dict:
+    d, f = ctx.d, FINAL
+    Xw = ease_input_a(d.train, d.n_users, d.n_movies, f["ease_a"])
+    t = time.perf_counter()
+    ease = fit_ease(Xw, f["ease_lambda"])
+    ease_s = time.perf_counter() - t
+    E = ease.score_matrix(Xw)
+    uu = UserUserDense(d.train, d.n_users, d.n_movies)
+    u, m, r = arrays(d.test)
+    p_uu = uu.predict_pairs(u, m)
+    out = {"recipe": {**{k: v for k, v in f.items() if k != "cfg"}, "cfg": asdict(f["cfg"])},
+           "ease_fit_seconds": ease_s, "ease_alone": ctx.ev_test.ranking(E), "seeds": {}}
+    for seed in SEEDS:
+        sel, final = ctx.emb(f["cfg"], seed, refit=True)
+        C, Rt = final.choice_all(), final.rating_all()
+        pe = final.predict_pairs(u, m)
+        row = {"best_epoch": sel.best_epoch, "selection_epochs": len(sel.history),
+               "train_seconds": sel.seconds + final.seconds,
+               "rmse": rmse(pe, r), "rmse_uu_blend": rmse((1 - f["w_uu"]) * pe + f["w_uu"] * p_uu, r),
+               "rank_current": ctx.ev_test.ranking(C + f["cfg"].rank_rating_weight * Rt),
+               "rank_blend": ctx.ev_test.ranking(blend_scores(E, C, Rt, f["wc"], f["wr"]))}
+        out["seeds"][str(seed)] = row
+        log("final", seed, {k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items()
+                            if not isinstance(v, dict)}, "blend", row["rank_blend"], "current", row["rank_current"]["ndcg@10"])
+    summary = {}
+    for key, get in (("rmse", lambda x: x["rmse"]), ("rmse_uu_blend", lambda x: x["rmse_uu_blend"]),
+                     ("ndcg@10", lambda x: x["rank_blend"]["ndcg@10"]),
+                     ("precision@10", lambda x: x["rank_blend"]["precision@10"]),
+                     ("ndcg@10_current", lambda x: x["rank_current"]["ndcg@10"]),
+                     ("train_seconds", lambda x: x["train_seconds"])):
+        vals = np.array([get(x) for x in out["seeds"].values()])
+        summary[key] = {"mean": float(vals.mean()), "min": float(vals.min()), "max": float(vals.max())}
+    out["summary"] = summary
+    log("final summary", summary)
+    # scoring time of one known user: x B + two heads + z-scores + top-10
+    times = []
+    for user in ctx.ev_test.users[:200]:
+        t = time.perf_counter()
+        rated = Xw[user].indices
+        e = ease.score_profile_weighted(rated, Xw[user].data) if hasattr(ease, "score_profile_weighted") else \
+            (Xw[user].data[:, None] * ease.weights[rated]).sum(0)
+        p = final.P[user]
+        c = final.Q @ (final.proj @ p) + final.cbias
+        rt = final.mu + final.bu[user] + final.bm + final.Q @ p
+        sc = blend_scores(e[None], c[None], rt[None], f["wc"], f["wr"])[0]
+        sc[rated] = -np.inf
+        np.argsort(-sc, kind="stable")[:10]
+        times.append(time.perf_counter() - t)
+    out["score_ms_per_user_p50"] = 1000 * float(np.median(times))
+    uu_t = {}
+    for name, point in (("current", UU_CURRENT), ("chosen", f["uu_rank"])):
+        uu_t[name] = ctx.ev_test.ranking(uu_scores(uu, point))
+    uu_t["rmse"] = rmse(p_uu, r)
+    out["user_user"] = uu_t
+    log("final user-user", uu_t, "score ms", out["score_ms_per_user_p50"])
+    return out
+
+
+def part_newuser(ctx: Ctx) -> dict:
+    """Cold start: 10% of users held out entirely, 10 revealed ratings each (seed 42)."""
+    d, f = ctx.d, FINAL
+    import pandas as pd
+    everything = pd.concat([d.train, d.test], ignore_index=True)
+    warm, cases = new_user_split(everything, 0.1, 10, 42)
+    sel, final = cached("newuser_emb", lambda: train_pipeline(warm, d.n_users, d.n_movies, f["cfg"], 42))
+    Xw = ease_input_a(warm, d.n_users, d.n_movies, f["ease_a"])
+    ease = fit_ease(Xw, f["ease_lambda"])
+    uu = UserUserDense(warm, d.n_users, d.n_movies)
+    ranked = {"blend": [], "current_ridge": [], "ease_alone": [], "uu_current": [], "uu_chosen": []}
+    preds, preds_uu, actual, times, relevant = [], [], [], [], []
+    mean_all = None
+    for shown_m, shown_r, hid_m, hid_r in cases:
+        t = time.perf_counter()
+        p, b = final.fold_in_ridge(shown_m, shown_r)
+        x = np.maximum(1.0 + f["ease_a"] * (shown_r - shown_r.mean()), 0.0)
+        e = (x[:, None] * ease.weights[shown_m]).sum(0, dtype=np.float64)
+        c = final.Q @ (final.proj @ p) + final.cbias
+        rt = final.mu + b + final.bm + final.Q @ p
+        sc = blend_scores(e[None], c[None], rt[None], f["wc"], f["wr"])[0]
+        sc[shown_m] = -np.inf
+        top = np.argsort(-sc, kind="stable")[:10]
+        times.append(time.perf_counter() - t)
+        ranked["blend"].append(top)
+        for name, score in (("current_ridge", c + rt), ("ease_alone", e)):
+            s2 = np.array(score, dtype=np.float64)
+            s2[shown_m] = -np.inf
+            ranked[name].append(np.argsort(-s2, kind="stable")[:10])
+        # user-user ranking for a new user: Pearson of the 10 ratings against every warm user
+        Rq = np.zeros((1, d.n_movies)); Mq = np.zeros_like(Rq)
+        Rq[0, shown_m], Mq[0, shown_m] = shown_r, 1.0
+        corr, n_co = pearson_query(Rq, Mq, uu.R, uu.M, 1)
+        for name, point in (("uu_current", UU_CURRENT), ("uu_chosen", f["uu_rank"])):
+            W = uu_rank_weights(corr, n_co, point["k"], significance=point.get("significance", 25.0),
+                                power=point["power"])
+            s2 = uu_rank_scores(uu, W, point["vote"], point["gamma"], point["beta"])[0]
+            if not (W > 0).any():
+                s2 = uu.M.sum(0)
+            s2 = s2.astype(np.float64)
+            s2[shown_m] = -np.inf
+            ranked[name].append(np.argsort(-s2, kind="stable")[:10])
+        preds.append(final.mu + b + final.bm[hid_m] + final.Q[hid_m] @ p)
+        preds_uu.append(uu.predict_new(shown_m, shown_r, hid_m))
+        actual.append(hid_r)
+        relevant.append(hid_m[hid_r >= 4.0])
+    pe, pu, a = np.concatenate(preds), np.concatenate(preds_uu), np.concatenate(actual)
+    out = {"n_cases": len(cases), "rmse_ridge": rmse(pe, a), "rmse_uu": rmse(pu, a),
+           "rmse_ridge_uu_blend": rmse((1 - f["w_uu"]) * pe + f["w_uu"] * pu, a),
+           "score_ms_p50": 1000 * float(np.median(times))}
+    for name, tops in ranked.items():
+        out[name] = ranking_from_top(np.array(tops), relevant)
+    log("newuser", out)
+    return out
+
+
+PARTS = {"final": part_final, "newuser": part_newuser, "useruser2": part_useruser2, "ease2": part_ease2, "baselines": part_baselines, "embedding": part_embedding, "useruser": part_useruser, "blend": part_blend, "rating": part_rating}
 
 
 def main(argv=None):

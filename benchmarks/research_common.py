@@ -377,6 +377,26 @@ def pearson_dense(R: np.ndarray, M: np.ndarray, min_co: int):
     return np.clip(corr, -1, 1), n
 
 
+def pearson_query(Rq: np.ndarray, Mq: np.ndarray, R: np.ndarray, M: np.ndarray, min_co: int):
+    """Pearson (over co-rated movies) of query rows (Rq where Mq) against every row of R (where M)."""
+    def centre(A, B):
+        cnt = B.sum(1)
+        return (A - np.where(cnt > 0, A.sum(1) / np.maximum(cnt, 1), 0.0)[:, None]) * B
+    X, Y = centre(Rq, Mq), centre(R, M)
+    n = Mq @ M.T
+    sx, sxx = X @ M.T, (X * X) @ M.T
+    sy, syy = Mq @ Y.T, Mq @ (Y * Y).T
+    sxy = X @ Y.T
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cov = sxy - sx * sy / n
+        vx = sxx - sx * sx / n
+        vy = syy - sy * sy / n
+        corr = cov / np.sqrt(vx * vy)
+        bad = (n < max(min_co, 1)) | (vx <= 1e-12 * sxx) | (vy <= 1e-12 * syy)
+    corr[bad] = np.nan
+    return np.clip(corr, -1, 1), n
+
+
 class UserUserDense:
     """user-user rating path (baseline + damped, shrunk, top-k |w| deviations) on dense arrays."""
 
@@ -396,6 +416,22 @@ class UserUserDense:
         c = self.cfg
         w = np.nan_to_num(self.corr) * (self.n_co / (self.n_co + c.shrinkage))
         return w
+
+    def predict_new(self, shown_m, shown_r, movies) -> np.ndarray:
+        """Rating path for a new user (Pearson of the shown ratings against every user)."""
+        c = self.cfg
+        Rq = np.zeros((1, self.R.shape[1]))
+        Mq = np.zeros_like(Rq)
+        Rq[0, shown_m], Mq[0, shown_m] = shown_r, 1.0
+        corr, n = pearson_query(Rq, Mq, self.R, self.M, c.min_co_rated)
+        w = np.nan_to_num(corr[0]) * (n[0] / (n[0] + c.shrinkage))
+        b_user = float(np.sum(shown_r - self.mu - self.b_i[shown_m]) / (c.bias_reg_user + len(shown_m)))
+        A = w[:, None] * self.M[:, movies]
+        order = np.argsort(-np.abs(A), axis=0, kind="stable")[: c.n_neighbours]
+        keep = np.zeros_like(A, dtype=bool)
+        np.put_along_axis(keep, order, True, axis=0)
+        A = np.where(keep, A, 0.0)
+        return self.mu + b_user + self.b_i[movies] + (A * self.D[:, movies]).sum(0) / (np.abs(A).sum(0) + c.damping)
 
     def predict_pairs(self, users: np.ndarray, movies: np.ndarray) -> np.ndarray:
         W = self.weights()
