@@ -409,6 +409,77 @@ def part_ease2(ctx: Ctx) -> dict:
     return {"rows": rows}
 
 
+# -- choosing the recipe: rating head(s) x rank blend, on validation ----------------------------
+
+CANDIDATES = {"default x1": (EmbCfg(), 1), "default x2": (EmbCfg(), 2),
+              "l2_0.08_lr_0.006 x1": (EmbCfg(l2=0.08, learning_rate=0.006), 1),
+              "l2_0.08_lr_0.006 x2": (EmbCfg(l2=0.08, learning_rate=0.006), 2),
+              "l2_0.08 x2": (EmbCfg(l2=0.08), 2)}
+SECOND_SEED = 100  # the second head's init seed is seed + 100 (same validation carve)
+
+
+def heads(models, users=None):
+    """Mean rating prediction and mean z-scored choice / rating scores of one or more trained models."""
+    C = np.mean([zscore_rows(mdl.choice_all()) for mdl in models], axis=0)
+    Rt = np.mean([zscore_rows(mdl.rating_all()) for mdl in models], axis=0)
+    return C, Rt
+
+
+def part_choose(ctx: Ctx) -> dict:
+    d = ctx.d
+    uu = UserUserDense(ctx.fit, d.n_users, d.n_movies)
+    u, m, r = arrays(ctx.val)
+    p_uu = uu.predict_pairs(u, m)
+    Xw = ease_input_a(ctx.fit, d.n_users, d.n_movies, 0.25)
+    E = cached("ease_fit_centred0.25_300", lambda: fit_ease(Xw, 300.0)).score_matrix(Xw)
+    out = {}
+    for name, (cfg, n) in CANDIDATES.items():
+        models = [ctx.emb(cfg, 42 + SECOND_SEED * i, carve=42)[0] for i in range(n)]
+        pe = np.mean([mdl.predict_pairs(u, m) for mdl in models], axis=0)
+        C, Rt = heads(models)
+        row = {"rmse": rmse(pe, r), "rmse_uu": {f"{b:g}": rmse((1 - b) * pe + b * p_uu, r) for b in UU_BLEND},
+               "epochs": [len(mdl.history) for mdl in models], "seconds": [mdl.seconds for mdl in models],
+               "blends": [{"wc": wc, "wr": wr, **ctx.ev_val.ranking(blend_scores(E, C, Rt, wc, wr))}
+                          for wc in (0.5, 0.75, 1.0) for wr in (0.25, 0.5, 0.75)]}
+        out[name] = row
+        best = max(row["blends"], key=lambda b: b["ndcg@10"])
+        log("choose", name, "rmse", round(row["rmse"], 4), {k: round(v, 4) for k, v in row["rmse_uu"].items()},
+            "blend best", {k: round(v, 4) for k, v in best.items()}, "grid mean",
+            round(np.mean([b["ndcg@10"] for b in row["blends"]]), 4))
+    return out
+
+
+SWEEP = {"default": EmbCfg(), "l2_0.08": EmbCfg(l2=0.08), "l2_0.08_lr_0.006": EmbCfg(l2=0.08, learning_rate=0.006),
+         "lr_0.006": EmbCfg(learning_rate=0.006), "dropout_0.1": EmbCfg(dropout=0.1), "dropout_0.3": EmbCfg(dropout=0.3),
+         "dim32": EmbCfg(embedding_dim=32), "implicit_0.05": EmbCfg(implicit_weight=0.05),
+         "l2_0.1_dropout_0.3": EmbCfg(l2=0.1, dropout=0.3)}
+SWEEP_SEEDS = (42, 142, 242)
+
+
+def part_rmse_sweep(ctx: Ctx, variants=None) -> dict:
+    """Rating head variants, three init seeds each on the same validation carve (seed noise ~0.002)."""
+    d = ctx.d
+    u, m, r = arrays(ctx.val)
+    uu = UserUserDense(ctx.fit, d.n_users, d.n_movies)
+    p_uu = uu.predict_pairs(u, m)
+    out = {}
+    for name in variants or SWEEP:
+        cfg = SWEEP[name]
+        models = [ctx.emb(cfg, seed, carve=42)[0] for seed in SWEEP_SEEDS]
+        preds = [mdl.predict_pairs(u, m) for mdl in models]
+        row = {"rmse": [rmse(p, r) for p in preds], "epochs": [len(mdl.history) for mdl in models],
+               "seconds": [mdl.seconds for mdl in models],
+               "rmse_uu_0.2": [rmse(0.8 * p + 0.2 * p_uu, r) for p in preds],
+               "rmse_pair_mean": [rmse((preds[i] + preds[j]) / 2, r) for i, j in ((0, 1), (0, 2), (1, 2))]}
+        row["mean"] = float(np.mean(row["rmse"]))
+        row["mean_uu_0.2"] = float(np.mean(row["rmse_uu_0.2"]))
+        row["mean_pair"] = float(np.mean(row["rmse_pair_mean"]))
+        out[name] = row
+        log("sweep", name, "rmse", np.round(row["rmse"], 4), "mean %.4f" % row["mean"], "uu0.2 %.4f" % row["mean_uu_0.2"],
+            "pairs %.4f" % row["mean_pair"], "epochs", row["epochs"], "s", np.round(row["seconds"], 1))
+    return out
+
+
 # -- the chosen recipe on test (3 seeds) and for new users -------------------------------------
 
 # chosen on validation (see the parts above); filled in from their results
@@ -531,7 +602,7 @@ def part_newuser(ctx: Ctx) -> dict:
     return out
 
 
-PARTS = {"final": part_final, "newuser": part_newuser, "useruser2": part_useruser2, "ease2": part_ease2, "baselines": part_baselines, "embedding": part_embedding, "useruser": part_useruser, "blend": part_blend, "rating": part_rating}
+PARTS = {"rmse_sweep": part_rmse_sweep, "choose": part_choose, "final": part_final, "newuser": part_newuser, "useruser2": part_useruser2, "ease2": part_ease2, "baselines": part_baselines, "embedding": part_embedding, "useruser": part_useruser, "blend": part_blend, "rating": part_rating}
 
 
 def main(argv=None):
@@ -546,7 +617,7 @@ def main(argv=None):
     results = json.loads(out_path.read_text()) if out_path.exists() else {}
     for part in args.parts:
         started = time.perf_counter()
-        kwargs = {"variants": args.variants} if part == "embedding" and args.variants else {}
+        kwargs = {"variants": args.variants} if part in ("embedding", "rmse_sweep") and args.variants else {}
         previous = results.get(part, {}) if kwargs else {}
         results[part] = {**previous, **PARTS[part](ctx, **kwargs)}
         results[part]["_seconds"] = time.perf_counter() - started
