@@ -29,7 +29,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from baselines import (ALS_GRID, EASE_LAMBDAS, RP3_GRID, binary_matrix, fit_als, fit_ease,  # noqa: E402
                        fit_rp3beta)
-from research_common import (EmbCfg, EvalSet, ItemItemDense, UserUserDense, pearson_query, UUCfg, arrays, dump, fit_embedding,  # noqa: E402
+from research_common import (EmbCfg, EvalSet, ItemItemDense, UserUserDense, pearson_dense, pearson_query, UUCfg, arrays, dump, fit_embedding,  # noqa: E402
                              load, new_user_split, rating_matrix, rmse, top_k_rows, ranking_from_top,
                              train_pipeline, validation_split, zscore_rows)
 
@@ -298,14 +298,15 @@ def part_rating(ctx: Ctx) -> dict:
 def uu_rank_weights(corr, n_co, k: int, min_co: int = 5, significance: float = 25.0, power: float = 1.0,
                     **_):
     """(n_users, n_users) neighbour weights: Pearson x min(n, S)/S over >= min_co co-rated movies,
-    positive only, raised to `power`, the k largest per row kept (ties to the lower index)."""
+    positive only, the k largest per row kept (ties to the lower index), then raised to `power`
+    (power 0: each of the k neighbours weighs 1)."""
     w = np.nan_to_num(corr) * (np.minimum(n_co, significance) / significance)
     w[n_co < min_co] = 0.0
-    w = np.where(w > 0, w, 0.0) ** power
+    w = np.where(w > 0, w, 0.0)
     if k < w.shape[1]:
         order = np.argsort(-w, axis=1, kind="stable")[:, k:]
         np.put_along_axis(w, order, 0.0, axis=1)
-    return w
+    return np.where(w > 0, w ** power, 0.0)
 
 
 def uu_rank_scores(uu: UserUserDense, W: np.ndarray, vote: str, gamma: float, beta: float) -> np.ndarray:
@@ -316,6 +317,10 @@ def uu_rank_scores(uu: UserUserDense, W: np.ndarray, vote: str, gamma: float, be
         V = uu.M
     elif vote == "liked":   # rating - 2.5 (dislikes vote against)
         V = (uu.R - 2.5) * uu.M
+    elif vote.startswith("tilt"):  # "tilt<a>": max(1 + a (rating - the neighbour's mean), 0)
+        a = float(vote[4:])
+        mean_v = uu.R.sum(1) / np.maximum(uu.M.sum(1), 1.0)
+        V = np.maximum(1.0 + a * (uu.R - mean_v[:, None]), 0.0) * uu.M
     else:
         raise ValueError(vote)
     n_v = np.maximum(uu.M.sum(1), 1.0)
@@ -362,7 +367,8 @@ UU_GRID2 = [dict(k=k, vote="rating", power=p, gamma=g, beta=b, significance=S)
 
 def uu_scores(uu: UserUserDense, point: dict, corr=None, n_co=None) -> np.ndarray:
     W = uu_rank_weights(uu.corr if corr is None else corr, uu.n_co if n_co is None else n_co, point["k"],
-                        significance=point.get("significance", 25.0), power=point["power"])
+                        min_co=point.get("min_co", 5), significance=point.get("significance", 25.0),
+                        power=point["power"])
     return uu_rank_scores(uu, W, point["vote"], point["gamma"], point["beta"])
 
 
@@ -380,6 +386,29 @@ def part_useruser2(ctx: Ctx) -> dict:
     full = UserUserDense(d.train, d.n_users, d.n_movies)
     test = {"chosen": ctx.ev_test.ranking(uu_scores(full, chosen)), "rmse": ctx.ev_test.rmse(full.predict_pairs)}
     log("uu2 test", test)
+    return {"validation": rows, "chosen": chosen, "test": test}
+
+
+UU_GRID3 = [dict(k=k, vote=v, power=p, gamma=0.5, beta=b, significance=50.0, min_co=mc)
+            for k in (100, 200) for v in ("rating", "tilt0.25", "tilt0.5", "tilt1") for p in (0.0, 0.5, 1.0)
+            for b in (0.15, 0.25) for mc in (3, 5, 10)]
+
+
+def part_useruser3(ctx: Ctx) -> dict:
+    """Neighbour selection (min co-rated), vote weight power (0 = unweighted) and liked-tilted votes."""
+    d = ctx.d
+    uu = UserUserDense(ctx.fit, d.n_users, d.n_movies)
+    corr, n_co = pearson_dense(uu.R, uu.M, 1)  # min co-rated applied per point
+    rows = [{**pt, **ctx.ev_val.ranking(uu_scores(uu, pt, corr, n_co))} for pt in UU_GRID3]
+    rows.sort(key=lambda r: -r["ndcg@10"])
+    for r in rows[:8]:
+        log("uu3", r)
+    best = rows[0]
+    chosen = {k: best[k] for k in ("k", "vote", "power", "gamma", "beta", "significance", "min_co")}
+    full = UserUserDense(d.train, d.n_users, d.n_movies)
+    fc, fn = pearson_dense(full.R, full.M, 1)
+    test = {"chosen": ctx.ev_test.ranking(uu_scores(full, chosen, fc, fn))}
+    log("uu3 test", test)
     return {"validation": rows, "chosen": chosen, "test": test}
 
 
@@ -602,7 +631,7 @@ def part_newuser(ctx: Ctx) -> dict:
     return out
 
 
-PARTS = {"rmse_sweep": part_rmse_sweep, "choose": part_choose, "final": part_final, "newuser": part_newuser, "useruser2": part_useruser2, "ease2": part_ease2, "baselines": part_baselines, "embedding": part_embedding, "useruser": part_useruser, "blend": part_blend, "rating": part_rating}
+PARTS = {"useruser3": part_useruser3, "rmse_sweep": part_rmse_sweep, "choose": part_choose, "final": part_final, "newuser": part_newuser, "useruser2": part_useruser2, "ease2": part_ease2, "baselines": part_baselines, "embedding": part_embedding, "useruser": part_useruser, "blend": part_blend, "rating": part_rating}
 
 
 def main(argv=None):
