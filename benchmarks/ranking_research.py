@@ -296,13 +296,15 @@ def part_rating(ctx: Ctx) -> dict:
 # -- user-user ranking -------------------------------------------------------------------------
 
 def uu_rank_weights(corr, n_co, k: int, min_co: int = 5, significance: float = 25.0, power: float = 1.0,
-                    **_):
+                    overlap: float = 0.0, n_rated: np.ndarray | None = None, **_):
     """(n_users, n_users) neighbour weights: Pearson x min(n, S)/S over >= min_co co-rated movies,
     positive only, the k largest per row kept (ties to the lower index), then raised to `power`
     (power 0: each of the k neighbours weighs 1)."""
     w = np.nan_to_num(corr) * (np.minimum(n_co, significance) / significance)
     w[n_co < min_co] = 0.0
     w = np.where(w > 0, w, 0.0)
+    if overlap:  # x (co-rated / the neighbour's ratings)^overlap: neighbours whose profile the user's covers
+        w = w * (n_co / np.maximum(n_rated, 1.0)[None, :]) ** overlap
     if k < w.shape[1]:
         order = np.argsort(-w, axis=1, kind="stable")[:, k:]
         np.put_along_axis(w, order, 0.0, axis=1)
@@ -368,7 +370,7 @@ UU_GRID2 = [dict(k=k, vote="rating", power=p, gamma=g, beta=b, significance=S)
 def uu_scores(uu: UserUserDense, point: dict, corr=None, n_co=None) -> np.ndarray:
     W = uu_rank_weights(uu.corr if corr is None else corr, uu.n_co if n_co is None else n_co, point["k"],
                         min_co=point.get("min_co", 5), significance=point.get("significance", 25.0),
-                        power=point["power"])
+                        power=point["power"], overlap=point.get("overlap", 0.0), n_rated=uu.M.sum(1))
     return uu_rank_scores(uu, W, point["vote"], point["gamma"], point["beta"])
 
 
@@ -409,6 +411,28 @@ def part_useruser3(ctx: Ctx) -> dict:
     fc, fn = pearson_dense(full.R, full.M, 1)
     test = {"chosen": ctx.ev_test.ranking(uu_scores(full, chosen, fc, fn))}
     log("uu3 test", test)
+    return {"validation": rows, "chosen": chosen, "test": test}
+
+
+UU_GRID4 = [dict(k=k, vote="rating", power=1.0, gamma=g, beta=b, significance=50.0, min_co=5, overlap=o)
+            for k in (50, 100, 150) for g in (0.0, 0.25) for b in (0.1, 0.15, 0.2) for o in (0.25, 0.5, 0.75)]
+
+
+def part_useruser4(ctx: Ctx) -> dict:
+    """Neighbours chosen by Pearson x significance x (co-rated / neighbour's ratings)^overlap."""
+    d = ctx.d
+    uu = UserUserDense(ctx.fit, d.n_users, d.n_movies)
+    corr, n_co = pearson_dense(uu.R, uu.M, 1)
+    rows = [{**pt, **ctx.ev_val.ranking(uu_scores(uu, pt, corr, n_co))} for pt in UU_GRID4]
+    rows.sort(key=lambda r: -r["ndcg@10"])
+    for r in rows[:8]:
+        log("uu4", r)
+    best = rows[0]
+    chosen = {k: best[k] for k in ("k", "vote", "power", "gamma", "beta", "significance", "min_co", "overlap")}
+    full = UserUserDense(d.train, d.n_users, d.n_movies)
+    fc, fn = pearson_dense(full.R, full.M, 1)
+    test = {"chosen": ctx.ev_test.ranking(uu_scores(full, chosen, fc, fn))}
+    log("uu4 test", test)
     return {"validation": rows, "chosen": chosen, "test": test}
 
 
@@ -631,7 +655,7 @@ def part_newuser(ctx: Ctx) -> dict:
     return out
 
 
-PARTS = {"useruser3": part_useruser3, "rmse_sweep": part_rmse_sweep, "choose": part_choose, "final": part_final, "newuser": part_newuser, "useruser2": part_useruser2, "ease2": part_ease2, "baselines": part_baselines, "embedding": part_embedding, "useruser": part_useruser, "blend": part_blend, "rating": part_rating}
+PARTS = {"useruser4": part_useruser4, "useruser3": part_useruser3, "rmse_sweep": part_rmse_sweep, "choose": part_choose, "final": part_final, "newuser": part_newuser, "useruser2": part_useruser2, "ease2": part_ease2, "baselines": part_baselines, "embedding": part_embedding, "useruser": part_useruser, "blend": part_blend, "rating": part_rating}
 
 
 def main(argv=None):
