@@ -129,3 +129,112 @@ def fit_als(X: sp.csr_matrix, factors: int, regularization: float, alpha: float,
         als.fit(C, show_progress=False)
     return FactorModel(np.asarray(als.user_factors), np.asarray(als.item_factors), regularization, alpha,
                        f"ALS factors={factors} reg={regularization:g} alpha={alpha:g}")
+
+
+# -- the Recommender protocol (duck-typed: a profile has movie_idx, rating, user_idx) -----------
+
+class ItemItemRecommender:
+    """An item-item model (EASE^R, RP3beta) behind the project's Recommender protocol: a profile
+    (known or new user alike) scores every movie by x W, x its binary row; no ratings (NaN)."""
+
+    predicts_ratings = False
+
+    def __init__(self, model: ItemItemModel) -> None:
+        self.model, self.n_movies = model, model.n_movies
+
+    def rank_scores(self, profile) -> np.ndarray:
+        return self.model.score_profile(profile.movie_idx)
+
+    def predict(self, profile, movie_idx: np.ndarray) -> np.ndarray:
+        return np.full(len(movie_idx), np.nan)
+
+
+class FactorRecommender:
+    """implicit ALS factors behind the Recommender protocol: a known user's factors, a new user's
+    folded in by one ALS user step; no ratings (NaN)."""
+
+    predicts_ratings = False
+
+    def __init__(self, model: FactorModel) -> None:
+        self.model, self.n_movies = model, model.item_factors.shape[0]
+
+    def rank_scores(self, profile) -> np.ndarray:
+        if profile.user_idx is not None:
+            p = self.model.user_factors[int(profile.user_idx)]
+        else:
+            p = self.model.fold_in(profile.movie_idx)
+        return self.model.item_factors @ p
+
+    def predict(self, profile, movie_idx: np.ndarray) -> np.ndarray:
+        return np.full(len(movie_idx), np.nan)
+
+
+# -- tuning on validation -------------------------------------------------------------------------
+
+def validation_ndcg(scores: np.ndarray, profile: sp.csr_matrix, val_user: np.ndarray, val_movie: np.ndarray,
+                    val_rating: np.ndarray, k: int = 10, threshold: float = 4.0) -> float:
+    """NDCG@k (binary gains) of a users x movies score matrix, the project's definition: the
+    profile's movies excluded, ties to the lower index, mean over users with a relevant held-out
+    movie (rating >= threshold)."""
+    discounts = 1.0 / np.log2(np.arange(2, k + 2))
+    liked = val_rating >= threshold
+    users = np.unique(val_user[liked])
+    s = np.array(scores[users], dtype=np.float64)
+    rows, cols = profile[users].nonzero()
+    s[rows, cols] = -np.inf
+    top = np.argsort(-s, axis=1, kind="stable")[:, :k]
+    total = 0.0
+    for row, user in zip(top, users):
+        relevant = val_movie[liked & (val_user == user)]
+        hits = np.isin(row, relevant)
+        total += float((hits * discounts).sum() / discounts[: min(len(relevant), k)].sum())
+    return total / len(users)
+
+
+def strong_baselines(fit_part, val_part, n_users: int, n_movies: int, quick: bool = False):
+    """EASE^R, RP3beta and implicit ALS, each tuned on validation NDCG@10 (fit on `fit_part`,
+    ranked against `val_part`; frames with user_idx, movie_idx, rating).
+
+    Returns ``[(name, fit, params)]``: ``fit(train_frame)`` refits the chosen setting on all of
+    train and returns a Recommender; ``params`` is a one-line account of the search.
+    """
+    def cols(frame):
+        return (frame["user_idx"].to_numpy(np.int64), frame["movie_idx"].to_numpy(np.int64),
+                frame["rating"].to_numpy(np.float64))
+
+    fu, fm, _ = cols(fit_part)
+    vu, vm, vr = cols(val_part)
+    X = binary_matrix(fu, fm, n_users, n_movies)
+
+    def ndcg(scores):
+        return validation_ndcg(scores, X, vu, vm, vr)
+
+    def matrix(frame):
+        u, m, _ = cols(frame)
+        return binary_matrix(u, m, n_users, n_movies)
+
+    def account(scored: dict, best) -> str:
+        return "val NDCG@10 " + ", ".join(f"{key}: {value:.4f}" for key, value in scored.items()) + f" -> {best}"
+
+    out = []
+    lambdas = EASE_LAMBDAS[2:4] if quick else EASE_LAMBDAS
+    scored = {lam: ndcg(fit_ease(X, lam).score_matrix(X)) for lam in lambdas}
+    lam = max(scored, key=scored.get)
+    out.append(("EASE^R", lambda train: ItemItemRecommender(fit_ease(matrix(train), lam)),
+                "binary user x movie matrix; lambda " + account({f"{k:g}": v for k, v in scored.items()}, f"{lam:g}")))
+
+    grid = RP3_GRID[:2] if quick else RP3_GRID
+    scored = {ab: ndcg(fit_rp3beta(X, *ab).score_matrix(X)) for ab in grid}
+    ab = max(scored, key=scored.get)
+    out.append(("RP3beta", lambda train: ItemItemRecommender(fit_rp3beta(matrix(train), *ab)),
+                "200 neighbours per movie; (alpha, beta) " + account({f"({a:g}, {b:g})": v for (a, b), v in scored.items()},
+                                                                   f"({ab[0]:g}, {ab[1]:g})")))
+
+    grid = ALS_GRID[:2] if quick else ALS_GRID
+    scored = {i: ndcg(fit_als(X, **point).score_matrix()) for i, point in enumerate(grid)}
+    best = grid[max(scored, key=scored.get)]
+    out.append(("implicit ALS (tuned)", lambda train: FactorRecommender(fit_als(matrix(train), **best)),
+                "binary, 15 iterations; (factors, regularization, alpha) " + account(
+                    {f"({p['factors']}, {p['regularization']:g}, {p['alpha']:g})": scored[i] for i, p in enumerate(grid)},
+                    f"({best['factors']}, {best['regularization']:g}, {best['alpha']:g})")))
+    return out

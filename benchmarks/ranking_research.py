@@ -656,58 +656,76 @@ def part_final(ctx: Ctx) -> dict:
 
 
 def part_newuser(ctx: Ctx) -> dict:
-    """Cold start: 10% of users held out entirely, 10 revealed ratings each (seed 42)."""
-    d, f = ctx.d, FINAL
+    """Cold start (pipeline/new_user.py): 10% of users held out entirely (seed 42), 10 revealed
+    ratings each; every method trained on the other users. The embedding's new user: closed-form
+    ridge fold-in of each head (no L-BFGS), x B for EASE, the same blend; user-user: Pearson of the
+    10 ratings against every warm user."""
     import pandas as pd
+
+    d = ctx.d
     everything = pd.concat([d.train, d.test], ignore_index=True)
     warm, cases = new_user_split(everything, 0.1, 10, 42)
-    sel, final = cached("newuser_emb", lambda: train_pipeline(warm, d.n_users, d.n_movies, f["cfg"], 42))
-    Xw = ease_input_a(warm, d.n_users, d.n_movies, f["ease_a"])
-    ease = fit_ease(Xw, f["ease_lambda"])
     uu = UserUserDense(warm, d.n_users, d.n_movies)
-    ranked = {"blend": [], "current_ridge": [], "ease_alone": [], "uu_current": [], "uu_chosen": []}
-    preds, preds_uu, actual, times, relevant = [], [], [], [], []
-    mean_all = None
-    for shown_m, shown_r, hid_m, hid_r in cases:
+    out = {"n_cases": len(cases)}
+    relevant = [hid_m[hid_r >= 4.0] for _, _, hid_m, hid_r in cases]
+    actual = np.concatenate([hid_r for *_, hid_r in cases])
+    p_uu = np.concatenate([uu.predict_new(sm, sr, hm) for sm, sr, hm, _ in cases])
+    out["user_user_rmse"] = rmse(p_uu, actual)
+    tops = {"uu_current": [], "uu_chosen": []}
+    uu_times = []
+    n_rated = uu.M.sum(1)
+    for shown_m, shown_r, _, _ in cases:
         t = time.perf_counter()
-        p, b = final.fold_in_ridge(shown_m, shown_r)
-        x = np.maximum(1.0 + f["ease_a"] * (shown_r - shown_r.mean()), 0.0)
-        e = (x[:, None] * ease.weights[shown_m]).sum(0, dtype=np.float64)
-        c = final.Q @ (final.proj @ p) + final.cbias
-        rt = final.mu + b + final.bm + final.Q @ p
-        sc = blend_scores(e[None], c[None], rt[None], f["wc"], f["wr"])[0]
-        sc[shown_m] = -np.inf
-        top = np.argsort(-sc, kind="stable")[:10]
-        times.append(time.perf_counter() - t)
-        ranked["blend"].append(top)
-        for name, score in (("current_ridge", c + rt), ("ease_alone", e)):
-            s2 = np.array(score, dtype=np.float64)
-            s2[shown_m] = -np.inf
-            ranked[name].append(np.argsort(-s2, kind="stable")[:10])
-        # user-user ranking for a new user: Pearson of the 10 ratings against every warm user
         Rq = np.zeros((1, d.n_movies)); Mq = np.zeros_like(Rq)
         Rq[0, shown_m], Mq[0, shown_m] = shown_r, 1.0
         corr, n_co = pearson_query(Rq, Mq, uu.R, uu.M, 1)
-        for name, point in (("uu_current", UU_CURRENT), ("uu_chosen", f["uu_rank"])):
-            W = uu_rank_weights(corr, n_co, point["k"], significance=point.get("significance", 25.0),
-                                power=point["power"])
-            s2 = uu_rank_scores(uu, W, point["vote"], point["gamma"], point["beta"])[0]
-            if not (W > 0).any():
-                s2 = uu.M.sum(0)
-            s2 = s2.astype(np.float64)
+        for name, point in (("uu_current", UU_CURRENT), ("uu_chosen", UU_CHOSEN)):
+            W = uu_rank_weights(corr, n_co, point["k"], min_co=point.get("min_co", 5),
+                                significance=point.get("significance", 25.0), power=point["power"],
+                                overlap=point.get("overlap", 0.0), n_rated=n_rated)
+            s2 = uu_rank_scores(uu, W, point["vote"], point["gamma"], point["beta"])[0] if (W > 0).any() \
+                else uu.M.sum(0)
+            s2 = np.array(s2, dtype=np.float64)
             s2[shown_m] = -np.inf
-            ranked[name].append(np.argsort(-s2, kind="stable")[:10])
-        preds.append(final.mu + b + final.bm[hid_m] + final.Q[hid_m] @ p)
-        preds_uu.append(uu.predict_new(shown_m, shown_r, hid_m))
-        actual.append(hid_r)
-        relevant.append(hid_m[hid_r >= 4.0])
-    pe, pu, a = np.concatenate(preds), np.concatenate(preds_uu), np.concatenate(actual)
-    out = {"n_cases": len(cases), "rmse_ridge": rmse(pe, a), "rmse_uu": rmse(pu, a),
-           "rmse_ridge_uu_blend": rmse((1 - f["w_uu"]) * pe + f["w_uu"] * pu, a),
-           "score_ms_p50": 1000 * float(np.median(times))}
-    for name, tops in ranked.items():
-        out[name] = ranking_from_top(np.array(tops), relevant)
-    log("newuser", out)
+            tops[name].append(np.argsort(-s2, kind="stable")[:10])
+        uu_times.append(time.perf_counter() - t)
+    for name, top in tops.items():
+        out[name] = ranking_from_top(np.array(top), relevant)
+    out["uu_ms_p50_both_variants"] = 1000 * float(np.median(uu_times))
+    log("newuser user-user", {k: v for k, v in out.items()})
+    for rname, f in RECIPES.items():
+        heads_ = cached(f"newuser_{rname.replace(' ', '_')}", lambda: [
+            train_pipeline(warm, d.n_users, d.n_movies, replace(f["cfg"]), 42 + SECOND_SEED * i,
+                           carve=42)[1] for i in range(f["n_heads"])])
+        Xw = ease_input_a(warm, d.n_users, d.n_movies, f["ease_a"])
+        ease = fit_ease(Xw, f["ease_lambda"])
+        ranked = {"blend": [], "ease_alone": [], "current_first_head_ridge": []}
+        preds, times = [], []
+        for shown_m, shown_r, hid_m, _ in cases:
+            t = time.perf_counter()
+            folded = [fin.fold_in_ridge(shown_m, shown_r) for fin in heads_]
+            x = np.maximum(1.0 + f["ease_a"] * (shown_r - shown_r.mean()), 0.0)
+            e = x @ ease.weights[shown_m]
+            cs = [zscore_rows(fin.Q @ (fin.proj @ p) + fin.cbias) for fin, (p, b) in zip(heads_, folded)]
+            rs = [fin.mu + b + fin.bm + fin.Q @ p for fin, (p, b) in zip(heads_, folded)]
+            sc = zscore_rows(e) + f["wc"] * np.mean(cs, axis=0) + f["wr"] * np.mean([zscore_rows(x_) for x_ in rs], axis=0)
+            sc[shown_m] = -np.inf
+            ranked["blend"].append(np.argsort(-sc, kind="stable")[:10])
+            times.append(time.perf_counter() - t)
+            preds.append(np.mean([x_[hid_m] for x_ in rs], axis=0))
+            fin, (p, b) = heads_[0], folded[0]
+            for name, score in (("ease_alone", e),
+                                ("current_first_head_ridge", fin.Q @ (fin.proj @ p) + fin.cbias + rs[0])):
+                s2 = np.array(score, dtype=np.float64)
+                s2[shown_m] = -np.inf
+                ranked[name].append(np.argsort(-s2, kind="stable")[:10])
+        pe = np.concatenate(preds)
+        res = {"rmse_ridge": rmse(pe, actual), "rmse_ridge_uu_blend": rmse((1 - f["w_uu"]) * pe + f["w_uu"] * p_uu, actual),
+               "score_ms_p50": 1000 * float(np.median(times))}
+        for name, top in ranked.items():
+            res[name] = ranking_from_top(np.array(top), relevant)
+        out[rname] = res
+        log("newuser", rname, res)
     return out
 
 

@@ -322,9 +322,9 @@ def fit_embedding(fit: pd.DataFrame, val: pd.DataFrame | None, n_users: int, n_m
 
 
 def train_pipeline(train: pd.DataFrame, n_users: int, n_movies: int, cfg: EmbCfg, seed: int,
-                   refit: bool = True) -> tuple[Trained, Trained | None]:
+                   refit: bool = True, carve: int | None = None) -> tuple[Trained, Trained | None]:
     """train_embedding: selection run (validation = carve(seed)) then refit on all of train."""
-    fit, val = validation_split(train, seed)
+    fit, val = validation_split(train, seed if carve is None else carve)
     selection = fit_embedding(fit, val, n_users, n_movies, cfg, seed)
     if not refit:
         return selection, None
