@@ -53,6 +53,7 @@ def cached(name: str, make):
 
 class Ctx:
     def __init__(self, data_dir):
+        self.data_dir = data_dir
         self.d = load(data_dir)
         d = self.d
         self.fit, self.val = validation_split(d.train)
@@ -845,7 +846,132 @@ def part_uu_final(ctx: Ctx) -> dict:
     return out
 
 
-PARTS = {"uu_final": part_uu_final, "useruser5": part_useruser5, "choose2": part_choose2, "useruser4": part_useruser4, "useruser3": part_useruser3, "rmse_sweep": part_rmse_sweep, "choose": part_choose, "final": part_final, "newuser": part_newuser, "useruser2": part_useruser2, "ease2": part_ease2, "baselines": part_baselines, "embedding": part_embedding, "useruser": part_useruser, "blend": part_blend, "rating": part_rating}
+def _cover_train(ratings, test_mask):
+    """split.cover_train: for each user or movie absent from train, its first test row moves to train."""
+    test_mask = test_mask.copy()
+    for column in ("user_id", "movie_id"):
+        train_values = set(ratings.loc[~test_mask, column].to_numpy().tolist())
+        test_rows = np.flatnonzero(test_mask)
+        values = ratings[column].to_numpy()[test_rows]
+        uncovered = ~np.isin(values, list(train_values))
+        if uncovered.any():
+            _, first = np.unique(values[uncovered], return_index=True)
+            test_mask[test_rows[np.flatnonzero(uncovered)[first]]] = False
+    return test_mask
+
+
+def _indexed(train, test):
+    users, movies = np.unique(train["user_id"]), np.unique(train["movie_id"])
+    out = []
+    for frame in (train, test):
+        frame = frame.reset_index(drop=True).copy()
+        frame["user_idx"] = np.searchsorted(users, frame["user_id"].to_numpy())
+        frame["movie_idx"] = np.searchsorted(movies, frame["movie_id"].to_numpy())
+        out.append(frame)
+    return out[0], out[1], len(users), len(movies)
+
+
+def part_kfold(ctx: Ctx) -> dict:
+    """The 5-fold protocol (split.kfold_test_mask, seed 42, cover_train) on the filtered ratings:
+    EASE^R (binary, lambda 400) against the two-head recipe, per fold and mean."""
+    import pandas as pd
+
+    d, f = ctx.d, FINAL
+    ratings = pd.read_parquet(Path(ctx.data_dir).parent / "interim" / "ratings.parquet")
+    # the random split rebuilt from these rows must be the processed one
+    order = np.random.RandomState(42).permutation(len(ratings))
+    mask = np.zeros(len(ratings), bool)
+    mask[order[: int(round(len(ratings) * 0.2))]] = True
+    tr, _, _, _ = _indexed(ratings[~_cover_train(ratings, mask)], ratings[_cover_train(ratings, mask)])
+    assert np.array_equal(tr[["user_idx", "movie_idx"]].to_numpy(), d.train[["user_idx", "movie_idx"]].to_numpy())
+    out = {"folds": {}}
+    for fold in range(5):
+        order = np.random.RandomState(42).permutation(len(ratings))
+        mask = np.zeros(len(ratings), bool)
+        mask[order[fold::5]] = True
+        mask = _cover_train(ratings, mask)
+        train, test, n_users, n_movies = _indexed(ratings[~mask], ratings[mask])
+        ev = EvalSet.build(train, test, n_users, n_movies)
+        Xb = rating_matrix(train, n_users, n_movies, binary=True)
+        row = {"ease_400": ev.ranking(fit_ease(Xb, 400.0).score_matrix(Xb))}
+        Xw = ease_input_a(train, n_users, n_movies, f["ease_a"])
+        E = fit_ease(Xw, f["ease_lambda"]).score_matrix(Xw)
+        row["ease_centred"] = ev.ranking(E)
+        finals = [train_pipeline(train, n_users, n_movies, f["cfg"], 42 + SECOND_SEED * i, carve=42)[1]
+                  for i in range(f["n_heads"])]
+        u, m, r = arrays(test)
+        pe = np.mean([fin.predict_pairs(u, m) for fin in finals], axis=0)
+        uu = UserUserDense(train, n_users, n_movies)
+        row["rmse"] = rmse(pe, r)
+        row["rmse_uu_blend"] = rmse((1 - f["w_uu"]) * pe + f["w_uu"] * uu.predict_pairs(u, m), r)
+        row["recipe"] = ev.ranking(blend_scores(E, *heads(finals), f["wc"], f["wr"]))
+        out["folds"][str(fold)] = row
+        log("kfold", fold, "EASE %.4f" % row["ease_400"]["ndcg@10"], "recipe %.4f / P %.4f" % (
+            row["recipe"]["ndcg@10"], row["recipe"]["precision@10"]), "rmse %.4f (uu %.4f)" % (row["rmse"], row["rmse_uu_blend"]))
+    for key in ("ease_400", "ease_centred", "recipe"):
+        for metric in ("ndcg@10", "precision@10"):
+            vals = [row[key][metric] for row in out["folds"].values()]
+            out[f"{key}_{metric}"] = {"mean": float(np.mean(vals)), "std": float(np.std(vals, ddof=1))}
+    for key in ("rmse", "rmse_uu_blend"):
+        vals = [row[key] for row in out["folds"].values()]
+        out[key] = {"mean": float(np.mean(vals)), "std": float(np.std(vals, ddof=1))}
+    log("kfold summary", {k: v for k, v in out.items() if k != "folds"})
+    return out
+
+
+PARTS = {"summary": lambda ctx: {"written": time.strftime("%Y-%m-%d %H:%M:%S")}, "kfold": part_kfold, "uu_final": part_uu_final, "useruser5": part_useruser5, "choose2": part_choose2, "useruser4": part_useruser4, "useruser3": part_useruser3, "rmse_sweep": part_rmse_sweep, "choose": part_choose, "final": part_final, "newuser": part_newuser, "useruser2": part_useruser2, "ease2": part_ease2, "baselines": part_baselines, "embedding": part_embedding, "useruser": part_useruser, "blend": part_blend, "rating": part_rating}
+
+
+def write_summary(results: dict, path: Path) -> None:
+    """A Markdown digest of the results file (test figures of the chosen settings only)."""
+    L = ["# Ranking research: chosen settings on test", "",
+         "Every setting chosen on validation (a seeded 10% of train, seed 42); see ranking_research.json "
+         "for every variant's validation figures.", ""]
+    b = results.get("baselines", {})
+    if b:
+        L += ["| baseline | chosen on validation | P@10 | NDCG@10 |", "|---|---|---:|---:|"]
+        for key, label in (("ease", "EASE^R"), ("rp3beta", "RP3beta"), ("als", "implicit ALS")):
+            t = b[key]["test"]
+            L.append(f"| {label} | {b[key]['chosen']} | {t['precision@10']:.4f} | {t['ndcg@10']:.4f} |")
+        L.append("")
+    fin = results.get("final", {})
+    for name in ("two heads", "one head"):
+        if name not in fin:
+            continue
+        sm, rec = fin[name]["summary"], fin[name]["recipe"]
+        L += [f"## Embedding recipe: {name}", "", f"settings: `{rec}`", "",
+              "| figure (3 seeds) | mean | min | max |", "|---|---:|---:|---:|"]
+        for key, v in sm.items():
+            L.append(f"| {key} | {v['mean']:.4f} | {v['min']:.4f} | {v['max']:.4f} |")
+        L += ["", f"EASE alone (the recipe's input) on test: NDCG@10 {fin[name]['ease_alone']['ndcg@10']:.4f}, "
+              f"P@10 {fin[name]['ease_alone']['precision@10']:.4f}; scoring one user p50 "
+              f"{fin[name]['score_ms_per_user_p50']:.2f} ms (numpy); EASE fit {fin[name]['ease_fit_seconds']:.1f} s", ""]
+    uf = results.get("uu_final")
+    if uf:
+        L += ["## User-user ranking", "", f"variant: `{uf['point']}`", "",
+              f"- known users, test: NDCG@10 {uf['known_test']['ndcg@10']:.4f}, P@10 {uf['known_test']['precision@10']:.4f}; "
+              f"RMSE {uf['rmse_test']:.4f} (rating path unchanged)",
+              f"- new users, test: NDCG@10 {uf['new_user_test']['ndcg@10']:.4f}", ""]
+    nu = results.get("newuser")
+    if nu:
+        L += ["## New users (10 revealed ratings, 61 users)", "", "| method | RMSE | NDCG@10 | P@10 | ms p50 |",
+              "|---|---:|---:|---:|---:|"]
+        for name in ("two heads", "one head"):
+            if name in nu:
+                x = nu[name]
+                L.append(f"| {name}: blend, ridge fold-in | {x['rmse_ridge']:.4f} (uu blend {x['rmse_ridge_uu_blend']:.4f}) | "
+                         f"{x['blend']['ndcg@10']:.4f} | {x['blend']['precision@10']:.4f} | {x['score_ms_p50']:.2f} |")
+        L.append("")
+    kf = results.get("kfold")
+    if kf:
+        L += ["## 5-fold protocol (mean ± std over folds)", ""]
+        for key in ("ease_400", "ease_centred", "recipe"):
+            L.append(f"- {key}: NDCG@10 {kf[f'{key}_ndcg@10']['mean']:.4f} ± {kf[f'{key}_ndcg@10']['std']:.4f}, "
+                     f"P@10 {kf[f'{key}_precision@10']['mean']:.4f} ± {kf[f'{key}_precision@10']['std']:.4f}")
+        L.append(f"- recipe RMSE {kf['rmse']['mean']:.4f} ± {kf['rmse']['std']:.4f} "
+                 f"(with user-user {kf['rmse_uu_blend']['mean']:.4f} ± {kf['rmse_uu_blend']['std']:.4f})")
+        L.append("")
+    path.write_text("\n".join(L))
 
 
 def main(argv=None):
@@ -865,6 +991,7 @@ def main(argv=None):
         results[part] = {**previous, **PARTS[part](ctx, **kwargs)}
         results[part]["_seconds"] = time.perf_counter() - started
         dump(out_path, results)
+        write_summary(results, out_path.with_suffix(".md"))
         log(part, "done in", round(time.perf_counter() - started), "s")
 
 
