@@ -2,7 +2,9 @@
 
 Rows: popularity, Surprise BaselineOnly, Surprise SVD (defaults, and tuned on validation RMSE),
 Surprise KNNWithMeans (user-based Pearson, k=40), implicit ALS (confidence variant chosen on
-validation NDCG@10), and our embedding and user-user models from ``models/bundle``. Every
+validation NDCG@10), the strong top-N baselines of ``benchmarks/baselines.py`` - EASE^R, RP3beta
+and implicit ALS with a small grid of factors / regularization / alpha, each chosen on validation
+NDCG@10 - and our embedding and user-user models from ``models/bundle``. Every
 method is scored by :func:`movierec.evaluation.protocol.evaluate` on ``known_user_cases(train, test)``,
 ranking through :func:`movierec.models.protocol.recommend` - the numbers are those of ``reports/``.
 
@@ -39,6 +41,7 @@ import scipy.sparse as sp
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))  # for pipeline.stage (the config composition)
+sys.path.insert(0, str(REPO_ROOT / "benchmarks"))  # for baselines (EASE^R, RP3beta, tuned ALS)
 
 from movierec.atomic import atomic_write_json, atomic_write_text  # noqa: E402
 from movierec.data.dataset import ProcessedData, load_processed  # noqa: E402
@@ -309,6 +312,19 @@ def baseline_methods(data: ProcessedData, quick: bool) -> dict[str, Fitted]:
         print("implicit is not installed (pip install -e '.[bench]'): ALS row skipped")
     else:
         methods["implicit ALS"] = als_method(train, fit_part, val_part, n_users, n_movies, quick)
+        methods.update(strong_baseline_methods(train, fit_part, val_part, n_users, n_movies, quick))
+    return methods
+
+
+def strong_baseline_methods(train: pd.DataFrame, fit_part: pd.DataFrame, val_part: pd.DataFrame, n_users: int,
+                            n_movies: int, quick: bool) -> dict[str, Fitted]:
+    """EASE^R, RP3beta, tuned implicit ALS (benchmarks/baselines.py), chosen on validation NDCG@10."""
+    from baselines import strong_baselines
+
+    methods = {}
+    for name, fit, params in strong_baselines(fit_part, val_part, n_users, n_movies, quick):
+        model, elapsed = timed(lambda fit=fit: fit(train))
+        methods[name] = Fitted(model, elapsed, params)
     return methods
 
 
