@@ -34,14 +34,14 @@ RATING_VARIANTS = {
     "bias baseline only (damping -> inf)": dict(damping=1e12),
     "textbook-ish: k=40, no shrinkage, no damping": dict(n_neighbours=40, shrinkage=0.0, damping=0.0),
     "k=30, shrink 25, no damping": dict(damping=0.0),
-    "k=30, shrink 25, damping 1 (MODELING)": dict(),
+    "k=30, shrink 25, damping 1 (prototype)": dict(),
     "k=50, shrink 25, damping 1": dict(n_neighbours=50),
     "k=30, shrink 50, damping 1": dict(shrinkage=50.0),
     "k=30, shrink 25, damping 2": dict(damping=2.0),
     "k=30, min co-rated 5, damping 1": dict(min_co_rated=5),
 }
 RANKING_VARIANTS = {
-    "100 nbrs, >=5 co-rated, S=25, sim x rating (MODELING)": dict(),
+    "100 nbrs, >=5 co-rated, S=25, sim x rating (prototype)": dict(),
     "30 nbrs, >=5, S=25, sim x rating": dict(rank_neighbours=30),
     "50 nbrs, >=5, S=25, sim x rating": dict(rank_neighbours=50),
     "150 nbrs, >=5, S=25, sim x rating": dict(rank_neighbours=150),
