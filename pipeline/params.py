@@ -1,5 +1,8 @@
 """Write `params.yaml` from `conf/` (the one hand-edited source): `python -m pipeline.params`.
 
+The bytes are those `dvc exp run -S ...` writes through its own Hydra composition
+(`dvc.utils.hydra.compose_and_dump`: the resolved config as `OmegaConf.to_yaml`), so the two
+writers never make a diff between them; hence no header comment either (DVC would drop it).
 `--check` exits non-zero when the committed `params.yaml` differs from the composition.
 """
 
@@ -9,15 +12,15 @@ import argparse
 import sys
 
 import yaml
+from omegaconf import OmegaConf
 
 from movierec.atomic import atomic_write_text
-from pipeline.stage import PARAMS_FILE, compose_params
-
-HEADER = "# GENERATED from conf/ by `python -m pipeline.params` - edit conf/, not this file.\n"
+from pipeline.stage import PARAMS_FILE, StaleParams, check_params_current, compose_params
 
 
 def render(overrides: list[str] | None = None) -> str:
-    return HEADER + yaml.safe_dump(compose_params(overrides), sort_keys=False)
+    """`params.yaml`'s text: byte for byte what DVC's Hydra composition writes."""
+    return OmegaConf.to_yaml(compose_params(overrides))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -28,8 +31,14 @@ def main(argv: list[str] | None = None) -> int:
     text = render(args.overrides)
     if args.check:
         current = PARAMS_FILE.read_text() if PARAMS_FILE.exists() else ""
-        if yaml.safe_load(current) != yaml.safe_load(text):
-            print("params.yaml differs from conf/: run `make params`", file=sys.stderr)
+        try:
+            check_params_current(yaml.safe_load(current) or {}, yaml.safe_load(text))
+        except StaleParams as exc:
+            print(exc, file=sys.stderr)
+            return 1
+        if current != text:
+            print("params.yaml holds conf/'s values but not the bytes `make params` writes: run `make params`",
+                  file=sys.stderr)
             return 1
         return 0
     atomic_write_text(PARAMS_FILE, text)

@@ -4,11 +4,17 @@ Under DVC the stage runs with no overrides and reads `params.yaml` - the values 
 which `dvc exp run -S key=value` rewrites through its own Hydra composition. Run by hand
 with overrides (`python -m pipeline.train model.embedding_dim=64`, or `-m` for a sweep),
 the stage composes `conf/` plus those overrides instead.
+
+Plain `dvc repro` does not compose: a `params.yaml` that differs from `conf/` (conf/ edited,
+`make params` not run) stops the stage with the differing keys and the command that fixes it.
+Under `dvc exp run` (DVC sets ``DVC_EXP_NAME``) `params.yaml` is conf/ plus the experiment's
+`-S` overrides, legitimately different from conf/, so it is not compared.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import warnings
 from collections.abc import Callable
@@ -33,14 +39,48 @@ def compose_params(overrides: list[str] | None = None) -> dict:
     return compose(CONF_DIR, overrides)
 
 
-def select_config(composed: DictConfig, overrides: list[str], params_file: Path = PARAMS_FILE) -> Config:
-    """`params.yaml` when there are no overrides (DVC's run), else the composition."""
+EXPERIMENT_ENV = "DVC_EXP_NAME"  # set by `dvc exp run` for every stage command it runs
+
+
+class StaleParams(ValueError):
+    """`params.yaml` is not the composition of `conf/`."""
+
+
+def differing_keys(left: object, right: object, prefix: str = "") -> list[str]:
+    """Dotted keys whose values differ between two nested mappings (a key only one side has counts)."""
+    if isinstance(left, dict) and isinstance(right, dict):
+        keys = list(left) + [k for k in right if k not in left]
+        return [key for k in keys
+                for key in differing_keys(left.get(k), right.get(k), f"{prefix}.{k}" if prefix else str(k))]
+    return [] if left == right else [prefix or "<root>"]
+
+
+def check_params_current(params: dict, composed: dict, params_file: Path = PARAMS_FILE) -> None:
+    """Raise :class:`StaleParams` naming the differing keys and `make params` when they differ."""
+    keys = differing_keys(params, composed)
+    if keys:
+        shown = ", ".join(keys[:10]) + (f" (+{len(keys) - 10} more)" if len(keys) > 10 else "")
+        raise StaleParams(f"{params_file.name} differs from conf/ at {shown}: run `make params` "
+                          "(python -m pipeline.params) to regenerate it from conf/, then rerun; "
+                          "for a one-off change use `dvc exp run -S key=value`")
+
+
+def select_config(composed: DictConfig | None, overrides: list[str], params_file: Path = PARAMS_FILE) -> Config:
+    """`params.yaml` when there are no overrides (DVC's run), else the composition.
+
+    Outside `dvc exp run`, `params.yaml` must equal the composition of `conf/` (:class:`StaleParams`).
+    """
     if not overrides and params_file.exists():
         with params_file.open() as fh:
             params = yaml.safe_load(fh)
         if not isinstance(params, dict):
             raise ValueError(f"{params_file} does not hold a mapping; regenerate it with `make params`")
-        return validate(params)
+        cfg = validate(params)
+        if not os.environ.get(EXPERIMENT_ENV):
+            fresh = (OmegaConf.to_container(composed, resolve=True) if composed is not None
+                     else compose_params())
+            check_params_current(params, fresh, params_file)  # type: ignore[arg-type]
+        return cfg
     return validate(OmegaConf.to_container(composed, resolve=True))  # type: ignore[arg-type]
 
 
@@ -70,7 +110,10 @@ def stage(task: Callable[[Config], object], expected: tuple[type[Exception], ...
     @hydra.main(version_base=None, config_path=str(CONF_DIR), config_name="config")
     def main(composed: DictConfig) -> None:
         overrides = list(HydraConfig.get().overrides.task)
-        cfg = select_config(composed, overrides)
+        try:
+            cfg = select_config(composed, overrides)
+        except StaleParams as exc:
+            sys.exit(f"{_stage_name(task)}: {exc}")
         configure_logging()
         try:
             task(cfg)
