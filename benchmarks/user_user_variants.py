@@ -40,17 +40,24 @@ RATING_VARIANTS = {
     "k=30, shrink 25, damping 2": dict(damping=2.0),
     "k=30, min co-rated 5, damping 1": dict(min_co_rated=5),
 }
+EARLIER = dict(rank_significance=25, rank_activity_power=0.0, rank_popularity_power=0.0)  # before issue 15
 RANKING_VARIANTS = {
-    "100 nbrs, >=5 co-rated, S=25, sim x rating (prototype)": dict(),
-    "30 nbrs, >=5, S=25, sim x rating": dict(rank_neighbours=30),
-    "50 nbrs, >=5, S=25, sim x rating": dict(rank_neighbours=50),
-    "150 nbrs, >=5, S=25, sim x rating": dict(rank_neighbours=150),
-    "200 nbrs, >=5, S=25, sim x rating": dict(rank_neighbours=200),
-    "100 nbrs, >=5, S=50, sim x rating": dict(rank_significance=50),
-    "100 nbrs, >=10, S=25, sim x rating": dict(rank_min_co_rated=10),
-    "100 nbrs, >=5, S=25, sim x 1": dict(rank_value="one"),
-    "100 nbrs, >=5, S=25, sim x deviation": dict(rank_value="deviation"),
-    "100 nbrs, >=5, S=1 (no significance), sim x rating": dict(rank_significance=1),
+    "100 nbrs, >=5 co-rated, S=25, sim x rating (prototype)": dict(EARLIER),
+    "30 nbrs, >=5, S=25, sim x rating": dict(EARLIER, rank_neighbours=30),
+    "50 nbrs, >=5, S=25, sim x rating": dict(EARLIER, rank_neighbours=50),
+    "150 nbrs, >=5, S=25, sim x rating": dict(EARLIER, rank_neighbours=150),
+    "200 nbrs, >=5, S=25, sim x rating": dict(EARLIER, rank_neighbours=200),
+    "100 nbrs, >=5, S=50, sim x rating": dict(EARLIER, rank_significance=50),
+    "100 nbrs, >=10, S=25, sim x rating": dict(EARLIER, rank_min_co_rated=10),
+    "100 nbrs, >=5, S=25, sim x 1": dict(EARLIER, rank_value="one"),
+    "100 nbrs, >=5, S=25, sim x deviation": dict(EARLIER, rank_value="deviation"),
+    "100 nbrs, >=5, S=1 (no significance), sim x rating": dict(EARLIER, rank_significance=1),
+    # issue 15 (benchmarks/ranking_research.py): neighbours by weight x (n / n_v)^0.5, scores /
+    # popularity^0.15, S=50; profiles under 15 ratings keep the prototype's settings
+    "S=50, x (n/n_v)^0.5, / pop^0.15, light < 15 (default)": dict(),
+    "S=50, x (n/n_v)^0.5, / pop^0.15, no light profiles": dict(rank_light_profile=0),
+    "S=50, x (n/n_v)^0.5, no popularity damping": dict(rank_popularity_power=0.0),
+    "S=50, / pop^0.15, no activity factor": dict(rank_activity_power=0.0),
 }
 
 

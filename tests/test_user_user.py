@@ -68,30 +68,44 @@ def test_similarities_equal_pandas_corr(rng, halves, min_periods):
 
 
 def reference_rank(df: pd.DataFrame, user: int, cfg: UserUserConfig, n_movies: int, k: int = 10):
-    """Neighbour-support top-k by loops: positive significance-weighted Pearson, best neighbours vote."""
+    """Neighbour-support top-k by loops: positive Pearson x significance x (n / n_v)^a, the best
+    neighbours vote, totals divided by max(popularity, 1)^b; light profiles: light S, a = b = 0."""
     by_user = {u: dict(zip(g["movie"], g["rating"])) for u, g in df.groupby("user")}
+    popularity = df.groupby("movie").size().to_dict()
     mine = by_user[user]
+    if len(mine) < cfg.rank_light_profile:
+        significance, activity, damping = cfg.rank_light_significance, 0.0, 0.0
+    else:
+        significance, activity, damping = cfg.rank_significance, cfg.rank_activity_power, cfg.rank_popularity_power
     weighted = []
     for v, theirs in by_user.items():
         common = sorted(set(mine) & set(theirs))
         if v == user or len(common) < cfg.rank_min_co_rated:
             continue
         r = pair_pearson(np.array([mine[m] for m in common]), np.array([theirs[m] for m in common]))
-        w = None if r is None else r * min(len(common), cfg.rank_significance) / cfg.rank_significance
+        w = None if r is None else r * min(len(common), significance) / significance
         if w is not None and w > cfg.rank_min_similarity:
-            weighted.append((-w, v))
-    score = defaultdict(float)
+            weighted.append((-w * (len(common) / len(theirs)) ** activity, v))
+    score: defaultdict[int, float] = defaultdict(float)
     for neg_w, v in sorted(weighted)[:cfg.rank_neighbours]:
         for m, r in by_user[v].items():
             score[m] += -neg_w * (r if cfg.rank_value == "rating" else 1.0)
+    for m in score:
+        score[m] /= max(popularity.get(m, 0), 1) ** damping
     candidates = [m for m in range(n_movies) if m not in mine]
     return sorted(candidates, key=lambda m: (-score[m], m))[:k], score
 
 
+EARLIER_RANKING = dict(rank_significance=25, rank_activity_power=0.0, rank_popularity_power=0.0)
+
+
 @pytest.mark.parametrize("overrides", [
-    dict(rank_neighbours=8, rank_min_co_rated=5, rank_significance=25),
-    dict(rank_neighbours=15, rank_min_co_rated=8, rank_significance=10, rank_value="one"),
+    dict(rank_neighbours=8, rank_min_co_rated=5, **EARLIER_RANKING),
+    dict(rank_neighbours=8),  # today's defaults (profiles of ~22 ratings: not light)
+    dict(rank_neighbours=15, rank_min_co_rated=8, rank_significance=10, rank_value="one",
+         rank_activity_power=1.0, rank_popularity_power=0.5),
     dict(rank_neighbours=100, rank_min_co_rated=3, rank_significance=1, rank_min_similarity=0.2),
+    dict(rank_neighbours=10, rank_light_profile=23, rank_light_significance=5),  # about half light
 ])
 def test_top10_equals_slow_reference(rng, overrides):
     df = random_ratings(rng)
@@ -103,6 +117,55 @@ def test_top10_equals_slow_reference(rng, overrides):
         got = recommend(model, profile, 10)
         assert got.movie_idx.tolist() == want
         np.testing.assert_allclose(got.score, [score[m] for m in want], rtol=1e-12)
+
+
+def covering_neighbours() -> tuple[pd.DataFrame, Profile]:
+    """A new profile rates movies 0-4 as 1..5. Users 0 and 1 rate them alike (Pearson 1, n = 5);
+    user 0 has also rated movies 7-16 (15 ratings in all), user 1 only movies 5 and 6 (7 ratings),
+    both 5 stars. Users 2 and 3 (one co-rated movie: never neighbours) also rated movie 5."""
+    rows = [(v, m, float(m + 1)) for v in (0, 1) for m in range(5)]
+    rows += [(0, m, 5.0) for m in range(7, 17)] + [(1, 5, 5.0), (1, 6, 5.0)]
+    rows += [(v, m, 3.0) for v in (2, 3) for m in (0, 5)]
+    return pd.DataFrame(rows, columns=["user", "movie", "rating"]), Profile(np.arange(5), np.arange(1.0, 6.0))
+
+
+def test_activity_factor_prefers_the_neighbour_with_fewer_ratings():
+    df, new = covering_neighbours()
+    cfg = UserUserConfig(rank_neighbours=1, rank_light_profile=0)
+    users, w = fit(df, cfg).rank_neighbours(new)
+    assert users.tolist() == [1]                         # 5 of its 7 ratings co-rated, vs 5 of 15
+    np.testing.assert_allclose(w, [5 / 50 * (5 / 7) ** 0.5], rtol=1e-12)
+    earlier = UserUserConfig(rank_neighbours=1, rank_light_profile=0, **EARLIER_RANKING)
+    users, w = fit(df, earlier).rank_neighbours(new)
+    assert users.tolist() == [0] and w.tolist() == [5 / 25]  # a tie, to the lower index
+
+
+def test_popularity_damping_reorders_equal_support():
+    df, new = covering_neighbours()
+    # movies 5 and 6 get the same support (user 1's weight x 5 stars); 5 is rated 3 times, 6 once
+    cfg = UserUserConfig(rank_neighbours=1, rank_light_profile=0)
+    scores = fit(df, cfg).rank_scores(new)
+    support = 5 / 50 * (5 / 7) ** 0.5 * 5.0
+    np.testing.assert_allclose(scores[[5, 6]], [support / 3 ** 0.15, support], rtol=1e-12)
+    assert recommend(fit(df, cfg), new, 2).movie_idx.tolist() == [6, 5]
+    undamped = UserUserConfig(rank_neighbours=1, rank_light_profile=0, rank_popularity_power=0.0)
+    assert recommend(fit(df, undamped), new, 2).movie_idx.tolist() == [5, 6]  # tie: lower index
+
+
+def test_light_profiles_keep_the_earlier_ranking(rng):
+    df, new = covering_neighbours()                          # 5 ratings: light under the default 15
+    light = fit(df, UserUserConfig(rank_neighbours=1))
+    users, w = light.rank_neighbours(new)
+    assert users.tolist() == [0] and w.tolist() == [5 / 25]
+    assert recommend(light, new, 2).movie_idx.tolist() == [7, 8]
+    # on random data: profiles under 15 ratings score exactly as the earlier settings, others not
+    df = random_ratings(rng)
+    today, earlier = fit(df), fit(df, UserUserConfig(**EARLIER_RANKING))
+    for user in range(0, today.n_users, 4):
+        full = profile_of(df, user, known=False)
+        short = Profile(full.movie_idx[:12], full.rating[:12])
+        np.testing.assert_array_equal(today.rank_scores(short), earlier.rank_scores(short))
+        assert not np.allclose(today.rank_scores(full), earlier.rank_scores(full))
 
 
 def reference_predict(model: UserUserRecommender, df: pd.DataFrame, user: int, movies, cfg: UserUserConfig):
@@ -221,6 +284,8 @@ def test_explain_counts_neighbours_who_rated(rng):
     ("n_neighbours", 0), ("min_co_rated", 1.5), ("rank_neighbours", True), ("shrinkage", -1.0),
     ("damping", float("nan")), ("bias_reg_user", -0.1), ("min_similarity", 1.0),
     ("rank_min_similarity", -0.2), ("rank_significance", 0), ("rank_value", "mean"),
+    ("rank_activity_power", -0.5), ("rank_popularity_power", float("inf")), ("rank_light_profile", -1),
+    ("rank_light_profile", 2.0), ("rank_light_significance", 0),
 ])
 def test_config_validation_names_the_field(field, value):
     with pytest.raises(ValueError, match=f"UserUserConfig.{field} "):

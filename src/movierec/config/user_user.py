@@ -16,9 +16,16 @@ class UserUserConfig:
     Rating path: ``n_neighbours``, ``min_co_rated``, ``shrinkage``, ``min_similarity`` (neighbours
     with |shrunk similarity| ≤ this are ignored), ``damping``. Bias baseline: ``bias_reg_user``,
     ``bias_reg_movie``, ``bias_iters``. Ranking path: ``rank_neighbours``, ``rank_min_co_rated``,
-    ``rank_significance`` (S in min(n, S)/S), ``rank_min_similarity`` (weights ≤ this are
-    dropped), ``rank_value`` (what a neighbour votes with: ``rating``, ``deviation`` from its
-    baseline, or ``one``). ``max_query_entries`` caps one neighbour search's work: when the
+    ``rank_significance`` (S in min(n, S)/S), ``rank_min_similarity`` (Pearson x significance
+    weights ≤ this are dropped), ``rank_activity_power`` (a: weights x (n / n_v)^a, n_v the
+    neighbour's number of ratings, so that a neighbour whose ratings the profile covers counts
+    more than a prolific one), ``rank_popularity_power`` (b: scores / max(popularity, 1)^b,
+    popularity = the movie's number of training ratings), ``rank_value`` (what a neighbour votes
+    with: ``rating``, ``deviation`` from its baseline, or ``one``). Light profiles (fewer than
+    ``rank_light_profile`` ratings; 0: none) rank with ``rank_light_significance`` and neither
+    the activity nor the popularity factor (a = b = 0): the factors help known users but cost new
+    users with a handful of ratings. ``rank_significance=25, rank_activity_power=0,
+    rank_popularity_power=0`` is the earlier ranking. ``max_query_entries`` caps one neighbour search's work: when the
     profile's movies hold more ratings than this (a heavy profile of popular movies on a large
     data set), the similarities use the profile's most extreme ratings (largest |r - mean|) whose
     columns fit the budget. It never binds on ml-latest-small (72K train ratings in all).
@@ -34,18 +41,27 @@ class UserUserConfig:
     bias_iters: int = 10
     rank_neighbours: int = 100
     rank_min_co_rated: int = 5
-    rank_significance: int = 25
+    rank_significance: int = 50
     rank_min_similarity: float = 0.0
+    rank_activity_power: float = 0.5
+    rank_popularity_power: float = 0.15
+    rank_light_profile: int = 15
+    rank_light_significance: int = 25
     rank_value: str = "rating"
     max_query_entries: int = 500_000
 
     def __post_init__(self) -> None:
         for name in ("n_neighbours", "min_co_rated", "bias_iters", "rank_neighbours",
-                     "rank_min_co_rated", "rank_significance", "max_query_entries"):
+                     "rank_min_co_rated", "rank_significance", "rank_light_significance",
+                     "max_query_entries"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
                 raise ValueError(f"UserUserConfig.{name} must be an integer >= 1, got {value!r}")
-        for name in ("shrinkage", "damping", "bias_reg_user", "bias_reg_movie"):
+        value = self.rank_light_profile
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+            raise ValueError(f"UserUserConfig.rank_light_profile must be an integer >= 0, got {value!r}")
+        for name in ("shrinkage", "damping", "bias_reg_user", "bias_reg_movie", "rank_activity_power",
+                     "rank_popularity_power"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) \
                     or not np.isfinite(value) or value < 0:

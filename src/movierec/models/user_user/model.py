@@ -6,8 +6,11 @@ Two paths share the per-query similarities (:mod:`movierec.models.user_user.pear
   the ``n_neighbours`` most similar users (by |similarity|, negatives kept) who rated the movie;
   similarity shrunk by ``n / (n + shrinkage)``; ``damping`` added to Σ|w| pulls thin evidence
   toward the baseline;
-* top-N ranking — neighbour support: the ``rank_neighbours`` most similar users (positive
-  similarity, significance weight ``min(n, S) / S``) vote for the movies they rated.
+* top-N ranking — neighbour support: the ``rank_neighbours`` users with the largest weight
+  Pearson × ``min(n, S) / S`` × ``(n / n_v)^a`` (positive only; n co-rated, n_v the neighbour's
+  ratings) vote for the movies they rated with weight × rating; a movie's total is divided by
+  ``max(popularity, 1)^b``. Profiles under ``rank_light_profile`` ratings use
+  ``rank_light_significance`` and a = b = 0.
   Ranking by predicted rating is useless for top-N (NDCG@10 ≈ 0.004 in early prototypes).
 """
 
@@ -58,6 +61,8 @@ class UserUserRecommender:
                            minlength=self.n_users)
         self._user_centre = np.where(counts > 0, sums / np.maximum(counts, 1), 0.0)
         self._popularity = np.diff(self._csc.indptr).astype(np.float64)
+        self._user_count = np.maximum(counts, 1).astype(np.float64)
+        self._damping_cache: tuple[float, np.ndarray] | None = None
 
     # ---- construction and persistence -------------------------------------------------------
     @classmethod
@@ -143,12 +148,23 @@ class UserUserRecommender:
         w[np.abs(w) <= cfg.min_similarity] = 0.0
         return w
 
+    def _rank_settings(self, profile: Profile) -> tuple[int, float, float]:
+        """(significance, activity power, popularity power) for this profile: light profiles keep
+        the earlier ranking (light significance, no activity or popularity factor)."""
+        cfg = self.config
+        if profile.movie_idx.size < cfg.rank_light_profile:
+            return cfg.rank_light_significance, 0.0, 0.0
+        return cfg.rank_significance, float(cfg.rank_activity_power), float(cfg.rank_popularity_power)
+
     def rank_neighbours(self, profile: Profile) -> tuple[np.ndarray, np.ndarray]:
         """The ranking path's neighbours (user indices, best first; ties to the lower index) and weights."""
         cfg = self.config
+        significance, activity, _ = self._rank_settings(profile)
         corr, n_co = self.similarities(profile, cfg.rank_min_co_rated)
-        w = np.nan_to_num(corr, nan=0.0) * (np.minimum(n_co, cfg.rank_significance) / cfg.rank_significance)
+        w = np.nan_to_num(corr, nan=0.0) * (np.minimum(n_co, significance) / significance)
         candidates = np.flatnonzero(w > cfg.rank_min_similarity)
+        if activity:  # x (co-rated / the neighbour's ratings)^a: neighbours the profile covers
+            w[candidates] *= (n_co[candidates] / self._user_count[candidates]) ** activity
         k = cfg.rank_neighbours
         if candidates.size > k:  # keep the k best (and every tie of the k-th) before the stable sort
             kth = -np.partition(-w[candidates], k - 1)[k - 1]
@@ -156,6 +172,14 @@ class UserUserRecommender:
         order = np.argsort(-w[candidates], kind="stable")[:k]
         users = candidates[order]
         return users, w[users]
+
+    def _popularity_damping(self, power: float) -> np.ndarray:
+        """max(popularity, 1)^power per movie, kept for the last power asked."""
+        cached = self._damping_cache
+        if cached is None or cached[0] != power:
+            cached = (power, np.maximum(self._popularity, 1.0) ** power)
+            self._damping_cache = cached
+        return cached[1]
 
     # ---- the Recommender protocol -----------------------------------------------------------
     def user_bias_of(self, profile: Profile) -> float:
@@ -191,7 +215,8 @@ class UserUserRecommender:
         return base + adjust
 
     def rank_scores(self, profile: Profile) -> np.ndarray:
-        """Neighbour support for every movie; popularity when no neighbour qualifies (cold start)."""
+        """Neighbour support for every movie (divided by popularity^b); popularity when no
+        neighbour qualifies (cold start)."""
         users, w = self.rank_neighbours(profile)
         if users.size == 0:
             return self._popularity.copy()
@@ -205,7 +230,11 @@ class UserUserRecommender:
             raters = users[owner]
             weight = weight * (self._csr.data[pos].astype(np.float64) - self.global_mean - self.user_bias[raters]
                                - self.movie_bias[movies])
-        return np.bincount(movies, weights=weight, minlength=self.n_movies)
+        scores = np.bincount(movies, weights=weight, minlength=self.n_movies)
+        popularity_power = self._rank_settings(profile)[2]
+        if popularity_power:
+            return scores / self._popularity_damping(popularity_power)
+        return scores
 
     def explain(self, profile: Profile, movie_idx: int) -> dict:
         """Why a movie was recommended: how many ranking neighbours rated it, and how."""
