@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 
 import numpy as np
@@ -290,6 +291,17 @@ def test_explain_counts_neighbours_who_rated(rng):
 def test_config_validation_names_the_field(field, value):
     with pytest.raises(ValueError, match=f"UserUserConfig.{field} "):
         UserUserConfig(**{field: value})
+
+
+def test_a_config_saved_before_the_ranking_factors_ranks_as_before():
+    saved = dataclasses.asdict(UserUserConfig(rank_significance=25))
+    for key in ("rank_activity_power", "rank_popularity_power", "rank_light_profile", "rank_light_significance"):
+        del saved[key]
+    loaded = UserUserConfig.from_saved(saved)
+    assert (loaded.rank_significance, loaded.rank_activity_power, loaded.rank_popularity_power,
+            loaded.rank_light_profile) == (25, 0.0, 0.0, 0)
+    today = dataclasses.asdict(UserUserConfig())
+    assert UserUserConfig.from_saved(today) == UserUserConfig()
 
 
 def test_fit_rejects_duplicate_pairs():

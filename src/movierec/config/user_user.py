@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 
 RANK_VALUES = ("rating", "deviation", "one")
+# what a saved config without the issue-15 ranking keys meant: the earlier ranking (no factors)
+EARLIER_RANKING = {"rank_activity_power": 0.0, "rank_popularity_power": 0.0, "rank_light_profile": 0}
 
 
 @dataclass
@@ -49,6 +51,12 @@ class UserUserConfig:
     rank_light_significance: int = 25
     rank_value: str = "rating"
     max_query_entries: int = 500_000
+
+    @classmethod
+    def from_saved(cls, saved: dict) -> UserUserConfig:
+        """A config saved by ``asdict``; one saved before the activity/popularity keys existed
+        gets them switched off, so that it ranks as it did (its own ``rank_significance``)."""
+        return cls(**{**EARLIER_RANKING, **saved})
 
     def __post_init__(self) -> None:
         for name in ("n_neighbours", "min_co_rated", "bias_iters", "rank_neighbours",

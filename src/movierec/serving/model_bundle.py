@@ -86,7 +86,7 @@ class ModelBundle:
         with np.load(folder / "ratings.npz", allow_pickle=False) as r, \
                 np.load(folder / "user_user.npz", allow_pickle=False) as u:
             arrays = {**{k: r[k] for k in r.files}, **{k: u[k] for k in u.files}}
-        user_user = UserUserRecommender.from_arrays(arrays, UserUserConfig(**manifest["user_user_config"]))
+        user_user = UserUserRecommender.from_arrays(arrays, UserUserConfig.from_saved(manifest["user_user_config"]))
         movies = pd.read_parquet(folder / "movies.parquet")
         movies["genres"] = [list(g) for g in movies["genres"]]
         return cls.build(Vocabularies.load(folder / "vocabulary.json"), movies,
