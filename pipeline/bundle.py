@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 def load_models(models_dir: Path) -> tuple[EmbeddingRecommender, UserUserRecommender]:
     embedding = EmbeddingRecommender.load(models_dir / "embedding" / "model.pt")
-    uu_cfg = UserUserConfig(**json.loads((models_dir / "user_user" / "config.json").read_text()))
+    uu_cfg = UserUserConfig.from_saved(json.loads((models_dir / "user_user" / "config.json").read_text()))
     with np.load(models_dir / "user_user" / "model.npz", allow_pickle=False) as arrays:
         user_user = UserUserRecommender.from_arrays({k: arrays[k] for k in arrays.files}, uu_cfg)
     return embedding, user_user
