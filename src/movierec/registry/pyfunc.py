@@ -1,8 +1,10 @@
 """MLflow pyfunc "model from code": the registered model wraps a :class:`ModelBundle`.
 
 `mlflow.pyfunc.load_model("models:/movierec@champion")` gives a generic predictor
-(DataFrame of user_id, movie_id -> predicted rating); `.unwrap_python_model().bundle` gives
-the service the full bundle (both methods, ids, movie table).
+(DataFrame of user_id, movie_id -> predicted rating; the signature's params schema takes
+``method``: "embedding", the default, or "user_user"); `.unwrap_python_model().bundle` gives
+the service the full bundle (both methods, ids, movie table). `mlflow models serve` answers
+`/invocations` with the same predictor.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ class MovieRecModel(PythonModel):
         Unknown users or movies get NaN.
         """
         method = (params or {}).get("method", "embedding")
+        self.bundle.method(method)  # an unknown method fails here, naming the known ones
         out = np.full(len(model_input), np.nan)
         frame = model_input.reset_index(drop=True)
         for user_id, rows in frame.groupby("user_id").groups.items():

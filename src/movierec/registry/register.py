@@ -41,6 +41,25 @@ PINNED = ("torch", "mlflow", "numpy", "pandas", "scipy", "pyarrow")
 
 
 
+def signature_and_example(bundle_dir: Path):
+    """(signature, input example) for the pyfunc: rows of (user_id, movie_id) -> predicted_rating,
+    and a params schema ``method`` ("embedding" by default, or "user_user").
+
+    The example is two of the bundle's own (user, movie) pairs, so MLflow's check of the example
+    at log time (a prediction) answers with numbers.
+    """
+    import numpy as np
+    import pandas as pd
+    from mlflow.models import infer_signature
+
+    vocab = json.loads((Path(bundle_dir) / "vocabulary.json").read_text())
+    users, movies = vocab["users"], vocab["movies"]
+    example = pd.DataFrame({"user_id": np.asarray([users[0]] * min(2, len(movies)), dtype=np.int64),
+                            "movie_id": np.asarray(movies[:2], dtype=np.int64)})
+    output = pd.DataFrame({"predicted_rating": np.zeros(len(example), dtype=np.float64)})
+    return infer_signature(example, output, params={"method": "embedding"}), example
+
+
 def pip_requirements() -> list[str]:
     """Exact versions of what loading the bundle needs (explicit: inference takes ~10 s)."""
     return [f"{name}=={version(name).split('+')[0]}" for name in PINNED]
@@ -150,9 +169,11 @@ def register_bundle(bundle_dir: Path, run_id: str, name: str, alias: str, metric
         return Registration(str(existing.version), run_id, held, reason, digest, new_version=False)
 
     with mlflow.start_run(run_id=run_id):
+        signature, example = signature_and_example(bundle_dir)
         info = mlflow.pyfunc.log_model(
             name="model", python_model=str(MODEL_CODE), artifacts={"bundle": str(bundle_dir)},
-            code_paths=[str(PACKAGE_DIR)], pip_requirements=pip_requirements(),
+            code_paths=[str(PACKAGE_DIR)], pip_requirements=pip_requirements(),  # explicit: no inference run
+            signature=signature, input_example=example,
         )
         exp_tags = experiment_tags()
         if exp_tags and EXPERIMENT_TAG not in (client.get_run(run_id).data.tags or {}):
