@@ -81,23 +81,25 @@ def step_reindex(cfg, args) -> dict:
 
 
 def step_train(cfg, args) -> dict:
-    from movierec.atomic import atomic_path
+    from movierec.atomic import atomic_dir
     from movierec.data.dataset import load_processed
     from movierec.data.split import random_fraction_mask
-    from movierec.models.embedding.fit import train_embedding
+    from movierec.models.embedding.hybrid import train_hybrid
     from pipeline.memory import prepare_training_process
 
     prepare_training_process(cfg.trainer)
 
     data = load_processed(cfg.paths.processed)
     started = time.perf_counter()
-    result = train_embedding(data.train, None, data.n_users, data.n_movies, cfg.model, cfg.trainer, cfg.seed)
+    training = train_hybrid(data.train, None, data.n_users, data.n_movies, cfg.model, cfg.trainer, cfg.seed)
+    result = training.heads[0]
     total = time.perf_counter() - started
     n_train = int((~random_fraction_mask(len(data.train), cfg.trainer.val_fraction, cfg.seed)).sum())
-    with atomic_path(Path(cfg.paths.models) / "embedding" / "model.pt") as tmp:
-        result.model.save(tmp)
+    with atomic_dir(Path(cfg.paths.models) / "embedding") as tmp:
+        training.model.save(tmp)
     epoch = result.median_epoch_seconds
-    return {"epochs": len(result.history), "epoch_s": epoch, "train_ratings": n_train,
+    return {"epochs": len(result.history), "epoch_s": epoch, "train_ratings": n_train, "heads": len(training.heads),
+            "item_item_fit_s": training.item_item_seconds,
             "ratings_per_s": n_train / epoch, "fit_s": total,
             "val_rmse": [round(float(np.sqrt(h["val_loss"])), 4) for h in result.history]}
 

@@ -14,7 +14,7 @@ import numpy as np
 from movierec.atomic import atomic_dir
 from movierec.config import Config, UserUserConfig
 from movierec.data.dataset import load_processed
-from movierec.models.embedding.net import EmbeddingRecommender
+from movierec.models.embedding.hybrid import HybridRecommender
 from movierec.models.user_user.model import UserUserRecommender
 from movierec.serving.model_bundle import ModelBundle
 from pipeline.stage import stage
@@ -22,8 +22,8 @@ from pipeline.stage import stage
 log = logging.getLogger(__name__)
 
 
-def load_models(models_dir: Path) -> tuple[EmbeddingRecommender, UserUserRecommender]:
-    embedding = EmbeddingRecommender.load(models_dir / "embedding" / "model.pt")
+def load_models(models_dir: Path) -> tuple[HybridRecommender, UserUserRecommender]:
+    embedding = HybridRecommender.load(models_dir / "embedding")
     uu_cfg = UserUserConfig.from_saved(json.loads((models_dir / "user_user" / "config.json").read_text()))
     with np.load(models_dir / "user_user" / "model.npz", allow_pickle=False) as arrays:
         user_user = UserUserRecommender.from_arrays({k: arrays[k] for k in arrays.files}, uu_cfg)

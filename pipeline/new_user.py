@@ -1,7 +1,8 @@
 """Stage `new_user`: the cold-start protocol for every method.
 
 10% of users (seeded) are held out of training entirely; each reveals 10 seeded random ratings
-through the method's new-user path (embedding fold-in, user-user from ratings alone) and is
+through the method's new-user path (embedding: each head's closed-form fold-in and the
+item-item scores of the revealed ratings; user-user from ratings alone) and is
 evaluated on the rest. Writes reports/new_user.json ({method: metrics}).
 """
 
@@ -17,7 +18,7 @@ from movierec.atomic import atomic_write_json
 from movierec.config import Config
 from movierec.data.dataset import load_processed
 from movierec.evaluation.protocol import MovieStats, evaluate, new_user_split
-from movierec.models.embedding.fit import train_embedding
+from movierec.models.embedding.hybrid import train_hybrid
 from movierec.models.popularity import PopularityRecommender
 from movierec.models.protocol import Recommender
 from movierec.models.user_user.model import UserUserRecommender
@@ -34,7 +35,7 @@ def run(cfg: Config) -> dict:
     warm, cases = new_user_split(everything, cfg.evaluate.new_user_fraction, cfg.evaluate.new_user_reveal, cfg.seed)
     u, m, r = (warm[c].to_numpy() for c in ("user_idx", "movie_idx", "rating"))
     methods: dict[str, Recommender] = {
-        "embedding": train_embedding(warm, None, data.n_users, data.n_movies, cfg.model, cfg.trainer, cfg.seed).model,
+        "embedding": train_hybrid(warm, None, data.n_users, data.n_movies, cfg.model, cfg.trainer, cfg.seed).model,
         "user_user": UserUserRecommender.fit(u, m, r, data.n_users, data.n_movies, cfg.cf),
         "popularity": PopularityRecommender.fit(m, r, data.n_movies),
     }

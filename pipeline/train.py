@@ -1,8 +1,12 @@
-"""Stage `train`: fit the embedding model, logging every param and per-epoch losses to MLflow.
+"""Stage `train`: fit the embedding method, logging every param and per-epoch losses to MLflow.
+
+The method (models/embedding/hybrid.py): `model.n_heads` embedding models (head i seeded
+seed + i x model.head_seed_offset, all on the seed's validation carve) and the item-item model.
+Per-epoch losses of head 0 are logged unprefixed (and written to reports/loss.*), head i's as `head{i}_*`.
 
 Validation (a seeded slice of train) picks the epoch count; with `trainer.refit` the model is
 then retrained on all of train for that many epochs. Test loss is logged, never used.
-Writes models/embedding/{model.pt,run.json}, reports/loss.csv and reports/loss.png.
+Writes models/embedding/ (HybridRecommender files + run.json), reports/loss.csv and reports/loss.png.
 """
 
 from __future__ import annotations
@@ -14,11 +18,11 @@ from pathlib import Path
 import mlflow
 from hydra.core.hydra_config import HydraConfig
 
-from movierec.atomic import atomic_path, atomic_write_json
+from movierec.atomic import atomic_dir, atomic_write_json
 from movierec.config import Config, to_flat_dict
 from movierec.data.dataset import load_processed
 from movierec.evaluation.loss_curve import write_loss_csv, write_loss_png
-from movierec.models.embedding.fit import train_embedding
+from movierec.models.embedding.hybrid import train_hybrid
 from movierec.registry.tracking import EpochLogger, log_params_flat, resolve_tracking_uri, use_store
 from pipeline.memory import prepare_training_process
 from pipeline.stage import REPO_ROOT, stage
@@ -45,21 +49,31 @@ def run(cfg: Config) -> dict:
     data = load_processed(cfg.paths.processed)
     models_dir, reports_dir = output_dirs(cfg)
     if not is_rank_zero():
-        train_embedding(data.train, data.test, data.n_users, data.n_movies, cfg.model, cfg.trainer, cfg.seed)
+        train_hybrid(data.train, data.test, data.n_users, data.n_movies, cfg.model, cfg.trainer, cfg.seed)
         return {}
     use_store(resolve_tracking_uri(cfg.mlflow.tracking_uri, REPO_ROOT), cfg.mlflow.experiment)
     with mlflow.start_run(run_name=f"embedding-d{cfg.model.embedding_dim}") as active:
         run_id = active.info.run_id
         log_params_flat(to_flat_dict(cfg))
         mlflow.set_tags({"stage": "train", "dataset": cfg.data.name})
-        result = train_embedding(data.train, data.test, data.n_users, data.n_movies, cfg.model, cfg.trainer,
-                                 cfg.seed, on_epoch=EpochLogger(run_id), on_refit_epoch=EpochLogger(run_id, "refit_"))
+
+        def hooks(i: int) -> tuple[EpochLogger, EpochLogger]:
+            prefix = f"head{i}_" if i else ""
+            return EpochLogger(run_id, prefix), EpochLogger(run_id, f"{prefix}refit_")
+
+        training = train_hybrid(data.train, data.test, data.n_users, data.n_movies, cfg.model, cfg.trainer,
+                                cfg.seed, hooks)
+        result = training.heads[0]
+        for i, head in enumerate(training.heads[1:], start=1):
+            mlflow.log_metrics({f"head{i}_best_epoch": head.best_epoch, f"head{i}_epochs_run": len(head.history)})
+        mlflow.log_metric("item_item_fit_seconds", training.item_item_seconds)
         mlflow.log_metrics({"best_epoch": result.best_epoch, "epochs_run": len(result.history)})
-    with atomic_path(models_dir / "embedding" / "model.pt") as tmp:
-        result.model.save(tmp)
+    with atomic_dir(models_dir / "embedding") as tmp:
+        training.model.save(tmp)
     atomic_write_json(models_dir / "embedding" / "run.json",
                       {"run_id": run_id, "best_epoch": result.best_epoch, "epochs": len(result.history),
-                       "refit": cfg.trainer.refit})
+                       "refit": cfg.trainer.refit, "head_seeds": training.head_seeds,
+                       "head_best_epochs": [head.best_epoch for head in training.heads]})
     write_loss_csv(reports_dir / "loss.csv", result.history)
     write_loss_png(reports_dir / "loss.png", result.history)
     log.info("train: run %s, best epoch %d of %d, median epoch %.2fs", run_id, result.best_epoch,

@@ -47,6 +47,7 @@ def small_bundle(seed: int = 0):
     from movierec.config import ModelConfig, TrainerConfig, UserUserConfig
     from movierec.data.vocabulary import Vocabularies, Vocabulary
     from movierec.models.embedding.fit import train_embedding
+    from movierec.models.embedding.hybrid import HybridRecommender
     from movierec.models.user_user.model import UserUserRecommender
     from movierec.serving.model_bundle import ModelBundle
 
@@ -59,4 +60,4 @@ def small_bundle(seed: int = 0):
                                         ratings["rating"].to_numpy(), n_users, n_movies,
                                         UserUserConfig(rank_min_co_rated=2, rank_neighbours=10))
     vocab = Vocabularies(Vocabulary.from_ids(np.arange(n_users) + 1), Vocabulary.from_ids(np.arange(n_movies) * 10 + 7))
-    return ModelBundle.build(vocab, movie_frame(n_movies), embedding, user_user)
+    return ModelBundle.build(vocab, movie_frame(n_movies), HybridRecommender.single(embedding), user_user)

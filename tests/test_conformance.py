@@ -13,6 +13,9 @@ below then runs for every entry:
 * an empty profile (a new user with no ratings) gets ``k`` finite recommendations;
 * save and load give bit-identical scores, predictions and rankings.
 
+``embedding`` is the served embedding method (:class:`HybridRecommender`: heads + item-item
+ranking); ``embedding_model`` one embedding model on its own.
+
 The bundle-level checks (unknown user -> ``UnknownUser``, unknown movie ids reported back, movie
 filters before the cut, ``ModelBundle.save``/``load``) run for every served method.
 """
@@ -22,7 +25,7 @@ from __future__ import annotations
 import copy
 import functools
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +37,9 @@ import torch
 from movierec.config import ModelConfig, TrainerConfig, UserUserConfig
 from movierec.data.vocabulary import Vocabularies, Vocabulary
 from movierec.models.embedding.fit import train_embedding
+from movierec.models.embedding.hybrid import HybridRecommender, train_hybrid
 from movierec.models.embedding.net import EmbeddingRecommender
+from movierec.models.item_item import ItemItemModel
 from movierec.models.popularity import PopularityRecommender
 from movierec.models.protocol import Profile, Recommender, recommend
 from movierec.models.user_user.model import UserUserRecommender
@@ -124,6 +129,31 @@ def twin_embedding(model: EmbeddingRecommender, a: int, b: int) -> EmbeddingReco
     return EmbeddingRecommender(net)
 
 
+# -- the served embedding method: heads + item-item -------------------------------------------------
+
+HYBRID = replace(EMBEDDING, n_heads=2, item_item_lambda=5.0)
+
+
+def fit_hybrid(frame: pd.DataFrame) -> HybridRecommender:
+    return train_hybrid(frame, None, N_USERS, N_MOVIES, HYBRID,
+                        TrainerConfig(max_epochs=3, patience=3, refit=False), seed=0).model
+
+
+def save_load_hybrid(model: HybridRecommender, folder: Path) -> HybridRecommender:
+    model.save(folder / "embedding")
+    return HybridRecommender.load(folder / "embedding")
+
+
+def twin_hybrid(model: HybridRecommender, a: int, b: int) -> HybridRecommender:
+    ii = model.item_item
+    assert ii is not None and ii.every_movie
+    weights = np.array(ii.weights)
+    weights[b, :] = weights[a, :]
+    weights[:, b] = weights[:, a]
+    return HybridRecommender([twin_embedding(h, a, b) for h in model.heads],
+                             ItemItemModel(weights, ii.movies, ii.n_movies, ii.lam, ii.tilt), model.blend)
+
+
 # -- the registry: a new recommender is one line here ---------------------------------------------
 
 
@@ -138,7 +168,8 @@ class Conformer:
 RECOMMENDERS = [
     Conformer("popularity", fit_popularity, save_load_popularity, twin_popularity),
     Conformer("user_user", fit_user_user, save_load_user_user, twin_user_user),
-    Conformer("embedding", fit_embedding, save_load_embedding, twin_embedding),
+    Conformer("embedding_model", fit_embedding, save_load_embedding, twin_embedding),
+    Conformer("embedding", fit_hybrid, save_load_hybrid, twin_hybrid),
 ]
 BY_NAME = {c.name: c for c in RECOMMENDERS}
 

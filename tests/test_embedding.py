@@ -8,6 +8,7 @@ import torch
 
 from movierec.config import ModelConfig, TrainerConfig
 from movierec.models.embedding.fit import train_embedding
+from movierec.models.embedding.hybrid import HybridRecommender, RatingHead, train_hybrid
 from movierec.models.embedding.net import EmbeddingHParams, EmbeddingNet, EmbeddingRecommender, fold_in
 from movierec.models.protocol import Profile, recommend
 from tests.synthetic import liked_movies, two_group_ratings
@@ -143,3 +144,85 @@ def test_logging_test_loss_does_not_change_the_trained_weights():
     assert "test_loss" in with_test.history[0] and "test_loss" not in without.history[0]
     for a, b in zip(without.model.net.state_dict().values(), with_test.model.net.state_dict().values()):
         assert torch.equal(a, b)
+
+
+# -- the served method: heads averaged, closed-form fold-in, the ranking blend ----------------------
+
+
+def test_ridge_fold_in_is_the_closed_form_and_the_iterative_fold_in_without_choice_loss():
+    net = _net(implicit_weight=0.0)
+    head = RatingHead(EmbeddingRecommender(net))
+    p, b = head.fold_in(MOVIES, RATINGS)
+    q = net.movie.weight.detach().double().numpy()[MOVIES]
+    x = np.hstack([q, np.ones((3, 1))])
+    y = RATINGS - 3.5 - net.movie_bias.weight.detach().double().numpy()[MOVIES, 0]
+    expected = np.linalg.solve(x.T @ x + 3 * 0.3 * np.eye(4), x.T @ y)  # sum of squares + n l2 |theta|^2
+    np.testing.assert_allclose(np.r_[p, b], expected, rtol=1e-5, atol=1e-6)
+    lbfgs_p, lbfgs_b = fold_in(net, MOVIES, RATINGS)
+    np.testing.assert_allclose(np.r_[p, b], np.r_[lbfgs_p.numpy(), lbfgs_b.item()], rtol=1e-3, atol=1e-4)
+    p0, b0 = head.fold_in(np.empty(0, np.int64), np.empty(0, np.float32))
+    assert not p0.any() and b0 == 0.0
+
+
+def test_ridge_fold_in_of_ten_ratings_predicts_them_better_than_the_zero_user(trained):
+    ratings, result = trained
+    head = RatingHead(result.model)
+    for user in (0, 1, 30, 45):
+        seen = ratings[ratings["user_idx"] == user].iloc[:10]
+        movies, values = seen["movie_idx"].to_numpy(), seen["rating"].to_numpy(np.float32)
+        assert len(movies) == 10
+        p, b = head.fold_in(movies, values)
+        folded = np.mean((head.rating(p, b)[movies] - values) ** 2)
+        zero = np.mean((head.rating(np.zeros_like(p), 0.0)[movies] - values) ** 2)
+        assert folded < 0.5 * zero, user
+
+
+@pytest.fixture(scope="module")
+def hybrid():
+    ratings = two_group_ratings()
+    cfg = ModelConfig(embedding_dim=4, learning_rate=0.05, l2=0.01, batch_size=64, implicit_users=16, dropout=0.0,
+                      n_heads=2, head_seed_offset=7, item_item_lambda=5.0)
+    return ratings, train_hybrid(ratings, None, N_USERS, N_MOVIES, cfg, TrainerConfig(max_epochs=5, refit=False),
+                                 seed=3)
+
+
+def test_hybrid_heads_have_their_own_seeds_and_their_mean_is_the_prediction(hybrid):
+    ratings, result = hybrid
+    model = result.model
+    assert result.head_seeds == [3, 10] and len(model.heads) == 2
+    assert not torch.equal(model.heads[0].net.movie.weight, model.heads[1].net.movie.weight)
+    for profile in (_profile(ratings, 5), _profile(ratings, 5, known=False)):
+        predictions = []
+        for head in model.heads:
+            p, b = RatingHead(head).vector(profile)
+            if profile.user_idx is not None:  # a known user: the head's own prediction
+                np.testing.assert_allclose(RatingHead(head).rating(p, b), head.predict_all(profile), rtol=1e-5)
+            predictions.append(RatingHead(head).rating(p, b))
+        np.testing.assert_allclose(model.predict(profile, np.arange(N_MOVIES)), np.mean(predictions, axis=0),
+                                   rtol=1e-6)
+
+
+def test_hybrid_rank_scores_are_the_blend_of_z_scores(hybrid):
+    ratings, result = hybrid
+    model = result.model
+    assert model.item_item is not None
+    z = lambda s: (s - s.mean()) / s.std()  # noqa: E731
+    for profile in (_profile(ratings, 8), _profile(ratings, 8, known=False)):
+        tables = [RatingHead(h) for h in model.heads]
+        vectors = [t.vector(profile) for t in tables]
+        expected = (z(model.item_item.scores(profile.movie_idx, profile.rating).astype(np.float64))
+                    + 0.75 * np.mean([z(t.choice(p).astype(np.float64)) for t, (p, _) in zip(tables, vectors)], 0)
+                    + 0.5 * np.mean([z(t.rating(p, b).astype(np.float64)) for t, (p, b) in zip(tables, vectors)], 0))
+        np.testing.assert_allclose(model.rank_scores(profile), expected, rtol=1e-9, atol=1e-9)
+        top = recommend(model, profile, 5).movie_idx
+        assert set(top) <= liked_movies(8) - set(profile.movie_idx.tolist())
+
+
+def test_one_head_without_item_item_ranks_like_the_model_alone(trained):
+    ratings, result = trained
+    single = HybridRecommender.single(result.model)
+    for user in (0, 1, 2):
+        profile = _profile(ratings, user)
+        assert set(recommend(single, profile, 5).movie_idx) <= liked_movies(user) - set(profile.movie_idx.tolist())
+        np.testing.assert_allclose(single.predict(profile, np.arange(N_MOVIES)), result.model.predict_all(profile),
+                                   rtol=1e-5)

@@ -9,6 +9,7 @@ import torch
 
 from movierec.config import UserUserConfig
 from movierec.data.vocabulary import Vocabularies, Vocabulary
+from movierec.models.embedding.hybrid import HybridRecommender
 from movierec.models.embedding.net import EmbeddingHParams, EmbeddingNet, EmbeddingRecommender
 from movierec.models.protocol import Profile
 from movierec.models.user_user.model import UserUserRecommender
@@ -53,7 +54,7 @@ def hand_set_bundle() -> ModelBundle:
         "year": pd.array([2000] * n_movies, dtype="Int64"), "n_ratings": np.bincount(movies, minlength=n_movies),
     })
     vocab = Vocabularies(Vocabulary.from_ids([1, 2, 3, 4, 5]), Vocabulary.from_ids(MOVIE_IDS))
-    return ModelBundle.build(vocab, frame, EmbeddingRecommender(net), user_user)
+    return ModelBundle.build(vocab, frame, HybridRecommender.single(EmbeddingRecommender(net)), user_user)
 
 
 @pytest.fixture(scope="module")

@@ -54,6 +54,7 @@ def build_bundle(ratings: pd.DataFrame):
     from movierec.data.vocabulary import Vocabularies, Vocabulary
     from movierec.models.embedding.batches import Ratings
     from movierec.models.embedding.fit import fit_embedding
+    from movierec.models.embedding.hybrid import Blend, HybridRecommender, fit_item_item
     from movierec.models.user_user.model import UserUserRecommender
     from movierec.serving.model_bundle import ModelBundle
 
@@ -62,9 +63,13 @@ def build_bundle(ratings: pd.DataFrame):
     m = vocab.movies.index(ratings["movie_id"])
     r = ratings["rating"].to_numpy(np.float32)
     data = Ratings.from_arrays(u, m, r)
-    embedding = fit_embedding(data, data, None, len(vocab.users), len(vocab.movies),
-                              ModelConfig(embedding_dim=8, batch_size=128, implicit_users=8),
-                              TrainerConfig(max_epochs=3, patience=3), seed=0).model
+    model_cfg = ModelConfig(embedding_dim=8, batch_size=128, implicit_users=8, item_item_lambda=5.0)
+    heads = [fit_embedding(data, data, None, len(vocab.users), len(vocab.movies), model_cfg,
+                           TrainerConfig(max_epochs=3, patience=3), seed=seed).model
+             for seed in range(model_cfg.n_heads)]
+    frame = pd.DataFrame({"user_idx": u, "movie_idx": m, "rating": r})
+    embedding = HybridRecommender(heads, fit_item_item(frame, len(vocab.users), len(vocab.movies), model_cfg),
+                                  Blend.from_config(model_cfg))
     user_user = UserUserRecommender.fit(u, m, r, len(vocab.users), len(vocab.movies),
                                         UserUserConfig(rank_min_co_rated=2, rank_neighbours=10))
     movies = pd.DataFrame({

@@ -74,16 +74,29 @@ class ModelConfig:
     name: str = "embedding"
     embedding_dim: int = 64
     dropout: float = 0.2
-    learning_rate: float = 0.003
+    learning_rate: float = 0.006
     weight_decay: float = 0.0
-    l2: float = 0.12
+    l2: float = 0.08
     batch_size: int = 1024
     implicit_weight: float = 0.1
     implicit_users: int = 64
     # 0: the choice softmax runs over every movie (exact); N > 0: over N negatives shared by the
     # step's users, drawn in proportion to count^0.75 (an importance-sampled estimate; large data)
     choice_negatives: int = 0
-    rank_rating_weight: float = 1.0
+    rank_rating_weight: float = 1.0  # one model's own ranking (EmbeddingRecommender.rank_scores)
+    # the served method (models/embedding/hybrid.py): n_heads models of the above (init seeds
+    # seed + i x head_seed_offset, one validation carve), rating = their mean; ranking = the blend
+    # blend_item_item z(x B) + blend_choice z(choice) + blend_rating z(rating), z per user over movies
+    n_heads: int = 2
+    head_seed_offset: int = 100
+    item_item_lambda: float = 300.0
+    item_item_tilt: float = 0.25
+    # dense item-item weights are n_movies^2 floats: above this many movies only the most rated are
+    # modelled (20000: 1.6 GB float32); 0 = no cap
+    item_item_max_movies: int = 20000
+    blend_item_item: float = 1.0  # 0: no item-item model is fitted
+    blend_choice: float = 0.75
+    blend_rating: float = 0.5
 
 
 @dataclass

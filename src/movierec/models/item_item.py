@@ -102,7 +102,11 @@ class ItemItemModel:
         keep = pos >= 0
         if not keep.any():
             return out
-        row = x[keep] @ self.weights[pos[keep]]
+        # Σ_i x_i B_i row by row (not a BLAS product, whose summation order can differ between
+        # columns): two movies with equal columns of B score exactly equal
+        rows = self.weights[pos[keep]]
+        rows *= x[keep][:, None]
+        row = rows.sum(axis=0, dtype=np.float32)
         if self.every_movie:
             return np.asarray(row, dtype=np.float32)
         out[self.movies] = row

@@ -1,7 +1,9 @@
 """The model bundle: everything the service needs, in one folder, loadable without unpickling.
 
     manifest.json     format version, sizes, the user-user config
-    embedding.pt      EmbeddingNet weights + plain hparams (torch.load weights_only=True)
+    embedding/        the embedding method (HybridRecommender): head{i}.pt (EmbeddingNet weights +
+                      plain hparams, torch.load weights_only=True), item-item weights (.npy, loaded
+                      memory-mapped) and hybrid.json (blend weights)
     user_user.npz     user-user biases (plain arrays)
     ratings.npz       train ratings as CSR (known users' profiles; user-user neighbours)
     vocabulary.json   MovieLens ids <-> indices
@@ -24,14 +26,16 @@ import scipy.sparse as sp
 
 from movierec.config import RATING_MAX, RATING_MIN, UserUserConfig
 from movierec.data.vocabulary import Vocabularies
-from movierec.models.embedding.net import EmbeddingRecommender
+from movierec.models.embedding.hybrid import HybridRecommender
 from movierec.models.popularity import PopularityRecommender
 from movierec.models.protocol import Profile, Ranked, Recommender, recommend
 from movierec.models.user_user.model import UserUserRecommender
 from movierec.serving.explanations import EmbeddingExplainer, because_user_user
 from movierec.serving.movie_filter import MovieAttributes, MovieFilter
 
-FORMAT_VERSION = 2  # 2: embedding hparams carry l2/implicit_weight for the fold-in
+# 2: embedding hparams carry l2/implicit_weight for the fold-in; 3: the embedding method is a
+# HybridRecommender (rating heads + item-item ranking) in embedding/
+FORMAT_VERSION = 3
 METHODS = ("embedding", "user_user")
 _RATINGS_KEYS = ("indptr", "indices", "data", "shape")
 
@@ -45,7 +49,7 @@ class ModelBundle:
     vocab: Vocabularies
     movies: pd.DataFrame
     ratings: sp.csr_matrix
-    embedding: EmbeddingRecommender
+    embedding: HybridRecommender
     user_user: UserUserRecommender
 
     def __post_init__(self) -> None:
@@ -57,7 +61,7 @@ class ModelBundle:
     # -- building and persistence -----------------------------------------------------------
 
     @classmethod
-    def build(cls, vocab: Vocabularies, movies: pd.DataFrame, embedding: EmbeddingRecommender,
+    def build(cls, vocab: Vocabularies, movies: pd.DataFrame, embedding: HybridRecommender,
               user_user: UserUserRecommender) -> ModelBundle:
         # the known users' profiles read the user-user model's own CSR (one copy in memory, not two)
         return cls(vocab, movies.reset_index(drop=True), user_user.ratings, embedding, user_user)
@@ -70,7 +74,7 @@ class ModelBundle:
         np.savez(folder / "ratings.npz", **{k: arrays[k] for k in _RATINGS_KEYS})  # type: ignore[arg-type]
         user_user = {k: v for k, v in arrays.items() if k not in _RATINGS_KEYS}
         np.savez(folder / "user_user.npz", **user_user)  # type: ignore[arg-type]
-        self.embedding.save(folder / "embedding.pt")
+        self.embedding.save(folder / "embedding")
         self.vocab.save(folder / "vocabulary.json")
         self.movies.to_parquet(folder / "movies.parquet", index=False)
         manifest = {"format_version": FORMAT_VERSION, "n_users": len(self.vocab.users),
@@ -90,7 +94,7 @@ class ModelBundle:
         movies = pd.read_parquet(folder / "movies.parquet")
         movies["genres"] = [list(g) for g in movies["genres"]]
         return cls.build(Vocabularies.load(folder / "vocabulary.json"), movies,
-                         EmbeddingRecommender.load(folder / "embedding.pt"), user_user)
+                         HybridRecommender.load(folder / "embedding"), user_user)
 
     # -- ids -> profiles ---------------------------------------------------------------------
 

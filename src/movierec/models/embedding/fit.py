@@ -87,12 +87,13 @@ class EmbeddingTraining:
 
 def train_embedding(train, test, n_users: int, n_movies: int, model_cfg: ModelConfig,
                     trainer_cfg: TrainerConfig, seed: int, on_epoch: EpochHook | None = None,
-                    on_refit_epoch: EpochHook | None = None) -> EmbeddingTraining:
+                    on_refit_epoch: EpochHook | None = None, carve_seed: int | None = None) -> EmbeddingTraining:
     """Choose the epoch count on a validation slice of `train`, then (optionally) refit on all of it.
 
     `train`/`test` are frames with user_idx, movie_idx, rating. The test frame is only logged.
+    `seed` seeds the model (initialisation, batches); `carve_seed` (default: `seed`) the validation slice.
     """
-    val_mask = random_fraction_mask(len(train), trainer_cfg.val_fraction, seed)
+    val_mask = random_fraction_mask(len(train), trainer_cfg.val_fraction, seed if carve_seed is None else carve_seed)
     test_r = Ratings.from_frame(test) if test is not None else None
     val = Ratings.from_frame(train[val_mask])
     selection = fit_embedding(Ratings.from_frame(train[~val_mask]), val, test_r, n_users, n_movies,

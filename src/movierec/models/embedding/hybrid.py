@@ -1,0 +1,223 @@
+"""The embedding method as served: rating heads (embedding models) and a blended ranking.
+
+* rating: the mean of ``n_heads`` :class:`EmbeddingRecommender` predictions (same architecture,
+  init seeds ``seed + i × head_seed_offset``, all early-stopped on one validation carve);
+* ranking: ``w_ii z(x·B) + w_c mean_h z(choice_h) + w_r mean_h z(rating_h)``, z = the per-user
+  z-score over **all** movies (rated ones are excluded afterwards, by :func:`recommend`);
+  B = tilted EASE^R (:mod:`movierec.models.item_item`) applied to the profile's own ratings;
+* a known user: each head's stored (p, b); a new user: each head's (p, b) in closed form, the
+  ridge solution of the MSE + l2 terms of the training objective (no iterative fold-in).
+
+Benchmarks behind the recipe: ``benchmarks/ranking_research.py`` (``RECIPES["two heads"]``).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from movierec.config import ModelConfig, TrainerConfig
+from movierec.models.embedding.fit import EmbeddingTraining, train_embedding
+from movierec.models.embedding.net import EmbeddingRecommender
+from movierec.models.embedding.task import EpochHook
+from movierec.models.item_item import ItemItemModel
+from movierec.models.protocol import Profile
+
+HYBRID_FILE = "hybrid.json"
+
+
+def zscore(scores: np.ndarray) -> np.ndarray:
+    """(s − mean) / std over all movies (float64); a constant vector becomes zeros."""
+    s = np.asarray(scores, dtype=np.float64)
+    centred = s - s.mean()
+    sd = float(np.sqrt(np.mean(centred * centred)))
+    return centred / sd if sd > 0 else centred
+
+
+@dataclass(frozen=True)
+class Blend:
+    """Weights of the ranking score's z-scored components."""
+
+    item_item: float = 1.0
+    choice: float = 0.75
+    rating: float = 0.5
+
+    @classmethod
+    def from_config(cls, cfg: ModelConfig) -> Blend:
+        return cls(cfg.blend_item_item, cfg.blend_choice, cfg.blend_rating)
+
+
+class RatingHead:
+    """One embedding model as numpy tables (views of the net's weights; float32)."""
+
+    def __init__(self, model: EmbeddingRecommender) -> None:
+        net = model.net
+        self.model = model
+        self.P = net.user.weight.detach().numpy()
+        self.bu = net.user_bias.weight.detach().numpy()[:, 0]
+        self.Q = net.movie.weight.detach().numpy()
+        self.bm = net.movie_bias.weight.detach().numpy()[:, 0]
+        self.proj = net.choice_proj.weight.detach().numpy()   # h = proj @ p
+        self.cbias = net.choice_movie_bias.weight.detach().numpy()[:, 0]
+        self.mu = float(net.global_mean)
+        self.l2 = float(net.hp.l2)
+
+    def fold_in(self, movie_idx: np.ndarray, rating: np.ndarray) -> tuple[np.ndarray, float]:
+        """A new user's (p, b): argmin  Σ_m (r_m − μ − b_m − b − p·q_m)² + n · l2 (|p|² + b²).
+
+        The training objective's MSE and l2 terms for this one user (the mean over their n ratings
+        plus l2 (|p|² + b²), times n), the choice term left out: a ridge regression on [q_m, 1].
+        No ratings: p = 0, b = 0."""
+        n = len(movie_idx)
+        dim = self.Q.shape[1]
+        if n == 0:
+            return np.zeros(dim, np.float32), 0.0
+        A = np.empty((n, dim + 1), dtype=np.float64)
+        A[:, :dim] = self.Q[movie_idx]
+        A[:, dim] = 1.0
+        y = np.asarray(rating, np.float64) - self.mu - self.bm[movie_idx]
+        gram = A.T @ A
+        gram[np.diag_indices_from(gram)] += n * self.l2
+        theta = np.linalg.solve(gram, A.T @ y)
+        return theta[:dim].astype(np.float32), float(theta[dim])
+
+    def vector(self, profile: Profile) -> tuple[np.ndarray, float]:
+        if profile.user_idx is not None:
+            u = int(profile.user_idx)
+            return self.P[u], float(self.bu[u])
+        return self.fold_in(profile.movie_idx, profile.rating)
+
+    def rating(self, p: np.ndarray, b: float) -> np.ndarray:
+        return self.mu + b + self.bm + self.Q @ p
+
+    def choice(self, p: np.ndarray) -> np.ndarray:
+        return self.Q @ (self.proj @ p) + self.cbias
+
+
+class HybridRecommender:
+    """Rating heads + tilted EASE^R behind the :class:`~movierec.models.protocol.Recommender` protocol."""
+
+    def __init__(self, heads: Sequence[EmbeddingRecommender], item_item: ItemItemModel | None,
+                 blend: Blend = Blend()) -> None:
+        if not heads:
+            raise ValueError("a hybrid recommender needs at least one rating head")
+        n_movies = {h.n_movies for h in heads} | ({item_item.n_movies} if item_item is not None else set())
+        if len(n_movies) != 1:
+            raise ValueError(f"heads and item-item model disagree on the number of movies: {sorted(n_movies)}")
+        self.heads = list(heads)
+        self.item_item = item_item
+        self.blend = blend
+        self.n_movies = heads[0].n_movies
+        self._tables = [RatingHead(h) for h in self.heads]
+
+    @classmethod
+    def single(cls, model: EmbeddingRecommender) -> HybridRecommender:
+        """One head, no item-item: z(choice) + rank_rating_weight × z(rating), close to the model's own
+        ranking (choice + rank_rating_weight × rating) — a model trained or built on its own, served."""
+        return cls([model], None, Blend(item_item=0.0, choice=1.0, rating=model.net.hp.rank_rating_weight))
+
+    def _vectors(self, profile: Profile) -> list[tuple[np.ndarray, float]]:
+        return [t.vector(profile) for t in self._tables]
+
+    def predict_all(self, profile: Profile) -> np.ndarray:
+        vectors = self._vectors(profile)
+        return np.mean([t.rating(p, b) for t, (p, b) in zip(self._tables, vectors)], axis=0)
+
+    def predict(self, profile: Profile, movie_idx: np.ndarray) -> np.ndarray:
+        return self.predict_all(profile)[np.asarray(movie_idx, dtype=np.int64)]
+
+    def rank_scores(self, profile: Profile) -> np.ndarray:
+        vectors = self._vectors(profile)
+        blend = self.blend
+        score = np.zeros(self.n_movies, dtype=np.float64)
+        if self.item_item is not None and blend.item_item:
+            score += blend.item_item * zscore(self.item_item.scores(profile.movie_idx, profile.rating))
+        if blend.choice:
+            score += blend.choice * np.mean([zscore(t.choice(p)) for t, (p, _) in zip(self._tables, vectors)], axis=0)
+        if blend.rating:
+            score += blend.rating * np.mean([zscore(t.rating(p, b)) for t, (p, b) in zip(self._tables, vectors)],
+                                            axis=0)
+        return score
+
+    def movie_vectors(self) -> np.ndarray:
+        """The first head's movie embeddings (what explanations compare)."""
+        return self.heads[0].movie_vectors()
+
+    # -- persistence: head{i}.pt (weights_only), item-item arrays, hybrid.json ---------------
+
+    def save(self, folder: str | Path) -> None:
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        for i, head in enumerate(self.heads):
+            head.save(folder / f"head{i}.pt")
+        if self.item_item is not None:
+            self.item_item.save(folder)
+        meta = {"n_heads": len(self.heads), "item_item": self.item_item is not None, "blend": asdict(self.blend)}
+        (folder / HYBRID_FILE).write_text(json.dumps(meta, indent=2))
+
+    @classmethod
+    def load(cls, folder: str | Path) -> HybridRecommender:
+        folder = Path(folder)
+        meta = json.loads((folder / HYBRID_FILE).read_text())
+        heads = [EmbeddingRecommender.load(folder / f"head{i}.pt") for i in range(int(meta["n_heads"]))]
+        item_item = ItemItemModel.load(folder) if meta["item_item"] else None
+        return cls(heads, item_item, Blend(**meta["blend"]))
+
+    @staticmethod
+    def exists(folder: str | Path) -> bool:
+        return (Path(folder) / HYBRID_FILE).is_file()
+
+
+# -- training ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class HybridTraining:
+    """Outcome of :func:`train_hybrid`: the model and each head's training record."""
+
+    model: HybridRecommender
+    heads: list[EmbeddingTraining] = field(default_factory=list)
+    head_seeds: list[int] = field(default_factory=list)
+    item_item_seconds: float = 0.0
+
+
+def ratings_csr(frame: pd.DataFrame, n_users: int, n_movies: int) -> sp.csr_matrix:
+    return sp.csr_matrix((frame["rating"].to_numpy(np.float32),
+                          (frame["user_idx"].to_numpy(np.int64), frame["movie_idx"].to_numpy(np.int64))),
+                         shape=(n_users, n_movies))
+
+
+def fit_item_item(train: pd.DataFrame, n_users: int, n_movies: int, model_cfg: ModelConfig) -> ItemItemModel | None:
+    if not model_cfg.blend_item_item:
+        return None
+    return ItemItemModel.fit(ratings_csr(train, n_users, n_movies), model_cfg.item_item_lambda,
+                             model_cfg.item_item_tilt, model_cfg.item_item_max_movies)
+
+
+HeadHooks = Callable[[int], tuple[EpochHook | None, EpochHook | None]]
+
+
+def train_hybrid(train: pd.DataFrame, test: pd.DataFrame | None, n_users: int, n_movies: int,
+                 model_cfg: ModelConfig, trainer_cfg: TrainerConfig, seed: int,
+                 hooks: HeadHooks | None = None) -> HybridTraining:
+    """`model_cfg.n_heads` embedding models (head i: seed + i × head_seed_offset, validation carve of
+    `seed`) and the item-item model, all on `train`. `hooks(i)` gives head i's (epoch, refit epoch) hooks."""
+    trainings, seeds = [], []
+    for i in range(model_cfg.n_heads):
+        head_seed = seed + i * model_cfg.head_seed_offset
+        on_epoch, on_refit = hooks(i) if hooks is not None else (None, None)
+        trainings.append(train_embedding(train, test, n_users, n_movies, model_cfg, trainer_cfg, head_seed,
+                                         on_epoch=on_epoch, on_refit_epoch=on_refit, carve_seed=seed))
+        seeds.append(head_seed)
+    started = time.perf_counter()
+    item_item = fit_item_item(train, n_users, n_movies, model_cfg)
+    seconds = time.perf_counter() - started
+    model = HybridRecommender([t.model for t in trainings], item_item, Blend.from_config(model_cfg))
+    return HybridTraining(model, trainings, seeds, seconds)
