@@ -16,10 +16,17 @@ from tests.conftest import REPO_ROOT
 
 pytestmark = pytest.mark.slow
 
-IGNORE = shutil.ignore_patterns(".git", ".venv", "node_modules", ".next", "out", "mlflow.db*", "mlruns",
-                                "models", "multirun", "outputs", "__pycache__", ".pytest_cache",
-                                "*.parquet", "ml-latest-small", "tmp", "cache", "registry.json", "test-artifacts",
-                                "*.egg-info")
+_ANYWHERE = shutil.ignore_patterns(".git", ".venv", "node_modules", ".next", "__pycache__", ".pytest_cache",
+                                   "*.egg-info", "*.parquet", "mlflow.db*")
+# machine state and outputs, by path from the repository root (src/movierec/models is code, models/ is not)
+_AT_ROOT = {"mlruns", "models", "multirun", "outputs", "test-artifacts", "web/out", "data/raw/ml-latest-small",
+            ".dvc/tmp", ".dvc/cache", "reports/registry.json"}
+
+
+def IGNORE(folder: str, names: list[str]) -> set[str]:
+    """shutil.copytree's ignore: build outputs anywhere, this machine's state at its own paths."""
+    relative = Path(folder).resolve().relative_to(REPO_ROOT.resolve())
+    return set(_ANYWHERE(folder, names)) | {name for name in names if (relative / name).as_posix() in _AT_ROOT}
 
 
 def _run(cmd: list[str], cwd: Path, env: dict) -> str:
