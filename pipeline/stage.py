@@ -100,15 +100,25 @@ def _stage_name(task: Callable) -> str:
     return Path(getattr(module, "__file__", None) or task.__module__).stem.rsplit(".", 1)[-1]
 
 
-def stage(task: Callable[[Config], object], expected: tuple[type[Exception], ...] = ()) -> Callable[[], None]:
+def objective(result: object) -> float | None:
+    """The number a sweeper minimises: `result["objective"]` when the task returned one, else None."""
+    if isinstance(result, dict) and result.get("objective") is not None:
+        return float(result["objective"])
+    return None
+
+
+def stage(task: Callable[[Config], object],
+          expected: tuple[type[Exception], ...] = ()) -> Callable[[], float | None]:
     """Wrap a stage function `task(cfg)` as a Hydra command-line entry point.
 
     An `expected` error (bad input the stage explains itself, e.g. a failed checksum) ends the
-    process with its one-line message and exit status 1, not a traceback.
+    process with its one-line message and exit status 1, not a traceback. The entry point returns
+    the task's objective (:func:`objective`), so that a Hydra sweeper which optimises
+    (``hydra/sweeper=optuna``) gets each job's value; stages without one return None.
     """
 
     @hydra.main(version_base=None, config_path=str(CONF_DIR), config_name="config")
-    def main(composed: DictConfig) -> None:
+    def main(composed: DictConfig) -> float | None:
         overrides = list(HydraConfig.get().overrides.task)
         try:
             cfg = select_config(composed, overrides)
@@ -116,7 +126,7 @@ def stage(task: Callable[[Config], object], expected: tuple[type[Exception], ...
             sys.exit(f"{_stage_name(task)}: {exc}")
         configure_logging()
         try:
-            task(cfg)
+            return objective(task(cfg))
         except expected as exc:
             sys.exit(f"{_stage_name(task)} failed: {exc}")
 

@@ -4,6 +4,9 @@ The method (models/embedding/hybrid.py): `model.n_heads` embedding models (head 
 seed + i x model.head_seed_offset, all on the seed's validation carve) and the item-item model.
 Per-epoch losses of head 0 are logged unprefixed (and written to reports/loss.*), head i's as `head{i}_*`.
 
+The run's summary metric `best_val_loss` (the selection run's best validation MSE) is also the
+objective the entry point returns to a Hydra sweeper (`hydra/sweeper=optuna`).
+
 Validation (a seeded slice of train) picks the epoch count; with `trainer.refit` the model is
 then retrained on all of train for that many epochs. Test loss is logged, never used.
 Writes models/embedding/ (HybridRecommender files + run.json), reports/loss.csv and reports/loss.png.
@@ -67,7 +70,9 @@ def run(cfg: Config) -> dict:
         for i, head in enumerate(training.heads[1:], start=1):
             mlflow.log_metrics({f"head{i}_best_epoch": head.best_epoch, f"head{i}_epochs_run": len(head.history)})
         mlflow.log_metric("item_item_fit_seconds", training.item_item_seconds)
-        mlflow.log_metrics({"best_epoch": result.best_epoch, "epochs_run": len(result.history)})
+        best_val_loss = min((row["val_loss"] for row in result.history if "val_loss" in row), default=float("nan"))
+        mlflow.log_metrics({"best_epoch": result.best_epoch, "epochs_run": len(result.history),
+                            "best_val_loss": best_val_loss})
     with atomic_dir(models_dir / "embedding") as tmp:
         training.model.save(tmp)
     atomic_write_json(models_dir / "embedding" / "run.json",
@@ -76,9 +81,11 @@ def run(cfg: Config) -> dict:
                        "head_best_epochs": [head.best_epoch for head in training.heads]})
     write_loss_csv(reports_dir / "loss.csv", result.history)
     write_loss_png(reports_dir / "loss.png", result.history)
-    log.info("train: run %s, best epoch %d of %d, median epoch %.2fs", run_id, result.best_epoch,
-             len(result.history), result.median_epoch_seconds)
-    return {"run_id": run_id, "best_epoch": result.best_epoch}
+    log.info("train: run %s, best epoch %d of %d (val loss %.4f), median epoch %.2fs", run_id,
+             result.best_epoch, len(result.history), best_val_loss, result.median_epoch_seconds)
+    # the objective a Hydra sweeper minimises (python -m pipeline.train -m hydra/sweeper=optuna ...)
+    return {"run_id": run_id, "best_epoch": result.best_epoch, "best_val_loss": best_val_loss,
+            "objective": best_val_loss}
 
 
 main = stage(run)

@@ -55,13 +55,16 @@ def fetch_archive(url: str, dest: Path, mirror: str | os.PathLike | None = None,
                 f"mirror file {source} not found ({MIRROR_ENV}={mirror}); put {name} there "
                 f"or unset {MIRROR_ENV} to download from {url}"
             )
+        log.info("copying %s (%s) from the mirror", name, _megabytes(source.stat().st_size))
         with atomic_path(dest) as tmp:
             shutil.copyfile(source, tmp)
         return str(source)
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response, atomic_path(dest) as tmp:
+            total = int(response.headers.get("Content-Length") or 0) or None
+            log.info("downloading %s (%s)", url, _megabytes(total) if total else "size unknown")
             with open(tmp, "wb") as out:
-                shutil.copyfileobj(response, out, length=1 << 20)
+                copy_with_progress(response, out, total, name)
     except (urllib.error.URLError, OSError, TimeoutError) as exc:
         raise DatasetError(
             f"could not download {url}: {exc}. Offline? Set {MIRROR_ENV}=<folder holding {name}>"
@@ -69,8 +72,31 @@ def fetch_archive(url: str, dest: Path, mirror: str | os.PathLike | None = None,
     return url
 
 
+def _megabytes(n: int | None) -> str:
+    return f"{(n or 0) / 1e6:.1f} MB"
+
+
+def copy_with_progress(src, dst, total: int | None, label: str, chunk: int = 1 << 20,
+                       every_fraction: float = 0.1, every_bytes: int = 50_000_000) -> int:
+    """Copy `src` to `dst` in `chunk`-byte reads, logging progress at INFO: every `every_fraction`
+    of `total` when the size is known, else every `every_bytes`; returns the bytes copied."""
+    done, next_report = 0, (total * every_fraction if total else every_bytes)
+    while block := src.read(chunk):
+        dst.write(block)
+        done += len(block)
+        if done >= next_report:
+            if total:
+                log.info("%s: %s of %s (%d%%)", label, _megabytes(done), _megabytes(total), 100 * done // total)
+                next_report += total * every_fraction
+            else:
+                log.info("%s: %s", label, _megabytes(done))
+                next_report += every_bytes
+    return done
+
+
 def verify_checksum(path: Path, expected: str | None) -> str:
     """Check the archive's SHA-256 against `expected`; with none expected, log what was seen."""
+    log.info("checking the sha256 of %s (%s)", path.name, _megabytes(path.stat().st_size))
     actual = sha256_of(path)
     if expected is None:
         log.warning("no sha256 configured for %s; saw sha256=%s (add it to conf/data/)", path.name, actual)
@@ -86,12 +112,17 @@ def extract_dataset(archive: Path, target: Path, folder: str) -> None:
     """Extract `folder/` from `archive` into `target` (= the folder's contents), atomically."""
     try:
         with zipfile.ZipFile(archive) as zf:
+            log.info("checking the archive's CRCs")
             bad = zf.testzip()
             if bad is not None:
                 raise DatasetError(f"archive {archive} is corrupt (bad CRC in {bad}); fetch it again")
             members = [m for m in zf.namelist() if m.startswith(f"{folder}/")]
             if not members:
                 raise DatasetError(f"archive {archive} has no folder {folder}/")
+            files = [m for m in members if not m.endswith("/")]
+            log.info("extracting %d files of %s/ (%s)", len(files), folder,
+                     _megabytes(sum(zf.getinfo(m).file_size for m in files)))
+            extracted = 0
             with atomic_dir(target) as tmp:
                 for member in members:
                     relative = Path(member).relative_to(folder)
@@ -104,6 +135,9 @@ def extract_dataset(archive: Path, target: Path, folder: str) -> None:
                     destination.parent.mkdir(parents=True, exist_ok=True)
                     with zf.open(member) as src, open(destination, "wb") as dst:
                         shutil.copyfileobj(src, dst)
+                    extracted += 1
+                    log.info("extracted %d/%d %s (%s)", extracted, len(files), relative,
+                             _megabytes(zf.getinfo(member).file_size))
     except zipfile.BadZipFile as exc:
         raise DatasetError(f"archive {archive} is not a valid zip ({exc}): truncated? fetch it again") from exc
 

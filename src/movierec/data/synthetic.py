@@ -14,6 +14,7 @@ a few hundred MB at a time). :func:`write_release` lays the frames out like ml-l
 
 from __future__ import annotations
 
+import logging
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from movierec.config import RATING_MAX, RATING_MIN, SyntheticSpec
 GENRES = ("Action", "Adventure", "Animation", "Children", "Comedy", "Crime", "Documentary", "Drama",
           "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery", "Romance", "Sci-Fi", "Thriller",
           "War", "Western")
+log = logging.getLogger(__name__)
 _CHUNK_RATINGS = 4_000_000  # ratings sampled per chunk of users (bounds the working memory)
 _FIRST_TIMESTAMP, _LAST_TIMESTAMP = 789_652_009, 1_697_000_000  # 1995-01-09 .. 2023-10-11
 
@@ -146,6 +148,7 @@ def generate_spec(spec: SyntheticSpec, return_truth: bool = False):
                 local, movies = _sample_movies(counts[chunk], cdfs[g], spec.n_movies, rng)
                 users_parts.append(chunk[local].astype(np.int32))
                 movies_parts.append(movies)
+    log.info("synthetic: %d (user, movie) pairs drawn for %d users", sum(p.size for p in movies_parts), spec.n_users)
     pair = np.sort(np.concatenate(users_parts).astype(np.int64) * spec.n_movies + np.concatenate(movies_parts))
     user_idx, movie_idx = pair // spec.n_movies, pair % spec.n_movies
     del pair
@@ -160,6 +163,7 @@ def generate_spec(spec: SyntheticSpec, return_truth: bool = False):
                  + rng.normal(0.0, spec.noise, u.size))
         rating[lo:lo + u.size] = np.clip(np.round(value * 2.0) / 2.0, RATING_MIN, RATING_MAX)
         timestamp[lo:lo + u.size] = start[u] + (rng.random(u.size) * span[u]).astype(np.int64)
+        log.info("synthetic: ratings %d/%d", lo + u.size, user_idx.size)
 
     ratings = pd.DataFrame({"userId": user_idx.astype(np.int64) + 1, "movieId": movie_idx.astype(np.int64) + 1,
                             "rating": rating, "timestamp": timestamp})
@@ -198,6 +202,7 @@ def write_release(ratings: pd.DataFrame, movies: pd.DataFrame, folder: str | Pat
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    log.info("synthetic: writing %d ratings to %s", len(ratings), folder / "ratings.csv")
     table = pa.Table.from_pandas(ratings.astype({"rating": "float64"}), preserve_index=False)
     with open(folder / "ratings.csv", "wb") as fh:
         fh.write(b"userId,movieId,rating,timestamp\n")

@@ -7,6 +7,7 @@ a batch of users. Early stopping and the restored weights follow the *validation
 from __future__ import annotations
 
 import copy
+import logging
 import time
 from typing import Callable
 
@@ -19,6 +20,8 @@ from movierec.models.embedding.losses import FusedRatingLoss
 from movierec.models.embedding.net import EmbeddingNet
 
 EpochHook = Callable[[int, dict[str, float]], None]
+
+log = logging.getLogger(__name__)
 
 
 class EmbeddingTask(pl.LightningModule):
@@ -78,7 +81,10 @@ class EmbeddingTask(pl.LightningModule):
 
 
 class EpochRecorder(pl.Callback):
-    """Keeps per-epoch losses, the best weights by val_loss, calls an optional hook each epoch."""
+    """Keeps per-epoch losses, the best weights by val_loss, calls an optional hook each epoch.
+
+    Logs one INFO line per epoch (rank zero): ``epoch 3/40  train 0.8120  val 0.8450  test 0.8390  1.21 s``.
+    """
 
     def __init__(self, hook: EpochHook | None = None) -> None:
         self.hook = hook
@@ -101,5 +107,10 @@ class EpochRecorder(pl.Callback):
             self.best_val, self.best_epoch = row["val_loss"], trainer.current_epoch
             self.best_state = copy.deepcopy(pl_module.net.state_dict())
         self.history.append(row)
+        if trainer.is_global_zero:
+            losses = "".join(f"  {name} {row[f'{name}_loss']:.4f}" for name in ("train", "val", "test")
+                             if f"{name}_loss" in row)
+            log.info("epoch %d/%d%s  %.2f s", trainer.current_epoch + 1, trainer.max_epochs, losses,
+                     row["epoch_seconds"])
         if self.hook is not None and trainer.is_global_zero:  # e.g. MLflow: once, not once per rank
             self.hook(trainer.current_epoch, {k: v for k, v in row.items() if k != "epoch"})
