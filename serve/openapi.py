@@ -68,11 +68,14 @@ class ApiSpec:
         """Declare `method rule`: the view gets validated parameters as keyword arguments
         (and the validated JSON body as `body`); `response` names the 200 schema.
 
-        Every operation may answer 503 (no model yet, or too busy: see :mod:`serve.operations`).
+        Every operation may answer 503 (no model yet, or too busy: see :mod:`serve.operations`), and 413 (a
+        request body over the limit, whatever the route).
         """
 
         def decorate(view: Callable) -> Callable:
-            codes = sorted(set(errors) | {"400", "503"})  # 400: an unknown query parameter, even with none declared
+            # 400: an unknown query parameter, even with none declared; 413: a body over the limit on any route
+            # (serve/buffering.py reads every body before routing)
+            codes = sorted(set(errors) | {"400", "413", "503"})
             operation = {
                 "operationId": f"{view.__name__}", "summary": summary, "tags": list(tags),
                 "responses": {"200": {"description": "OK", "content": {
