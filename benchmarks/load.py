@@ -365,6 +365,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=60.0, help="seconds per phase")
     parser.add_argument("--warmup", type=float, default=5.0)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--worker-class", help="`python -m serve --worker-class` (default: the configured one)")
     parser.add_argument("--sample-every", type=float, default=2.0, help="RSS sampling period, seconds")
     parser.add_argument("--no-reload", action="store_true", help="skip the promote-under-load run")
     parser.add_argument("--reload-concurrency", type=int, default=8)
@@ -373,12 +374,13 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(REPO_ROOT / "src"))
 
     model = "small" if args.small else (f"bundle {args.bundle}" if args.bundle else "champion (copy of mlflow.db)")
-    results: dict = {"model": model, "workers": args.workers,
+    results: dict = {"model": model, "workers": args.workers, "worker_class": args.worker_class or "configured",
                      "mix": dict(MIX), "duration_s": args.duration,
                      "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                                  "loadavg_at_start": [round(x, 2) for x in os.getloadavg()]}, "phases": []}
     store = small_store() if args.small else (bundle_store(args.bundle) if args.bundle else champion_copy())
-    with store as uri, running_server(uri, workers=args.workers) as server:
+    extra = ("--worker-class", args.worker_class) if args.worker_class else ()
+    with store as uri, running_server(uri, workers=args.workers, extra_args=extra) as server:
         old, new = alias_versions(uri)
         users, movies = discover(server.port)
         results.update(served_version=old, n_users_in_workload=len(users), n_movies_in_workload=len(movies))

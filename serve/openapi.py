@@ -8,9 +8,8 @@ cannot drift from the routes: there is no second copy of either.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from functools import wraps
-from typing import Any
+from typing import Callable
 
 from flask import Blueprint, request
 
@@ -69,13 +68,15 @@ class ApiSpec:
         """Declare `method rule`: the view gets validated parameters as keyword arguments
         (and the validated JSON body as `body`); `response` names the 200 schema.
 
-        Every operation may answer 503 (no model yet, or too busy: see :mod:`serve.operations`).
+        Every operation may answer 503 (no model yet, or too busy: see :mod:`serve.operations`), and 413 (a
+        request body over the limit, whatever the route).
         """
 
         def decorate(view: Callable) -> Callable:
-            # 400: an unknown query parameter, even with none declared; 413: any body over the limit
-            codes = sorted(set(errors) | {"400", "503"} | ({"413"} if method in ("POST", "PUT", "PATCH") else set()))
-            operation: dict[str, Any] = {
+            # 400: an unknown query parameter, even with none declared; 413: a body over the limit on any route
+            # (serve/buffering.py reads every body before routing)
+            codes = sorted(set(errors) | {"400", "413", "503"})
+            operation = {
                 "operationId": f"{view.__name__}", "summary": summary, "tags": list(tags),
                 "responses": {"200": {"description": "OK", "content": {
                     media_type: {"schema": self.ref(response)}}}},

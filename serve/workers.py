@@ -86,14 +86,7 @@ def _gevent_worker():
     from gunicorn.workers.ggevent import GeventWorker
 
     class JsonGeventWorker(_JsonErrors, GeventWorker):
-        def run(self):
-            from gevent.server import StreamServer
-
-            # One connection per wake-up (gevent takes up to 100): the workers share one listening socket,
-            # and the first to wake would take a whole burst of new connections (measured: with 8 keep-alive
-            # clients one worker served nearly all of them, half the requests/s of the thread worker).
-            StreamServer.max_accept = 1
-            super().run()
+        pass  # with several workers gunicorn already accepts one connection per wake-up (max_accept = 1)
 
     return JsonGeventWorker
 

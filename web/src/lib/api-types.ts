@@ -422,6 +422,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Request body over the size limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description No model loaded yet, or too busy (then with Retry-After) */
             503: {
                 headers: {
@@ -460,6 +469,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Request body over the size limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description No model loaded yet, or too busy (then with Retry-After) */
             503: {
                 headers: {
@@ -491,6 +509,15 @@ export interface operations {
             };
             /** @description Malformed or invalid request; the message names the field */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body over the size limit */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -553,6 +580,15 @@ export interface operations {
             };
             /** @description Unknown user */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body over the size limit */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -666,6 +702,15 @@ export interface operations {
             };
             /** @description Unknown user */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body over the size limit */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -827,6 +872,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Request body over the size limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description No model loaded yet, or too busy (then with Retry-After) */
             503: {
                 headers: {
@@ -858,6 +912,15 @@ export interface operations {
             };
             /** @description Malformed or invalid request; the message names the field */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body over the size limit */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -918,6 +981,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Request body over the size limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description No model loaded yet, or too busy (then with Retry-After) */
             503: {
                 headers: {
@@ -949,6 +1021,15 @@ export interface operations {
             };
             /** @description Malformed or invalid request; the message names the field */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body over the size limit */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1043,6 +1124,15 @@ export interface operations {
             };
             /** @description Malformed or invalid request; the message names the field */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body over the size limit */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
