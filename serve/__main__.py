@@ -42,7 +42,10 @@ class GunicornServer(BaseApplication):
         options = {
             "bind": f"{host}:{s.port}", "workers": s.workers, "worker_class": WORKER_CLASSES[s.worker_class],
             "threads": s.threads, "worker_connections": s.worker_connections,
-            "preload_app": False, "timeout": s.timeout, "graceful_timeout": 10,
+            "preload_app": False, "timeout": s.timeout,
+            # SIGTERM: a gevent worker waits for every open connection, idle keep-alive ones included
+            # (they close after idle_timeout): the master must not SIGKILL it before that
+            "graceful_timeout": max(10, s.idle_timeout + 5),
             # gevent workers time the reading of a request line + headers with `keepalive`, and close
             # a keep-alive connection idle that long: one setting for both
             "keepalive": s.idle_timeout,
