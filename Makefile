@@ -12,7 +12,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 export NEXT_TELEMETRY_DISABLED := 1
 export MLFLOW_SERVER_ENABLE_JOB_EXECUTION ?= false
 
-.PHONY: install params pipeline web api-types serve run lint test test-python test-web ui clean
+.PHONY: install params pipeline web api-types serve run lint test test-python test-web test-experiments ui clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -49,6 +49,9 @@ run: pipeline web  ## the whole job: pipeline, then the service
 
 test-python: install web
 	$(BIN)/python -m pytest
+
+test-experiments: install  ## dvc exp run --queue end to end (minutes; not part of make test)
+	$(BIN)/python -m pytest -m experiments
 
 test-web: $(WEB_DEPS)
 	cd web && npm test

@@ -20,7 +20,7 @@ import pytest
 
 from tests.conftest import REPO_ROOT
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.experiments]
 
 # anywhere in the tree: caches, dependencies, data files; at the root only: what the pipeline writes
 # (src/movierec/models is code, not the pipeline's models/ folder)
