@@ -50,7 +50,7 @@ def test_optuna_sweep_over_the_train_stage(tiny_processed, tmp_path):
            "hydra.sweeper.n_trials=2", "hydra.sweeper.n_jobs=1", "hydra.sweeper.sampler.seed=0",
            f"hydra.sweep.dir={sweep_dir}", "model.embedding_dim=choice(4,8)",
            "model.learning_rate=interval(0.003,0.03)",
-           "trainer.max_epochs=1", "trainer.refit=false", *tiny_processed]
+           "trainer.max_epochs=1", "trainer.refit=false", "model.n_heads=1", *tiny_processed]
     result = subprocess.run(cmd, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300)
     out = result.stdout + result.stderr
     assert result.returncode == 0, out
@@ -62,7 +62,7 @@ def test_optuna_sweep_over_the_train_stage(tiny_processed, tmp_path):
 
     # two jobs, each its own folder of outputs; one per-epoch progress line each (max_epochs=1)
     assert sorted(p.name for p in sweep_dir.iterdir() if p.is_dir()) == ["0", "1"]
-    assert all((sweep_dir / job / "models" / "embedding" / "model.pt").is_file() for job in ("0", "1"))
+    assert all((sweep_dir / job / "models" / "embedding" / "hybrid.json").is_file() for job in ("0", "1"))
     assert out.count("epoch 1/1  train ") == 2, out
 
     # each job's return value is its run's best_val_loss, and the best of them is the sweep's optimum
