@@ -16,7 +16,7 @@ from werkzeug.exceptions import Forbidden, NotFound, ServiceUnavailable
 
 from serve.model_store import LoadedModel, ModelStore
 from serve.openapi import path, query
-from serve.schemas import FILTERS, K, LIMIT_10, LIMIT_20, USER_ID, spec
+from serve.schemas import FILTERS, LIMIT_10, LIMIT_20, USER_ID, K, spec
 from serve.validation import InvalidRequest
 
 ADMIN_TOKEN_ENV = "MOVIEREC_ADMIN_TOKEN"

@@ -8,8 +8,9 @@ cannot drift from the routes: there is no second copy of either.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from typing import Any
 from functools import wraps
-from typing import Callable
 
 from flask import Blueprint, request
 
@@ -76,7 +77,7 @@ class ApiSpec:
             # 400: an unknown query parameter, even with none declared; 413: a body over the limit on any route
             # (serve/buffering.py reads every body before routing)
             codes = sorted(set(errors) | {"400", "413", "503"})
-            operation = {
+            operation: dict[str, Any] = {
                 "operationId": f"{view.__name__}", "summary": summary, "tags": list(tags),
                 "responses": {"200": {"description": "OK", "content": {
                     media_type: {"schema": self.ref(response)}}}},
