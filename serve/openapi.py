@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Any
 from functools import wraps
+from typing import Any
 
 from flask import Blueprint, request
 
