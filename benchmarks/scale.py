@@ -84,7 +84,7 @@ def step_train(cfg, args) -> dict:
     from movierec.atomic import atomic_dir
     from movierec.data.dataset import load_processed
     from movierec.data.split import random_fraction_mask
-    from movierec.models.embedding.hybrid import train_hybrid
+    from movierec.models.embedding.train_hybrid import train_hybrid
     from pipeline.memory import prepare_training_process
 
     prepare_training_process(cfg.trainer)

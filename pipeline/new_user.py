@@ -18,7 +18,7 @@ from movierec.atomic import atomic_write_json
 from movierec.config import Config
 from movierec.data.dataset import load_processed
 from movierec.evaluation.protocol import MovieStats, evaluate, new_user_split
-from movierec.models.embedding.hybrid import train_hybrid
+from movierec.models.embedding.train_hybrid import train_hybrid
 from movierec.models.popularity import PopularityRecommender
 from movierec.models.protocol import Recommender
 from movierec.models.user_user.model import UserUserRecommender

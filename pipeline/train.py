@@ -25,7 +25,7 @@ from movierec.atomic import atomic_dir, atomic_write_json
 from movierec.config import Config, to_flat_dict
 from movierec.data.dataset import load_processed
 from movierec.evaluation.loss_curve import write_loss_csv, write_loss_png
-from movierec.models.embedding.hybrid import train_hybrid
+from movierec.models.embedding.train_hybrid import train_hybrid
 from movierec.registry.tracking import EpochLogger, log_params_flat, resolve_tracking_uri, use_store
 from pipeline.memory import prepare_training_process
 from pipeline.stage import REPO_ROOT, stage

@@ -37,8 +37,9 @@ import torch
 from movierec.config import ModelConfig, TrainerConfig, UserUserConfig
 from movierec.data.vocabulary import Vocabularies, Vocabulary
 from movierec.models.embedding.fit import train_embedding
-from movierec.models.embedding.hybrid import HybridRecommender, train_hybrid
+from movierec.models.embedding.hybrid import HybridRecommender
 from movierec.models.embedding.net import EmbeddingRecommender
+from movierec.models.embedding.train_hybrid import train_hybrid
 from movierec.models.item_item import ItemItemModel
 from movierec.models.popularity import PopularityRecommender
 from movierec.models.protocol import Profile, Recommender, recommend

@@ -8,8 +8,9 @@ import torch
 
 from movierec.config import ModelConfig, TrainerConfig
 from movierec.models.embedding.fit import train_embedding
-from movierec.models.embedding.hybrid import HybridRecommender, RatingHead, train_hybrid
+from movierec.models.embedding.hybrid import HybridRecommender, RatingHead
 from movierec.models.embedding.net import EmbeddingHParams, EmbeddingNet, EmbeddingRecommender, fold_in
+from movierec.models.embedding.train_hybrid import train_hybrid
 from movierec.models.protocol import Profile, recommend
 from tests.synthetic import liked_movies, two_group_ratings
 

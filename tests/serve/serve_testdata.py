@@ -54,7 +54,8 @@ def build_bundle(ratings: pd.DataFrame):
     from movierec.data.vocabulary import Vocabularies, Vocabulary
     from movierec.models.embedding.batches import Ratings
     from movierec.models.embedding.fit import fit_embedding
-    from movierec.models.embedding.hybrid import Blend, HybridRecommender, fit_item_item
+    from movierec.models.embedding.hybrid import Blend, HybridRecommender
+    from movierec.models.embedding.train_hybrid import fit_item_item
     from movierec.models.user_user.model import UserUserRecommender
     from movierec.serving.model_bundle import ModelBundle
 

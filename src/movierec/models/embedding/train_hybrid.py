@@ -1,0 +1,66 @@
+"""Train the hybrid embedding method: the rating/choice heads (Lightning) and the item-item part.
+
+Kept apart from :mod:`movierec.models.embedding.hybrid` so that loading and serving a model never
+imports Lightning.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from movierec.config import ModelConfig, TrainerConfig
+from movierec.models.embedding.fit import EmbeddingTraining, train_embedding
+from movierec.models.embedding.hybrid import Blend, HybridRecommender
+from movierec.models.embedding.task import EpochHook
+from movierec.models.item_item import ItemItemModel
+
+
+@dataclass
+class HybridTraining:
+    """Outcome of :func:`train_hybrid`: the model and each head's training record."""
+
+    model: HybridRecommender
+    heads: list[EmbeddingTraining] = field(default_factory=list)
+    head_seeds: list[int] = field(default_factory=list)
+    item_item_seconds: float = 0.0
+
+
+def ratings_csr(frame: pd.DataFrame, n_users: int, n_movies: int) -> sp.csr_matrix:
+    return sp.csr_matrix((frame["rating"].to_numpy(np.float32),
+                          (frame["user_idx"].to_numpy(np.int64), frame["movie_idx"].to_numpy(np.int64))),
+                         shape=(n_users, n_movies))
+
+
+def fit_item_item(train: pd.DataFrame, n_users: int, n_movies: int, model_cfg: ModelConfig) -> ItemItemModel | None:
+    if not model_cfg.blend_item_item:
+        return None
+    return ItemItemModel.fit(ratings_csr(train, n_users, n_movies), model_cfg.item_item_lambda,
+                             model_cfg.item_item_tilt, model_cfg.item_item_max_movies)
+
+
+HeadHooks = Callable[[int], tuple[EpochHook | None, EpochHook | None]]
+
+
+def train_hybrid(train: pd.DataFrame, test: pd.DataFrame | None, n_users: int, n_movies: int,
+                 model_cfg: ModelConfig, trainer_cfg: TrainerConfig, seed: int,
+                 hooks: HeadHooks | None = None) -> HybridTraining:
+    """`model_cfg.n_heads` embedding models (head i: seed + i × head_seed_offset, validation carve of
+    `seed`) and the item-item model, all on `train`. `hooks(i)` gives head i's (epoch, refit epoch) hooks."""
+    trainings, seeds = [], []
+    for i in range(model_cfg.n_heads):
+        head_seed = seed + i * model_cfg.head_seed_offset
+        on_epoch, on_refit = hooks(i) if hooks is not None else (None, None)
+        trainings.append(train_embedding(train, test, n_users, n_movies, model_cfg, trainer_cfg, head_seed,
+                                         on_epoch=on_epoch, on_refit_epoch=on_refit, carve_seed=seed))
+        seeds.append(head_seed)
+    started = time.perf_counter()
+    item_item = fit_item_item(train, n_users, n_movies, model_cfg)
+    seconds = time.perf_counter() - started
+    model = HybridRecommender([t.model for t in trainings], item_item, Blend.from_config(model_cfg))
+    return HybridTraining(model, trainings, seeds, seconds)
