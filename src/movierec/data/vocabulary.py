@@ -25,7 +25,7 @@ class Vocabulary:
         object.__setattr__(self, "ids", ids)
 
     @classmethod
-    def from_ids(cls, ids) -> "Vocabulary":
+    def from_ids(cls, ids) -> Vocabulary:
         return cls(np.unique(np.asarray(ids, dtype=np.int64)))
 
     def __len__(self) -> int:
@@ -71,7 +71,7 @@ class Vocabularies:
         atomic_write_json(path, {"users": self.users.to_dict(), "movies": self.movies.to_dict()})
 
     @classmethod
-    def load(cls, path: str | Path) -> "Vocabularies":
+    def load(cls, path: str | Path) -> Vocabularies:
         with open(path) as fh:
             data = json.load(fh)
         return cls(Vocabulary(np.asarray(data["users"])), Vocabulary(np.asarray(data["movies"])))

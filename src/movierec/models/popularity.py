@@ -16,7 +16,8 @@ class PopularityRecommender:
         self.n_movies = int(self.counts.size)
 
     @classmethod
-    def fit(cls, movie_idx: np.ndarray, rating: np.ndarray, n_movies: int, damping: float = 5.0) -> "PopularityRecommender":
+    def fit(cls, movie_idx: np.ndarray, rating: np.ndarray, n_movies: int,
+            damping: float = 5.0) -> PopularityRecommender:
         counts = np.bincount(movie_idx, minlength=n_movies).astype(np.float64)
         sums = np.bincount(movie_idx, weights=rating, minlength=n_movies)
         mu = float(np.mean(rating)) if len(rating) else 0.0

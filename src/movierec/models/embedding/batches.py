@@ -5,8 +5,8 @@ Batches are pre-tensorised slices of seeded permutations (no per-row Dataset, nu
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 import numpy as np
 import scipy.sparse as sp
@@ -23,13 +23,13 @@ class Ratings:
     rating: torch.Tensor
 
     @classmethod
-    def from_arrays(cls, user_idx, movie_idx, rating) -> "Ratings":
+    def from_arrays(cls, user_idx, movie_idx, rating) -> Ratings:
         return cls(torch.tensor(np.asarray(user_idx), dtype=torch.long),
                    torch.tensor(np.asarray(movie_idx), dtype=torch.long),
                    torch.tensor(np.asarray(rating), dtype=torch.float32))
 
     @classmethod
-    def from_frame(cls, frame) -> "Ratings":
+    def from_frame(cls, frame) -> Ratings:
         """From a frame with user_idx, movie_idx, rating columns."""
         return cls.from_arrays(frame["user_idx"], frame["movie_idx"], frame["rating"])
 

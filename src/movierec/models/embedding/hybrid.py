@@ -14,14 +14,11 @@ Benchmarks behind the recipe: ``benchmarks/ranking_research.py`` (``RECIPES["two
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
-import scipy.sparse as sp
 
 from movierec.config import ModelConfig
 from movierec.models.embedding.net import EmbeddingRecommender

@@ -173,7 +173,8 @@ class EmbeddingRecommender:
         self._fold_in = functools.lru_cache(maxsize=64)(self._fold_in_uncached)
 
     def _fold_in_uncached(self, movie_bytes: bytes, rating_bytes: bytes) -> tuple[torch.Tensor, torch.Tensor]:
-        return fold_in(self.net, np.frombuffer(movie_bytes, np.int64).copy(), np.frombuffer(rating_bytes, np.float32).copy())
+        movies, ratings = np.frombuffer(movie_bytes, np.int64).copy(), np.frombuffer(rating_bytes, np.float32).copy()
+        return fold_in(self.net, movies, ratings)
 
     def user_vector(self, profile: Profile) -> tuple[torch.Tensor, torch.Tensor]:
         if profile.user_idx is not None:
@@ -207,7 +208,7 @@ class EmbeddingRecommender:
         torch.save(self.state(), path)
 
     @classmethod
-    def load(cls, path) -> "EmbeddingRecommender":
+    def load(cls, path) -> EmbeddingRecommender:
         state = torch.load(path, map_location="cpu", weights_only=True)
         net = EmbeddingNet(EmbeddingHParams(**state["hparams"]))
         net.load_state_dict(state["state_dict"])

@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 import logging
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import lightning.pytorch as pl
 import torch
@@ -53,7 +53,8 @@ class EmbeddingTask(pl.LightningModule):
             loss = loss + self.cfg.l2 * reg.mean()
         if self.choice is not None and self.cfg.implicit_weight > 0:
             if self.cfg.choice_negatives > 0:
-                choice_loss = self.net.sampled_choice_loss(*(t.to(self.device) for t in self.choice.next_sampled_batch()))
+                batch = self.choice.next_sampled_batch()
+                choice_loss = self.net.sampled_choice_loss(*(t.to(self.device) for t in batch))
             else:
                 choice_users, weights = self.choice.next_batch()
                 choice_loss = self.net.choice_loss(choice_users.to(self.device), weights.to(self.device))

@@ -19,10 +19,11 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from movierec.models.user_user.pearson import gather_columns, pearson_against_all
 from movierec.config import UserUserConfig
 from movierec.models.protocol import Profile
 from movierec.models.user_user.baseline import fit_biases, fold_in_user_bias
+from movierec.models.user_user.pearson import gather_columns, pearson_against_all
+
 
 def _compact(matrix: sp.csr_matrix | sp.csc_matrix):
     """The same matrix with int32 indices where they fit, sorted indices, and float32 data when
