@@ -4,10 +4,14 @@
 through the method's new-user path (embedding: each head's closed-form fold-in and the
 item-item scores of the revealed ratings; user-user from ratings alone) and is
 evaluated on the rest. Writes reports/new_user.json ({method: metrics}).
+
+The embedding heads train for the epoch counts the `train` stage chose on its validation slice
+(models/embedding/run.json), so this stage runs no selection of its own.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
@@ -28,6 +32,26 @@ from pipeline.stage import stage
 log = logging.getLogger(__name__)
 
 
+class TrainOutputError(ValueError):
+    """The train stage's run.json is missing or does not fit this configuration."""
+
+
+def chosen_epochs(models_dir: Path, n_heads: int) -> list[int] | None:
+    """Each head's epoch count from the train stage's run.json; None (choose again) without a refit."""
+    path = models_dir / "embedding" / "run.json"
+    try:
+        info = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        raise TrainOutputError(f"{path} is missing or unreadable ({error}); run the train stage first") from error
+    epochs = info.get("head_epochs")
+    if not info.get("refit") or epochs is None:
+        return None
+    if len(epochs) != n_heads:
+        raise TrainOutputError(f"{path} has epoch counts for {len(epochs)} heads, model.n_heads is {n_heads}; "
+                         "run the train stage again")
+    return [int(e) for e in epochs]
+
+
 def run(cfg: Config) -> dict:
     prepare_training_process(cfg.trainer)
     data = load_processed(cfg.paths.processed)
@@ -35,7 +59,8 @@ def run(cfg: Config) -> dict:
     warm, cases = new_user_split(everything, cfg.evaluate.new_user_fraction, cfg.evaluate.new_user_reveal, cfg.seed)
     u, m, r = (warm[c].to_numpy() for c in ("user_idx", "movie_idx", "rating"))
     methods: dict[str, Recommender] = {
-        "embedding": train_hybrid(warm, None, data.n_users, data.n_movies, cfg.model, cfg.trainer, cfg.seed).model,
+        "embedding": train_hybrid(warm, None, data.n_users, data.n_movies, cfg.model, cfg.trainer, cfg.seed,
+                                  epochs=chosen_epochs(Path(cfg.paths.models), cfg.model.n_heads)).model,
         "user_user": UserUserRecommender.fit(u, m, r, data.n_users, data.n_movies, cfg.cf),
         "popularity": PopularityRecommender.fit(m, r, data.n_movies),
     }
@@ -51,7 +76,7 @@ def run(cfg: Config) -> dict:
     return metrics
 
 
-main = stage(run)
+main = stage(run, expected=(TrainOutputError,))
 
 if __name__ == "__main__":
     main()

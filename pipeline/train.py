@@ -7,8 +7,8 @@ Per-epoch losses of head 0 are logged unprefixed (and written to reports/loss.*)
 The run's summary metric `best_val_loss` (the selection run's best validation MSE) is also the
 objective the entry point returns to a Hydra sweeper (`hydra/sweeper=optuna`).
 
-Validation (a seeded slice of train) picks the epoch count; with `trainer.refit` the model is
-then retrained on all of train for that many epochs. Test loss is logged, never used.
+Validation (a seeded slice of train) picks head 0's epoch count; with `trainer.refit` every head is
+then trained on all of train for that many epochs. Test loss is logged, never used.
 Writes models/embedding/ (HybridRecommender files + run.json), reports/loss.csv and reports/loss.png.
 """
 
@@ -68,6 +68,7 @@ def run(cfg: Config) -> dict:
                                 cfg.seed, hooks)
         result = training.heads[0]
         for i, head in enumerate(training.heads[1:], start=1):
+            # epochs_run (selection epochs) is 0 when the head trained for head 0's count
             mlflow.log_metrics({f"head{i}_best_epoch": head.best_epoch, f"head{i}_epochs_run": len(head.history)})
         mlflow.log_metric("item_item_fit_seconds", training.item_item_seconds)
         best_val_loss = min((row["val_loss"] for row in result.history if "val_loss" in row), default=float("nan"))
@@ -78,7 +79,9 @@ def run(cfg: Config) -> dict:
     atomic_write_json(models_dir / "embedding" / "run.json",
                       {"run_id": run_id, "best_epoch": result.best_epoch, "epochs": len(result.history),
                        "refit": cfg.trainer.refit, "head_seeds": training.head_seeds,
-                       "head_best_epochs": [head.best_epoch for head in training.heads]})
+                       "head_best_epochs": [head.best_epoch for head in training.heads],
+                       # what each head was trained for: new_user trains its heads as long
+                       "head_epochs": [head.best_epoch + 1 for head in training.heads]})
     write_loss_csv(reports_dir / "loss.csv", result.history)
     write_loss_png(reports_dir / "loss.png", result.history)
     log.info("train: run %s, best epoch %d of %d (val loss %.4f), median epoch %.2fs", run_id,

@@ -81,6 +81,19 @@ def test_refit_trains_best_epoch_count_on_all_rows():
     assert len(result.refit_history) == result.best_epoch + 1
 
 
+def test_a_given_epoch_count_skips_the_selection_run_and_trains_that_long_on_all_rows():
+    ratings = two_group_ratings()
+    trainer = TrainerConfig(max_epochs=8, patience=2, refit=True)
+    result = train_embedding(ratings, None, N_USERS, N_MOVIES, MODEL, trainer, seed=0, epochs=3)
+    assert result.history == [] and result.best_epoch == 2 and len(result.refit_history) == 3
+    # the same weights as the refit step of a selection that chose 3 epochs: same seed, same rows
+    chosen = _train(trainer=trainer)[1]
+    again = train_embedding(ratings, None, N_USERS, N_MOVIES, MODEL, trainer, seed=0, epochs=chosen.best_epoch + 1)
+    assert torch.equal(again.model.net.movie.weight, chosen.model.net.movie.weight)
+    with pytest.raises(ValueError, match="epochs must be at least 1"):
+        train_embedding(ratings, None, N_USERS, N_MOVIES, MODEL, trainer, seed=0, epochs=0)
+
+
 def _net(implicit_weight: float, l2: float = 0.3) -> EmbeddingNet:
     hp = EmbeddingHParams(n_users=3, n_movies=6, embedding_dim=3, dropout=0.0, global_mean=3.5,
                           l2=l2, implicit_weight=implicit_weight)
@@ -191,6 +204,7 @@ def test_hybrid_heads_have_their_own_seeds_and_their_mean_is_the_prediction(hybr
     ratings, result = hybrid
     model = result.model
     assert result.head_seeds == [3, 10] and len(model.heads) == 2
+    assert all(head.history for head in result.heads)  # without a refit every head selects its own epoch
     assert not torch.equal(model.heads[0].net.movie.weight, model.heads[1].net.movie.weight)
     for profile in (_profile(ratings, 5), _profile(ratings, 5, known=False)):
         predictions = []
@@ -227,3 +241,25 @@ def test_one_head_without_item_item_ranks_like_the_model_alone(trained):
         assert set(recommend(single, profile, 5).movie_idx) <= liked_movies(user) - set(profile.movie_idx.tolist())
         np.testing.assert_allclose(single.predict(profile, np.arange(N_MOVIES)), result.model.predict_all(profile),
                                    rtol=1e-5)
+
+
+HEADS = ModelConfig(embedding_dim=4, learning_rate=0.05, l2=0.01, batch_size=64, implicit_users=16, dropout=0.0,
+                    n_heads=2, head_seed_offset=7, blend_item_item=0.0)
+
+
+def test_with_refit_later_heads_train_for_the_count_head_zero_chose():
+    ratings = two_group_ratings()
+    result = train_hybrid(ratings, None, N_USERS, N_MOVIES, HEADS, TrainerConfig(max_epochs=8, patience=2), seed=3)
+    first, second = result.heads
+    assert first.history and second.history == []  # one selection run
+    assert len(second.refit_history) == len(first.refit_history) == first.best_epoch + 1
+
+
+def test_given_epoch_counts_train_each_head_that_long_and_must_match_the_heads():
+    ratings = two_group_ratings()
+    result = train_hybrid(ratings, None, N_USERS, N_MOVIES, HEADS, TrainerConfig(max_epochs=8), seed=3,
+                          epochs=[2, 4])
+    assert [len(h.refit_history) for h in result.heads] == [2, 4]
+    assert all(h.history == [] for h in result.heads)
+    with pytest.raises(ValueError, match="1 counts for 2 heads"):
+        train_hybrid(ratings, None, N_USERS, N_MOVIES, HEADS, TrainerConfig(), seed=3, epochs=[2])

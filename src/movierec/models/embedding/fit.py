@@ -87,21 +87,30 @@ class EmbeddingTraining:
 
 def train_embedding(train, test, n_users: int, n_movies: int, model_cfg: ModelConfig,
                     trainer_cfg: TrainerConfig, seed: int, on_epoch: EpochHook | None = None,
-                    on_refit_epoch: EpochHook | None = None, carve_seed: int | None = None) -> EmbeddingTraining:
+                    on_refit_epoch: EpochHook | None = None, carve_seed: int | None = None,
+                    epochs: int | None = None) -> EmbeddingTraining:
     """Choose the epoch count on a validation slice of `train`, then (optionally) refit on all of it.
 
     `train`/`test` are frames with user_idx, movie_idx, rating. The test frame is only logged.
     `seed` seeds the model (initialisation, batches); `carve_seed` (default: `seed`) the validation slice.
+    With `epochs` (a count chosen earlier on validation, e.g. by another head) there is no selection
+    run: the refit alone, `epochs` epochs on all of `train` (the validation slice is only logged).
     """
     val_mask = random_fraction_mask(len(train), trainer_cfg.val_fraction, seed if carve_seed is None else carve_seed)
     test_r = Ratings.from_frame(test) if test is not None else None
     val = Ratings.from_frame(train[val_mask])
-    selection = fit_embedding(Ratings.from_frame(train[~val_mask]), val, test_r, n_users, n_movies,
-                              model_cfg, trainer_cfg, seed, on_epoch)
-    if not trainer_cfg.refit:
-        return EmbeddingTraining(selection.model, selection.history, selection.best_epoch)
-    refit_cfg = replace(trainer_cfg, max_epochs=selection.best_epoch + 1, patience=trainer_cfg.max_epochs + 1)
+    if epochs is None:
+        selection = fit_embedding(Ratings.from_frame(train[~val_mask]), val, test_r, n_users, n_movies,
+                                  model_cfg, trainer_cfg, seed, on_epoch)
+        if not trainer_cfg.refit:
+            return EmbeddingTraining(selection.model, selection.history, selection.best_epoch)
+        history, best_epoch = selection.history, selection.best_epoch
+    else:
+        if epochs < 1:
+            raise ValueError(f"epochs must be at least 1 (got {epochs})")
+        history, best_epoch = [], epochs - 1
+    refit_cfg = replace(trainer_cfg, max_epochs=best_epoch + 1, patience=trainer_cfg.max_epochs + 1)
     # validation rows are now training rows: their loss is logged but chooses nothing (last epoch kept)
     refit = fit_embedding(Ratings.from_frame(train), val, test_r, n_users, n_movies, model_cfg,
                           refit_cfg, seed, on_refit_epoch, keep_last=True)
-    return EmbeddingTraining(refit.model, selection.history, selection.best_epoch, refit.history)
+    return EmbeddingTraining(refit.model, history, best_epoch, refit.history)

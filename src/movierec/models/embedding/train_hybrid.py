@@ -49,15 +49,30 @@ HeadHooks = Callable[[int], tuple[EpochHook | None, EpochHook | None]]
 
 def train_hybrid(train: pd.DataFrame, test: pd.DataFrame | None, n_users: int, n_movies: int,
                  model_cfg: ModelConfig, trainer_cfg: TrainerConfig, seed: int,
-                 hooks: HeadHooks | None = None) -> HybridTraining:
+                 hooks: HeadHooks | None = None, epochs: list[int] | None = None) -> HybridTraining:
     """`model_cfg.n_heads` embedding models (head i: seed + i × head_seed_offset, validation carve of
-    `seed`) and the item-item model, all on `train`. `hooks(i)` gives head i's (epoch, refit epoch) hooks."""
-    trainings, seeds = [], []
+    `seed`) and the item-item model, all on `train`. `hooks(i)` gives head i's (epoch, refit epoch) hooks.
+
+    Epoch counts: with `epochs` (one per head, chosen earlier on validation) no head runs a selection;
+    otherwise head 0 chooses its count on the validation carve and, with `trainer_cfg.refit`, the
+    other heads train on all of `train` for that many epochs (one selection run, not one per head).
+    """
+    if epochs is not None and len(epochs) != model_cfg.n_heads:
+        raise ValueError(f"epochs gives {len(epochs)} counts for {model_cfg.n_heads} heads (model.n_heads)")
+    trainings: list[EmbeddingTraining] = []
+    seeds: list[int] = []
     for i in range(model_cfg.n_heads):
         head_seed = seed + i * model_cfg.head_seed_offset
         on_epoch, on_refit = hooks(i) if hooks is not None else (None, None)
+        if epochs is not None:
+            head_epochs: int | None = epochs[i]
+        elif i > 0 and trainer_cfg.refit:
+            head_epochs = trainings[0].best_epoch + 1
+        else:
+            head_epochs = None
         trainings.append(train_embedding(train, test, n_users, n_movies, model_cfg, trainer_cfg, head_seed,
-                                         on_epoch=on_epoch, on_refit_epoch=on_refit, carve_seed=seed))
+                                         on_epoch=on_epoch, on_refit_epoch=on_refit, carve_seed=seed,
+                                         epochs=head_epochs))
         seeds.append(head_seed)
     started = time.perf_counter()
     item_item = fit_item_item(train, n_users, n_movies, model_cfg)

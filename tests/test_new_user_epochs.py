@@ -1,0 +1,44 @@
+"""The new_user stage trains its heads for the epoch counts the train stage chose (run.json)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from pipeline.new_user import TrainOutputError, chosen_epochs
+
+
+def _write(tmp_path, info) -> None:
+    (tmp_path / "embedding").mkdir()
+    (tmp_path / "embedding" / "run.json").write_text(json.dumps(info))
+
+
+def test_the_counts_come_from_run_json(tmp_path):
+    _write(tmp_path, {"refit": True, "head_epochs": [6, 6]})
+    assert chosen_epochs(tmp_path, 2) == [6, 6]
+
+
+def test_without_a_refit_the_stage_chooses_again(tmp_path):
+    _write(tmp_path, {"refit": False, "head_epochs": [6, 6]})
+    assert chosen_epochs(tmp_path, 2) is None
+
+
+def test_a_run_json_from_before_the_counts_were_written_means_choose_again(tmp_path):
+    _write(tmp_path, {"refit": True, "head_best_epochs": [5, 5]})
+    assert chosen_epochs(tmp_path, 2) is None
+
+
+def test_a_head_count_that_does_not_match_is_refused(tmp_path):
+    _write(tmp_path, {"refit": True, "head_epochs": [6]})
+    with pytest.raises(TrainOutputError, match="1 heads, model.n_heads is 2"):
+        chosen_epochs(tmp_path, 2)
+
+
+def test_a_missing_or_broken_run_json_names_the_file(tmp_path):
+    with pytest.raises(TrainOutputError, match="run.json is missing or unreadable"):
+        chosen_epochs(tmp_path, 2)
+    (tmp_path / "embedding").mkdir()
+    (tmp_path / "embedding" / "run.json").write_text("{not json")
+    with pytest.raises(TrainOutputError, match="run the train stage first"):
+        chosen_epochs(tmp_path, 2)
