@@ -117,3 +117,13 @@ def test_save_and_load_are_bit_identical(tmp_path, mmap):
     np.testing.assert_array_equal(loaded.movies, model.movies)
     profile = (np.array([0, 2, 3]), np.array([1.0, 4.0, 5.0], np.float32))
     np.testing.assert_array_equal(loaded.scores(*profile), model.scores(*profile))
+
+
+@pytest.mark.parametrize("n, block", [(1, 4), (7, 3), (9, 3), (10, 64)])
+def test_mirroring_in_blocks_equals_the_full_copy(n, block):
+    from movierec.models.item_item import mirror_lower_triangle
+
+    a = np.random.default_rng(n).standard_normal((n, n))
+    expected = np.tril(a) + np.tril(a, -1).T
+    mirror_lower_triangle(a, block)
+    assert np.array_equal(a, expected)

@@ -51,10 +51,22 @@ def ease_weights(X: sp.spmatrix, lam: float) -> np.ndarray:
     inverse, info = scipy.linalg.lapack.dpotri(factor, lower=True, overwrite_c=True)
     if info != 0:
         raise np.linalg.LinAlgError(f"item-item inverse failed (potri info {info})")
-    inverse = np.tril(inverse) + np.tril(inverse, -1).T  # potri fills one triangle
-    weights = inverse / (-np.diag(inverse))[None, :]
-    weights[np.diag_indices_from(weights)] = 0.0
-    return weights.astype(np.float32)
+    mirror_lower_triangle(inverse)  # potri fills one triangle
+    inverse /= (-np.diag(inverse))[None, :]  # in place: at 20,000 movies each n² float64 copy is 3.2 GB
+    inverse[np.diag_indices_from(inverse)] = 0.0
+    return inverse.astype(np.float32)
+
+
+def mirror_lower_triangle(a: np.ndarray, block: int = 2048) -> None:
+    """Copy the lower triangle of square `a` onto its upper one, in place, a block of rows at a time
+    (no n² temporary, unlike ``np.tril(a) + np.tril(a, -1).T``)."""
+    n = a.shape[0]
+    for start in range(0, n, block):
+        stop = min(start + block, n)
+        rows = a[start:stop, start:stop]
+        upper = np.triu_indices(stop - start, 1)
+        rows[upper] = rows.T[upper]
+        a[start:stop, stop:] = a[stop:, start:stop].T
 
 
 @dataclass
