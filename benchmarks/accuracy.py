@@ -251,15 +251,15 @@ def choose_als_variant(fit_part: pd.DataFrame, val_part: pd.DataFrame, n_users: 
 def fit_embedding_timed() -> Elapsed:
     """Seconds to retrain the embedding exactly as the pipeline's `train` stage does."""
     from movierec.config import validate
-    from movierec.models.embedding.fit import train_embedding
+    from movierec.models.embedding.train_hybrid import train_hybrid
     from pipeline.memory import prepare_training_process
     from pipeline.stage import compose_params
 
     cfg = validate(compose_params())
     prepare_training_process(cfg.trainer)
     data = load_processed(REPO_ROOT / cfg.paths.processed)
-    _, elapsed = timed(lambda: train_embedding(data.train, None, data.n_users, data.n_movies,
-                                               cfg.model, cfg.trainer, cfg.seed))
+    _, elapsed = timed(lambda: train_hybrid(data.train, None, data.n_users, data.n_movies,
+                                            cfg.model, cfg.trainer, cfg.seed))
     return elapsed
 
 
@@ -343,7 +343,8 @@ def our_methods(data: ProcessedData, bundle_dir: Path, refit_embedding: bool) ->
     embedding_time = fit_embedding_timed() if refit_embedding else None
     return {
         "embedding (ours)": Fitted(bundle.embedding, embedding_time,
-                                   "the bundle's model; fit = epoch selection on validation + refit on all train"
+                                   "the bundle's model; fit = heads (epochs chosen on validation, refit on all "
+                                   "train) + item-item"
                                    + ("" if refit_embedding else " (not timed)")),
         "user-user Pearson (ours)": Fitted(bundle.user_user, user_user_time,
                                            "the bundle's model; fit = biases + sparse matrix "

@@ -191,6 +191,22 @@ def validation_ndcg(scores: np.ndarray, profile: sp.csr_matrix, val_user: np.nda
     return total / len(users)
 
 
+def tuned_ease(fit_part, val_part, n_users: int, n_movies: int, lambdas=EASE_LAMBDAS):
+    """EASE^R with lambda chosen on validation NDCG@10: ``(name, fit, account)`` as in
+    :func:`strong_baselines` (``fit(train_frame)`` refits the chosen lambda on all of train)."""
+    def matrix(frame):
+        return binary_matrix(frame["user_idx"].to_numpy(np.int64), frame["movie_idx"].to_numpy(np.int64),
+                             n_users, n_movies)
+
+    X = matrix(fit_part)
+    vu, vm, vr = (val_part[c].to_numpy() for c in ("user_idx", "movie_idx", "rating"))
+    scored = {lam: validation_ndcg(fit_ease(X, lam).score_matrix(X), X, vu, vm, vr) for lam in lambdas}
+    lam = max(scored, key=scored.get)
+    account = "val NDCG@10 " + ", ".join(f"{k:g}: {v:.4f}" for k, v in scored.items()) + f" -> {lam:g}"
+    return ("EASE^R", lambda train: ItemItemRecommender(fit_ease(matrix(train), lam)),
+            "binary user x movie matrix; lambda " + account)
+
+
 def strong_baselines(fit_part, val_part, n_users: int, n_movies: int, quick: bool = False):
     """EASE^R, RP3beta and implicit ALS, each tuned on validation NDCG@10 (fit on `fit_part`,
     ranked against `val_part`; frames with user_idx, movie_idx, rating).
@@ -216,12 +232,7 @@ def strong_baselines(fit_part, val_part, n_users: int, n_movies: int, quick: boo
     def account(scored: dict, best) -> str:
         return "val NDCG@10 " + ", ".join(f"{key}: {value:.4f}" for key, value in scored.items()) + f" -> {best}"
 
-    out = []
-    lambdas = EASE_LAMBDAS[2:4] if quick else EASE_LAMBDAS
-    scored = {lam: ndcg(fit_ease(X, lam).score_matrix(X)) for lam in lambdas}
-    lam = max(scored, key=scored.get)
-    out.append(("EASE^R", lambda train: ItemItemRecommender(fit_ease(matrix(train), lam)),
-                "binary user x movie matrix; lambda " + account({f"{k:g}": v for k, v in scored.items()}, f"{lam:g}")))
+    out = [tuned_ease(fit_part, val_part, n_users, n_movies, EASE_LAMBDAS[2:4] if quick else EASE_LAMBDAS)]
 
     grid = RP3_GRID[:2] if quick else RP3_GRID
     scored = {ab: ndcg(fit_rp3beta(X, *ab).score_matrix(X)) for ab in grid}

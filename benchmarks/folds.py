@@ -7,13 +7,14 @@
                 needs the extracted release in <paths.raw>/ml-100k, e.g. after
                 ``python -m pipeline.params data=ml-100k && dvc repro download``).
 
-Each fold: fit the chosen methods on train (popularity, user-user Pearson, the embedding model with
-the conf/ hyper-parameters; validation for its epoch count is a seeded slice of train), then
+Each fold: fit the chosen methods on train (popularity, user-user Pearson, the embedding method as the
+train stage builds it with the conf/ hyper-parameters - its epoch count chosen on a seeded slice of
+train - and EASE^R with lambda chosen on that same slice, benchmarks/baselines.py), then
 :func:`movierec.evaluation.protocol.evaluate` on the known-user cases with the movie table as catalogue -
 the same metric code as ``reports/metrics.json``. std is the sample standard deviation (ddof=1)
 over folds. Writes ``<out>/<name>.json`` and ``<out>/<name>.md``.
 
-    python benchmarks/folds.py [--protocol kfold|predefined] [--methods popularity,user_user,embedding]
+    python benchmarks/folds.py [--protocol kfold|predefined] [--methods popularity,user_user,embedding,ease]
                                [--max-epochs N] [--folds 0,1] [--out benchmarks/results] [hydra overrides...]
 """
 
@@ -36,14 +37,14 @@ from movierec.config import PREDEFINED_FOLDS, Config, SplitStrategy, validate  #
 from movierec.data.count_filter import filter_ratings  # noqa: E402
 from movierec.data.dataset import ProcessedData, build_processed, index_split  # noqa: E402
 from movierec.data.readers import read_dataset, read_predefined_split  # noqa: E402
-from movierec.data.split import drop_uncovered  # noqa: E402
+from movierec.data.split import drop_uncovered, random_fraction_mask  # noqa: E402
 from movierec.evaluation.protocol import MovieStats, evaluate, known_user_cases  # noqa: E402
 from movierec.models.popularity import PopularityRecommender  # noqa: E402
 from pipeline.memory import prepare_training_process  # noqa: E402
 from pipeline.stage import compose_params  # noqa: E402
 
 log = logging.getLogger("benchmarks.folds")
-METHODS = ("popularity", "user_user", "embedding")
+METHODS = ("popularity", "user_user", "embedding", "ease")
 TABLE_KEYS = ["rmse", "mae", "precision@{k}", "recall@{k}", "ndcg@{k}", "hit_rate@{k}", "coverage@{k}",
               "mean_popularity@{k}", "novelty@{k}", "diversity@{k}"]
 
@@ -79,9 +80,16 @@ def fit(method: str, data: ProcessedData, cfg: Config):
 
         return UserUserRecommender.fit(u, m, r, data.n_users, data.n_movies, cfg.cf)
     if method == "embedding":
-        from movierec.models.embedding.fit import train_embedding
+        from movierec.models.embedding.train_hybrid import train_hybrid
 
-        return train_embedding(data.train, None, data.n_users, data.n_movies, cfg.model, cfg.trainer, cfg.seed).model
+        return train_hybrid(data.train, None, data.n_users, data.n_movies, cfg.model, cfg.trainer, cfg.seed).model
+    if method == "ease":
+        from benchmarks.baselines import tuned_ease
+
+        val = random_fraction_mask(len(data.train), cfg.trainer.val_fraction, cfg.seed)
+        _, refit, account = tuned_ease(data.train[~val], data.train[val], data.n_users, data.n_movies)
+        log.info("EASE^R: %s", account)
+        return refit(data.train)
     raise ValueError(f"unknown method {method!r}; choose from {list(METHODS)}")
 
 

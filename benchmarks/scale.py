@@ -244,8 +244,8 @@ def _quality(r: dict) -> str:
 
 def table(all_results: dict) -> str:
     head = ("| ratings | generate s | filter s | reindex s | train epoch s | ratings/s | user-user fit s | bundle s "
-            "| service RSS MB | uu p50 ms | uu p95 ms | uu p99 ms | uu max ms | emb p50 ms | fold-in p50 ms "
-            "| peak RSS MB (step) | NDCG@10 emb / uu / pop |")
+            "| service RSS MB loaded / after queries | uu p50 ms | uu p95 ms | uu p99 ms | uu max ms | emb p50 ms "
+            "| fold-in p50 ms | peak RSS MB (step) | NDCG@10 emb / uu / pop |")
     rows = [head, "|" + "|".join(["---"] * (head.count("|") - 1)) + "|"]
     for size, r in all_results.items():
         peak = max(((s, v["peak_rss_mb"]) for s, v in r.items() if isinstance(v, dict) and "peak_rss_mb" in v),
@@ -254,7 +254,7 @@ def table(all_results: dict) -> str:
         rows.append(f"| {size.upper()} | {r['generate']['seconds']:.1f} | {r['filter']['seconds']:.1f} "
                     f"| {r['reindex']['seconds']:.1f} | {r['train']['epoch_s']:.2f} "
                     f"| {r['train']['ratings_per_s'] / 1e6:.2f} M | {r['train_user_user']['seconds']:.1f} "
-                    f"| {r['bundle']['seconds']:.1f} | {sv['rss_after_load_mb']:.0f} "
+                    f"| {r['bundle']['seconds']:.1f} | {sv['rss_after_load_mb']:.0f} / {sv['rss_end_mb']:.0f} "
                     f"| {sv['user_user']['p50_ms']:.1f} | {sv['user_user']['p95_ms']:.1f} "
                     f"| {sv['user_user']['p99_ms']:.1f} | {sv['user_user']['max_ms']:.0f} "
                     f"| {sv['embedding']['p50_ms']:.1f} | {sv['fold_in']['p50_ms']:.0f} "
