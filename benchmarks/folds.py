@@ -119,9 +119,11 @@ def render_markdown(summary: dict, protocol: str, k: int, n_folds: int, seconds:
         for key in keys:
             stat = metrics.get(key)
             digits = 1 if key.startswith("mean_popularity") else 4
-            cells.append("–" if stat is None else f"{stat['mean']:.{digits}f} ± {stat['std']:.{digits}f}")
+            cells.append("–" if stat is None or not np.isfinite(stat["mean"])
+                         else f"{stat['mean']:.{digits}f} ± {stat['std']:.{digits}f}")
         lines.append(f"| {method} | " + " | ".join(cells) + f" | {seconds.get(method, float('nan')):.1f} |")
-    lines += ["", "Metric definitions: `src/movierec/metrics.py` (the same code as `reports/metrics.json`).", ""]
+    lines += ["", "Metric definitions: `src/movierec/evaluation/metrics.py` (the same code as "
+              "`reports/metrics.json`).", ""]
     return "\n".join(lines)
 
 
