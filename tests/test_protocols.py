@@ -199,7 +199,7 @@ def test_fold_benchmark_kfold_on_a_csv_release(tmp_path, folds_benchmark):
     ratings.rename(columns={"user_id": "userId", "movie_id": "movieId"}).to_csv(folder / "ratings.csv", index=False)
     pd.DataFrame({"movieId": np.arange(100, 112), "title": [f"M{i} (2001)" for i in range(12)],
                   "genres": ["Drama|War", "Comedy"] * 6}).to_csv(folder / "movies.csv", index=False)
-    result = folds_benchmark.run("kfold", ["popularity"], None, None, tmp_path / "out", None,
+    result = folds_benchmark.run("kfold", ["popularity", "ease"], None, None, tmp_path / "out", None,
                                  [f"paths.raw={tmp_path / 'raw'}", "filter.min_movie_ratings=1"])
     assert [f["fold"] for f in result["folds"]] == ["0", "1", "2", "3", "4"]
     assert sum(f["test"] for f in result["folds"]) >= 0.9 * len(ratings)
@@ -207,3 +207,6 @@ def test_fold_benchmark_kfold_on_a_csv_release(tmp_path, folds_benchmark):
     values = [v for v in ndcg["values"] if np.isfinite(v)]
     assert ndcg["mean"] == pytest.approx(np.mean(values)) and ndcg["std"] == pytest.approx(np.std(values, ddof=1))
     assert "5-fold random partition" in (tmp_path / "out" / "folds.md").read_text()
+    # EASE^R ranks (lambda chosen on each fold's validation slice) and predicts no ratings
+    ease = result["summary"]["ease"]
+    assert any(np.isfinite(ease["ndcg@10"]["values"])) and not any(np.isfinite(ease["rmse"]["values"]))

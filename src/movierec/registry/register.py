@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import warnings
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
@@ -168,7 +169,9 @@ def register_bundle(bundle_dir: Path, run_id: str, name: str, alias: str, metric
         log.info("%s", reason)
         return Registration(str(existing.version), run_id, held, reason, digest, new_version=False)
 
-    with mlflow.start_run(run_id=run_id):
+    with mlflow.start_run(run_id=run_id), warnings.catch_warnings():
+        # ids are never missing, so MLflow's hint about integer columns and missing values does not apply
+        warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer column", category=UserWarning)
         signature, example = signature_and_example(bundle_dir)
         info = mlflow.pyfunc.log_model(
             name="model", python_model=str(MODEL_CODE), artifacts={"bundle": str(bundle_dir)},
