@@ -68,6 +68,17 @@ def test_each_test_gets_an_empty_store(store):
         client.get_model_version_by_alias("movierec", "champion")
 
 
+def test_a_stores_artifacts_live_beside_it_not_in_the_working_directory(champion, tmp_path):
+    client = MlflowClient()
+    experiment = client.get_experiment_by_name("movierec")
+    assert experiment.artifact_location == str(tmp_path / "mlruns" / "movierec")
+    version = client.get_model_version("movierec", champion[1].version)
+    source = version.source  # models:/m-<id> in MLflow 3: the logged model's own folder is the artifact location
+    if source.startswith("models:/"):
+        source = client.get_logged_model(source.removeprefix("models:/")).artifact_location
+    assert source.removeprefix("file://").startswith(str(tmp_path / "mlruns")), source
+
+
 def test_first_version_becomes_champion_and_loads_identically_in_a_fresh_process(champion, trained):
     uri, registration = champion
     bundle, _ = trained

@@ -13,6 +13,7 @@ versions land in the one store. ``DVC_EXP_NAME`` names the experiment under ``dv
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -92,7 +93,36 @@ def use_store(uri: str, experiment: str | None = None) -> None:
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     if experiment:
+        create_experiment_beside_store(uri, experiment)
         mlflow.set_experiment(experiment)
+
+
+def artifact_root(uri: str) -> Path | None:
+    """``<folder of the sqlite file>/mlruns`` for a local sqlite store (absolute path); None otherwise."""
+    prefix = "sqlite:///"
+    if not uri.startswith(prefix):
+        return None
+    path = Path(uri[len(prefix):])
+    return path.parent / "mlruns" if path.is_absolute() else None
+
+
+def create_experiment_beside_store(uri: str, experiment: str) -> None:
+    """Create `experiment` with its artifacts in :func:`artifact_root` (``mlruns/<name>``) if the store
+    lacks it. MLflow's own default is ``./mlruns`` of the *working directory*, which would put a
+    store's models wherever the process happened to start (e.g. a test's store in the project's folder)."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    root = artifact_root(uri)
+    client = MlflowClient(tracking_uri=uri)
+    if root is None or client.get_experiment_by_name(experiment) is not None:
+        return
+    folder = re.sub(r"[^A-Za-z0-9._-]", "_", experiment)
+    try:
+        client.create_experiment(experiment, artifact_location=str(root / folder))
+    except MlflowException as exc:  # created meanwhile by another process
+        if client.get_experiment_by_name(experiment) is None:
+            raise exc
 
 
 def log_params_flat(params: dict[str, Any]) -> None:
