@@ -257,7 +257,7 @@ def table(all_results: dict) -> str:
                     f"| {r['bundle']['seconds']:.1f} | {sv['rss_after_load_mb']:.0f} / {sv['rss_end_mb']:.0f} "
                     f"| {sv['user_user']['p50_ms']:.1f} | {sv['user_user']['p95_ms']:.1f} "
                     f"| {sv['user_user']['p99_ms']:.1f} | {sv['user_user']['max_ms']:.0f} "
-                    f"| {sv['embedding']['p50_ms']:.1f} | {sv['fold_in']['p50_ms']:.0f} "
+                    f"| {sv['embedding']['p50_ms']:.1f} | {sv['fold_in']['p50_ms']:.1f} "
                     f"| {peak[1]:.0f} ({peak[0]}) | {_quality(r)} |")
     return "\n".join(rows) + "\n"
 
