@@ -48,7 +48,7 @@ def chosen_epochs(models_dir: Path, n_heads: int) -> list[int] | None:
         return None
     if len(epochs) != n_heads:
         raise TrainOutputError(f"{path} has epoch counts for {len(epochs)} heads, model.n_heads is {n_heads}; "
-                         "run the train stage again")
+                               "run the train stage again")
     return [int(e) for e in epochs]
 
 
