@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import replace
 from pathlib import Path
@@ -62,7 +63,8 @@ def create_app(settings: ServeSettings | None = None, *, tracking_uri: str | Non
 
     # the body is read whole (size limit, deadline) before any of the above runs: see serve/buffering.py
     app.wsgi_app = BufferedBody(  # type: ignore[method-assign]  # Flask's documented way to wrap
-        app.wsgi_app, settings.max_content_length, settings.body_timeout)
+        app.wsgi_app, settings.max_content_length, settings.body_timeout,
+        on_refused=functools.partial(operations.record_refused, app))
     return app
 
 

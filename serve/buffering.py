@@ -14,7 +14,8 @@ app an in-memory copy with its exact ``Content-Length``:
 The deadline is a total: in a gevent worker (production) a `gevent.Timeout` interrupts the read
 at the deadline however the bytes trickle in. Elsewhere (thread workers) each read of the client
 socket (``environ["gunicorn.socket"]``) waits at most the time left, which bounds a silent client
-but not one sending a byte now and then. Every answer here is JSON ``{"error": ...}``.
+but not one sending a byte now and then. Every answer here is JSON ``{"error": ...}``, and is
+reported to ``on_refused`` (the service counts it in its Prometheus metrics).
 """
 
 from __future__ import annotations
@@ -22,10 +23,16 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import logging
 import sys
 import time
+from collections.abc import Callable
 
 CHUNK = 64 * 1024
+# told of every request answered here, before the app ran: (WSGI environ, status code, seconds)
+Refused = Callable[[dict, int, float], None]
+
+log = logging.getLogger(__name__)
 
 
 class BodyError(Exception):
@@ -37,13 +44,19 @@ class BodyError(Exception):
 class BufferedBody:
     """WSGI middleware: `app` sees the body only once it has arrived whole."""
 
-    def __init__(self, app, limit: int | None, timeout: float) -> None:
-        self.app, self.limit, self.timeout = app, limit, timeout
+    def __init__(self, app, limit: int | None, timeout: float, on_refused: Refused | None = None) -> None:
+        self.app, self.limit, self.timeout, self.on_refused = app, limit, timeout, on_refused
 
     def __call__(self, environ, start_response):
+        started = time.perf_counter()
         try:
             self._buffer(environ)
         except BodyError as exc:
+            if self.on_refused is not None:
+                try:  # counting must never turn the answer into a 500
+                    self.on_refused(environ, int(exc.status.split()[0]), time.perf_counter() - started)
+                except Exception:
+                    log.exception("counting a refused request failed")
             body = json.dumps({"error": str(exc)}).encode()
             # the rest of the body may still be on its way: close the connection rather than read it. A WSGI
             # app cannot set Connection (hop-by-hop); gunicorn's start_response is its Response's method

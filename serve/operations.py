@@ -16,7 +16,7 @@ import threading
 import time
 
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
-from werkzeug.exceptions import ServiceUnavailable
+from werkzeug.exceptions import HTTPException, ServiceUnavailable
 
 from serve.schemas import spec
 
@@ -69,6 +69,21 @@ def _model_version() -> str:
     store = current_app.extensions.get(STORE_KEY)
     current = store.current if store is not None else None
     return current.version if current is not None else "none"
+
+
+def record_refused(app: Flask, environ: dict, status: int, seconds: float) -> None:
+    """Count a request answered before Flask ran (serve.buffering's 400/408/413) like any other."""
+    try:
+        endpoint = app.url_map.bind_to_environ(environ).match(return_rule=True)[0].rule
+    except HTTPException:
+        endpoint = "unmatched"
+    with app.app_context():
+        version = _model_version()
+    method = environ.get("REQUEST_METHOD", "")
+    instruments = metrics()
+    instruments.requests.labels(endpoint, method, str(status), version).inc()
+    instruments.errors.labels(endpoint, method, str(status), version).inc()
+    instruments.latency.labels(endpoint, method, version).observe(seconds)
 
 
 def install(app: Flask, max_in_flight: int, queue_timeout: float) -> None:

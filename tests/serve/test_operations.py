@@ -43,6 +43,29 @@ def test_metrics_count_requests_by_endpoint_status_and_model_version(client):
     assert 'movierec_request_seconds_bucket{endpoint="/recommend"' in text
 
 
+def test_a_body_refused_before_flask_runs_is_counted_too(client, app):
+    padding = " " * app.config["MAX_CONTENT_LENGTH"]
+    assert client.post("/recommend", data=f'{{"ratings": []{padding}}}',
+                       content_type="application/json").status_code == 413
+    assert client.post("/nowhere", data=padding + "x", content_type="application/json").status_code == 413
+    text = client.get("/metrics").get_data(as_text=True)
+    assert 'movierec_request_errors_total{endpoint="/recommend",method="POST",model_version="1",status="413"}' in text
+    assert 'movierec_request_errors_total{endpoint="unmatched",method="POST",model_version="1",status="413"}' in text
+
+
+def test_a_failure_while_counting_does_not_change_the_answer():
+    from werkzeug.test import Client
+
+    from serve.buffering import BufferedBody
+
+    def broken(*_):
+        raise RuntimeError("metrics are down")
+
+    wrapped = BufferedBody(lambda environ, start: [], limit=10, timeout=5, on_refused=broken)
+    response = Client(wrapped).post("/recommend", data=b"x" * 100)
+    assert response.status_code == 413 and "limit" in response.get_json()["error"]
+
+
 def test_a_busy_worker_answers_503_with_retry_after_instead_of_queueing(registry, web_dir):
     from serve import create_app
 
