@@ -17,7 +17,6 @@ code. Writes benchmarks/results/embedding[-<data.name>].{json,md}.
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 import time
 from pathlib import Path
@@ -34,7 +33,7 @@ from movierec.data.dataset import ProcessedData, load_processed  # noqa: E402
 from movierec.data.split import random_fraction_mask  # noqa: E402
 from movierec.evaluation.protocol import MovieStats, evaluate, known_user_cases  # noqa: E402
 from pipeline.memory import prepare_training_process  # noqa: E402
-from pipeline.stage import compose_params  # noqa: E402
+from pipeline.stage import compose_params, configure_logging  # noqa: E402
 
 RESULTS = REPO_ROOT / "benchmarks" / "results"
 KEYS = ("rmse", "mae", "precision@10", "recall@10", "ndcg@10", "coverage@10")
@@ -66,9 +65,7 @@ def run(seeds: list[int], overrides: list[str]) -> dict:
 
     cfg = validate(compose_params(overrides))
     prepare_training_process(cfg.trainer)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    for noisy in ("lightning", "lightning.pytorch", "pytorch_lightning"):
-        logging.getLogger(noisy).setLevel(logging.ERROR)
+    configure_logging()  # the stages' format, Lightning's banners quieted; one line per epoch
     data = processed_data(cfg, overrides)
     cases = list(known_user_cases(data.train, data.test))
     catalogue = MovieStats.from_movie_table(data.movies, data.n_users)
