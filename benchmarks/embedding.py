@@ -82,7 +82,7 @@ def run(seeds: list[int], overrides: list[str]) -> dict:
               f"NDCG@10 {row['ndcg@10']:.4f} ({fit_s:.0f} s)", flush=True)
 
     val = random_fraction_mask(len(data.train), cfg.trainer.val_fraction, cfg.seed)
-    name, fit, account = tuned_ease(data.train[~val], data.train[val], data.n_users, data.n_movies)
+    _, fit, account = tuned_ease(data.train[~val], data.train[val], data.n_users, data.n_movies)
     started = time.perf_counter()
     ease = fit(data.train)
     rows["EASE^R"].append(scored(ease, cases, cfg, catalogue) | {"fit_seconds": time.perf_counter() - started,

@@ -118,6 +118,19 @@ def step_bundle(cfg, args) -> dict:
     return {}
 
 
+def service_queries(bundle, n_known: int, rng: np.random.Generator) -> tuple[list, list, int]:
+    """What the service benchmarks ask: `n_known` known users' profiles (the heaviest 5% first, then a
+    seeded sample), 20 new users who each rated 20 of the 1,000 most-rated movies, and how many heavy."""
+    counts = np.diff(bundle.ratings.indptr)
+    heavy = np.argsort(-counts, kind="stable")[: max(1, n_known // 20)]
+    users = np.concatenate([heavy, rng.choice(len(counts), n_known - heavy.size, replace=False)])
+    known = [bundle.profile_for_user(int(u)) for u in bundle.vocab.users.id_of(users)]
+    popular = np.argsort(-bundle.movies["n_ratings"].to_numpy(), kind="stable")[:1000]
+    new = [bundle.profile_from_ratings(bundle.vocab.movies.id_of(rng.choice(popular, 20, replace=False)),
+                                       rng.integers(1, 11, 20) / 2)[0] for _ in range(20)]
+    return known, new, int(heavy.size)
+
+
 def step_service(cfg, args) -> dict:
     """What one service worker holds and how fast it answers (the bundle in a fresh process)."""
     import torch
@@ -133,10 +146,7 @@ def step_service(cfg, args) -> dict:
     loaded = {"load_s": load_s, "rss_after_load_mb": current_rss_mb(), "rss_before_load_mb": before,
               "peak_rss_after_load_mb": peak_rss_mb()}
     rng = np.random.default_rng(0)
-    counts = np.diff(bundle.ratings.indptr)
-    heavy = np.argsort(-counts, kind="stable")[: max(1, args.queries // 20)]  # the heaviest 5%
-    users = np.concatenate([heavy, rng.choice(len(counts), args.queries - heavy.size, replace=False)])
-    profiles = [bundle.profile_for_user(int(u)) for u in bundle.vocab.users.id_of(users)]
+    profiles, new_profiles, n_heavy = service_queries(bundle, args.queries, rng)
 
     def timed(method, profs) -> list[float]:
         out = []
@@ -148,24 +158,16 @@ def step_service(cfg, args) -> dict:
 
     uu = timed("user_user", profiles)
     emb = timed("embedding", profiles)
-    # new users: 20 ratings of popular movies each (the fold-in runs L-BFGS over all movies)
-    popular = np.argsort(-bundle.movies["n_ratings"].to_numpy(), kind="stable")[:1000]
-    fold = []
-    for _ in range(20):
-        movies = rng.choice(popular, 20, replace=False)
-        profile, _ = bundle.profile_from_ratings(bundle.vocab.movies.id_of(movies), rng.integers(1, 11, 20) / 2)
-        t = time.perf_counter()
-        recommend(bundle.embedding, profile, 10)
-        fold.append((time.perf_counter() - t) * 1000)
-    new_uu = timed("user_user", [bundle.profile_from_ratings(
-        bundle.vocab.movies.id_of(rng.choice(popular, 20, replace=False)), np.full(20, 4.0))[0] for _ in range(20)])
+    fold = timed("embedding", new_profiles)  # the fold-in of each head, then the blend
+    new_uu = timed("user_user", new_profiles)
 
     def stats(ms: list[float]) -> dict:
         return {f"p{q}_ms": round(float(np.percentile(ms, q)), 2) for q in (50, 95, 99)} | \
             {"max_ms": round(float(np.max(ms)), 2), "n": len(ms)}
 
-    return {**loaded, "user_user": stats(uu), "user_user_heavy": stats(uu[: heavy.size]),
-            "heaviest_profile": int(counts.max()), "embedding": stats(emb), "fold_in": stats(fold),
+    return {**loaded, "user_user": stats(uu), "user_user_heavy": stats(uu[:n_heavy]),
+            "heaviest_profile": int(np.diff(bundle.ratings.indptr).max()), "embedding": stats(emb),
+            "fold_in": stats(fold),
             "user_user_new": stats(new_uu), "rss_end_mb": current_rss_mb()}
 
 

@@ -11,7 +11,6 @@ everything else is each worker's own. Writes benchmarks/results/service_memory.j
 from __future__ import annotations
 
 import argparse
-import json
 import multiprocessing as mp
 import sys
 import time
@@ -21,30 +20,26 @@ import numpy as np
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
+
+from movierec.atomic import atomic_write_json  # noqa: E402
+
 RESULTS = REPO_ROOT / "benchmarks" / "results" / "service_memory.json"
 
 
 def worker(bundle_dir: str, queries: int, seed: int, ready, done) -> None:
-    """Load the bundle, answer `queries` known users and 20 new users per method, then wait."""
+    """Load the bundle, answer `queries` known users and 20 new users with each method, then wait."""
     import torch
 
+    from benchmarks.scale import service_queries
     from movierec.models.protocol import recommend
     from movierec.serving.model_bundle import ModelBundle
 
     torch.set_num_threads(1)
     bundle = ModelBundle.load(Path(bundle_dir))
-    rng = np.random.default_rng(seed)
-    counts = np.diff(bundle.ratings.indptr)
-    heavy = np.argsort(-counts, kind="stable")[: max(1, queries // 20)]
-    users = np.concatenate([heavy, rng.choice(len(counts), queries - heavy.size, replace=False)])
+    known, new, _ = service_queries(bundle, queries, np.random.default_rng(seed))
     for method in ("embedding", "user_user"):
-        for user in bundle.vocab.users.id_of(users):
-            recommend(bundle.method(method), bundle.profile_for_user(int(user)), 10)
-    popular = np.argsort(-bundle.movies["n_ratings"].to_numpy(), kind="stable")[:1000]
-    for _ in range(20):
-        movies = rng.choice(popular, 20, replace=False)
-        profile, _ = bundle.profile_from_ratings(bundle.vocab.movies.id_of(movies), rng.integers(1, 11, 20) / 2)
-        recommend(bundle.embedding, profile, 10)
+        for profile in known + new:
+            recommend(bundle.method(method), profile, 10)
     ready.set()
     done.wait()
 
@@ -84,7 +79,7 @@ def main() -> int:
               "per_worker": [{"rss_mb": m.rss / mb, "pss_mb": m.pss / mb, "uss_mb": m.uss / mb,
                               "shared_mb": m.shared / mb} for m in memory],
               "total_pss_mb": sum(m.pss for m in memory) / mb, "total_rss_mb": sum(m.rss for m in memory) / mb}
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    atomic_write_json(RESULTS, result)
     for i, row in enumerate(result["per_worker"]):
         print(f"worker {i}: RSS {row['rss_mb']:.0f} MB, PSS {row['pss_mb']:.0f} MB, USS {row['uss_mb']:.0f} MB")
     print(f"{args.workers} workers together: PSS {result['total_pss_mb']:.0f} MB (RSS summed "

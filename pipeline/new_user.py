@@ -43,13 +43,13 @@ def chosen_epochs(models_dir: Path, n_heads: int) -> list[int] | None:
         info = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError) as error:
         raise TrainOutputError(f"{path} is missing or unreadable ({error}); run the train stage first") from error
-    epochs = info.get("head_epochs")
-    if not info.get("refit") or epochs is None:
+    best = info.get("head_best_epochs")
+    if not info.get("refit") or best is None:
         return None
-    if len(epochs) != n_heads:
-        raise TrainOutputError(f"{path} has epoch counts for {len(epochs)} heads, model.n_heads is {n_heads}; "
+    if len(best) != n_heads:
+        raise TrainOutputError(f"{path} has epoch counts for {len(best)} heads, model.n_heads is {n_heads}; "
                                "run the train stage again")
-    return [int(e) for e in epochs]
+    return [int(b) + 1 for b in best]  # the refit trained each head for its best epoch + 1 epochs
 
 
 def run(cfg: Config) -> dict:

@@ -79,9 +79,8 @@ def run(cfg: Config) -> dict:
     atomic_write_json(models_dir / "embedding" / "run.json",
                       {"run_id": run_id, "best_epoch": result.best_epoch, "epochs": len(result.history),
                        "refit": cfg.trainer.refit, "head_seeds": training.head_seeds,
-                       "head_best_epochs": [head.best_epoch for head in training.heads],
-                       # what each head was trained for: new_user trains its heads as long
-                       "head_epochs": [head.best_epoch + 1 for head in training.heads]})
+                       # with a refit head i trained head_best_epochs[i] + 1 epochs; new_user trains as long
+                       "head_best_epochs": [head.best_epoch for head in training.heads]})
     write_loss_csv(reports_dir / "loss.csv", result.history)
     write_loss_png(reports_dir / "loss.png", result.history)
     log.info("train: run %s, best epoch %d of %d (val loss %.4f), median epoch %.2fs", run_id,

@@ -79,10 +79,15 @@ def record_refused(app: Flask, environ: dict, status: int, seconds: float) -> No
         endpoint = "unmatched"
     with app.app_context():
         version = _model_version()
-    method = environ.get("REQUEST_METHOD", "")
+    count(endpoint, environ.get("REQUEST_METHOD", ""), status, version, seconds)
+
+
+def count(endpoint: str, method: str, status: int, version: str, seconds: float) -> None:
+    """One answered request in the Prometheus instruments."""
     instruments = metrics()
     instruments.requests.labels(endpoint, method, str(status), version).inc()
-    instruments.errors.labels(endpoint, method, str(status), version).inc()
+    if status >= 400:
+        instruments.errors.labels(endpoint, method, str(status), version).inc()
     instruments.latency.labels(endpoint, method, version).observe(seconds)
 
 
@@ -105,13 +110,8 @@ def install(app: Flask, max_in_flight: int, queue_timeout: float) -> None:
 
     @app.after_request
     def record(response: Response) -> Response:
-        labels = (_endpoint(), request.method, str(response.status_code), _model_version())
-        instruments = metrics()
-        instruments.requests.labels(*labels).inc()
-        if response.status_code >= 400:
-            instruments.errors.labels(*labels).inc()
-        elapsed = time.perf_counter() - g.get("started", time.perf_counter())
-        instruments.latency.labels(labels[0], labels[1], labels[3]).observe(elapsed)
+        count(_endpoint(), request.method, response.status_code, _model_version(),
+              time.perf_counter() - g.get("started", time.perf_counter()))
         return response
 
     @app.teardown_request

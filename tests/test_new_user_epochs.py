@@ -15,22 +15,22 @@ def _write(tmp_path, info) -> None:
 
 
 def test_the_counts_come_from_run_json(tmp_path):
-    _write(tmp_path, {"refit": True, "head_epochs": [6, 6]})
-    assert chosen_epochs(tmp_path, 2) == [6, 6]
+    _write(tmp_path, {"refit": True, "head_best_epochs": [5, 7]})
+    assert chosen_epochs(tmp_path, 2) == [6, 8]  # best epoch (0-based) + 1
 
 
 def test_without_a_refit_the_stage_chooses_again(tmp_path):
-    _write(tmp_path, {"refit": False, "head_epochs": [6, 6]})
+    _write(tmp_path, {"refit": False, "head_best_epochs": [5, 5]})
     assert chosen_epochs(tmp_path, 2) is None
 
 
-def test_a_run_json_from_before_the_counts_were_written_means_choose_again(tmp_path):
-    _write(tmp_path, {"refit": True, "head_best_epochs": [5, 5]})
+def test_a_run_json_without_the_counts_means_choose_again(tmp_path):
+    _write(tmp_path, {"refit": True, "best_epoch": 5})
     assert chosen_epochs(tmp_path, 2) is None
 
 
 def test_a_head_count_that_does_not_match_is_refused(tmp_path):
-    _write(tmp_path, {"refit": True, "head_epochs": [6]})
+    _write(tmp_path, {"refit": True, "head_best_epochs": [5]})
     with pytest.raises(TrainOutputError, match="1 heads, model.n_heads is 2"):
         chosen_epochs(tmp_path, 2)
 
