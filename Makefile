@@ -13,6 +13,7 @@ export NEXT_TELEMETRY_DISABLED := 1
 export MLFLOW_SERVER_ENABLE_JOB_EXECUTION ?= false
 
 .PHONY: install params pipeline web api-types serve run lint test test-python test-web test-experiments ui clean
+.PHONY: push tracking-server tracking-server-stop
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,10 +25,12 @@ install: $(STAMP)
 params: install  ## regenerate params.yaml from conf/ (the one hand-edited config)
 	$(BIN)/python -m pipeline.params
 
-pipeline: params  ## dvc repro: download, filter, reindex, train, evaluate, register
-	$(BIN)/dvc repro
+pipeline: params  ## dvc repro: download, filter, reindex, train, evaluate, register (outputs pulled from the DVC remote when it has them)
+	@# --pull: a stage whose outputs are only missing takes them from the remote (`make push` put them there);
+	@# a stage the remote cannot serve runs. No remote configured: plain repro.
+	if $(BIN)/dvc remote default >/dev/null 2>&1; then $(BIN)/dvc repro --pull; else $(BIN)/dvc repro; fi
 	@# mlflow.db is this machine's, not DVC's: a fresh clone (or a deleted store) has no champion yet
-	@$(BIN)/python -m movierec.registry.champion show >/dev/null 2>&1 || $(BIN)/dvc repro --force register
+	@MOVIEREC_ROOT=$(CURDIR) $(BIN)/python -m movierec.registry.champion show >/dev/null 2>&1 || $(BIN)/dvc repro --force register
 
 $(WEB_DEPS): web/package-lock.json
 	cd web && npm ci --no-audit --no-fund
@@ -62,8 +65,18 @@ lint: install  ## ruff (pyproject.toml [tool.ruff]) and mypy over src/, serve/, 
 
 test: lint test-web test-python  ## everything: lint and types, page components (Vitest), then pytest (unit, service, browser, e2e)
 
-ui: install  ## MLflow UI on 127.0.0.1:5000, light enough for 2 cores
-	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(abspath mlflow.db) --host 127.0.0.1 --port 5000 --workers 1
+ui: install  ## MLflow UI of the configured store (conf/mlflow, MLFLOW_TRACKING_URI) on 127.0.0.1:5001; a tracking server has its own
+	MOVIEREC_ROOT=$(CURDIR) $(BIN)/python -m movierec.registry.ui --port 5001
+
+push: install  ## after a run: its data and models to the DVC remote (docs/team.md), so other clones pull instead of retraining
+	$(BIN)/dvc push
+
+TRACKING_DIR ?= .tracking
+tracking-server: install  ## a team's MLflow tracking server on 127.0.0.1:5002: PostgreSQL + proxied artifacts in $(TRACKING_DIR)/ (docs/team.md)
+	$(BIN)/python -m movierec.registry.tracking_server start --folder $(TRACKING_DIR)
+
+tracking-server-stop: install
+	$(BIN)/python -m movierec.registry.tracking_server stop --folder $(TRACKING_DIR)
 
 clean:
 	rm -rf data/raw/*/ data/interim/*.parquet data/processed/*.parquet models multirun web/out

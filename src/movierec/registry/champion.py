@@ -12,6 +12,10 @@ wherever the registry lives. The service follows the alias by polling: no restar
     python -m movierec.registry.champion promote --experiment rank-0.9 --reason "reviewed"
     python -m movierec.registry.champion verify    # exit 1 unless reports/registry.json is in this store
 
+The store is the configured one from any working directory (``MLFLOW_TRACKING_URI``, else
+``mlflow.tracking_uri`` of the project's ``conf/``: :func:`~movierec.registry.tracking.configured_tracking_uri`);
+every command names it on stderr, and `show` in its output too.
+
 `promote` is the one deliberate way to move the alias to a version the automatic gate did not
 promote (every `dvc exp run` version, or one evaluated on another split). It refuses a version
 built from another data set (another set of movie ids) than the champion's: the service could
@@ -22,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from dataclasses import asdict
 
@@ -29,6 +34,10 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from movierec.registry.alias import AliasMove, current_version, history, move_alias, previous_version
+
+# MLflow's client retries a failing server for minutes by default; a command line should answer sooner
+BOUNDED_HTTP = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+                "MLFLOW_HTTP_REQUEST_TIMEOUT": "30"}
 
 
 def get_version(client: MlflowClient, name: str, version: str):
@@ -105,20 +114,38 @@ def rollback(client: MlflowClient, name: str, alias: str, why: str, to_version: 
     return move_alias(client, name, alias, str(target), why)
 
 
+def missing_store(uri: str) -> str | None:
+    """The path of a local sqlite store that does not exist (yet); None for any other store."""
+    prefix = "sqlite:///"
+    if not uri.startswith(prefix):
+        return None
+    from pathlib import Path
+
+    path = Path(uri[len(prefix):].split("?", 1)[0])
+    return None if path.is_file() else str(path)
+
+
 def main(argv: list[str] | None = None) -> int:
     from pathlib import Path
 
-    from movierec.registry.tracking import resolve_tracking_uri, use_store
+    from movierec.registry.tracking import (
+        MLFLOW_ENV,
+        configured_tracking_uri,
+        display_uri,
+        find_project_root,
+        mlflow_config,
+        use_store,
+    )
 
     parser = argparse.ArgumentParser(prog="python -m movierec.registry.champion",
                                      description="Show, audit, move the alias.")
-    parser.add_argument("--name", default="movierec")
-    parser.add_argument("--alias", default="champion")
+    parser.add_argument("--name", help="registered model (default: mlflow.model_name in conf/)")
+    parser.add_argument("--alias", help="alias (default: mlflow.alias in conf/)")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("show", help="the version the alias points at")
     sub.add_parser("history", help="every recorded move, oldest first")
     check = sub.add_parser("verify", help="exit 1 unless reports/registry.json names a version in this store")
-    check.add_argument("record", nargs="?", default="reports/registry.json")
+    check.add_argument("record", nargs="?", help="default: <project root>/reports/registry.json")
     back = sub.add_parser("rollback", help="move the alias to the previous (or a named) version")
     back.add_argument("--to", help="version number (default: the one before the current)")
     back.add_argument("--reason", required=True)
@@ -131,12 +158,37 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("--allow-other-data", action="store_true", help="allow a version of another data set")
     args = parser.parse_args(argv)
 
-    use_store(resolve_tracking_uri(None, Path.cwd()))
+    root: Path | None = None
+    configured: dict = {}
+    try:
+        root = find_project_root()
+        configured = mlflow_config(root)
+    except ValueError as exc:  # no checkout to read conf/ from: only MLFLOW_TRACKING_URI can name the store
+        if not os.environ.get(MLFLOW_ENV) or (args.command == "verify" and not args.record):
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+    uri = configured_tracking_uri(root, configured)
+    args.name = args.name or str(configured.get("model_name", "movierec"))
+    args.alias = args.alias or str(configured.get("alias", "champion"))
+    store = display_uri(uri)
+    print(f"store: {store}", file=sys.stderr)
+    if args.command == "verify" and not args.record:
+        args.record = str(Path(root or ".") / "reports" / "registry.json")
+    missing = missing_store(uri)
+    if missing is not None:  # reading must not create an empty store (MLflow would, at that path)
+        print(f"error: no MLflow store at {missing} (run the pipeline first, or set mlflow.tracking_uri / "
+              f"{MLFLOW_ENV})", file=sys.stderr)
+        if args.command == "show":
+            print(json.dumps({"name": args.name, "alias": args.alias, "version": None, "store": store}))
+        return 1 if args.command in ("show", "verify") else 2
+    for key, value in BOUNDED_HTTP.items():  # a tracking server that is down: fail in seconds, not minutes
+        os.environ.setdefault(key, value)
+    use_store(uri)
     client = MlflowClient()
     try:
         if args.command == "show":
             version = current_version(client, args.name, args.alias)
-            print(json.dumps({"name": args.name, "alias": args.alias, "version": version}))
+            print(json.dumps({"name": args.name, "alias": args.alias, "version": version, "store": store}))
             if version is None:
                 return 1  # no champion in this store (e.g. a fresh clone: run `dvc repro --force register`)
         elif args.command == "history":
@@ -149,6 +201,9 @@ def main(argv: list[str] | None = None) -> int:
                 record = json.loads(Path(args.record).read_text())
             except (OSError, ValueError) as exc:
                 raise ValueError(f"cannot read {args.record}: {exc}") from None
+            if record.get("tracking_uri") and record["tracking_uri"] != uri:
+                print(f"note: {args.record} was written against {display_uri(str(record['tracking_uri']))}",
+                      file=sys.stderr)
             problems = verify_record(client, record)
             for problem in problems:
                 print(f"{args.record}: {problem}", file=sys.stderr)

@@ -169,32 +169,25 @@ def register_bundle(bundle_dir: Path, run_id: str, name: str, alias: str, metric
         log.info("%s", reason)
         return Registration(str(existing.version), run_id, held, reason, digest, new_version=False)
 
-    with mlflow.start_run(run_id=run_id), warnings.catch_warnings():
-        # ids are never missing, so MLflow's hint about integer columns and missing values does not apply
-        warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer column", category=UserWarning)
-        signature, example = signature_and_example(bundle_dir)
-        info = mlflow.pyfunc.log_model(
-            name="model", python_model=str(MODEL_CODE), artifacts={"bundle": str(bundle_dir)},
-            code_paths=[str(PACKAGE_DIR)], pip_requirements=pip_requirements(),  # explicit: no inference run
-            signature=signature, input_example=example,
-        )
-        exp_tags = experiment_tags()
-        if exp_tags and EXPERIMENT_TAG not in (client.get_run(run_id).data.tags or {}):
-            mlflow.set_tags(exp_tags)
-    try:
-        client.create_registered_model(name)
-    except MlflowException as exc:
-        if "RESOURCE_ALREADY_EXISTS" not in str(getattr(exc, "error_code", "")) and "already exists" not in str(exc):
-            raise
     version_tags = {**metric_tags(metrics), **(tags or {}), **experiment_tags(),
                     BUNDLE_HASH_TAG: digest, CATALOGUE_TAG: bundle_movie_ids_sha256(bundle_dir), SPLIT_TAG: split}
     version_tags.setdefault(FINGERPRINT_TAG, UNKNOWN)
-    mv = client.create_model_version(name, info.model_uri, run_id=run_id, tags=version_tags)
     current = champion_version(client, name, alias)
-    candidate = Evaluated(dict(metrics), version_tags[FINGERPRINT_TAG], split, str(mv.version))
+    candidate = Evaluated(dict(metrics), version_tags[FINGERPRINT_TAG], split)
     decision: Decision = decide(candidate, evaluated(current) if current is not None else None, context,
                                 rmse_tolerance, ndcg_tolerance)
-    client.set_model_version_tag(name, mv.version, PROMOTION_TAG, decision.reason)
+    version_tags[PROMOTION_TAG] = decision.reason
+    model_id, created_model = None, False
+    try:
+        model_id = new_logged_model(client, run_id)
+        _log_bundle(client, bundle_dir, run_id, model_id)
+        created_model = ensure_registered_model(client, name)
+        # a tracking server checks that `model_id` holds the `models:/<id>` source (the local store does not)
+        mv = client.create_model_version(name, f"models:/{model_id}", run_id=run_id, tags=version_tags,
+                                         model_id=model_id)
+    except BaseException:
+        discard(client, name, model_id, created_model)
+        raise
     if decision.promote:
         move_alias(client, name, alias, str(mv.version), f"registered: {decision.reason}")
         log.info("version %s is now @%s (%s)", mv.version, alias, decision.reason)
@@ -202,6 +195,68 @@ def register_bundle(bundle_dir: Path, run_id: str, name: str, alias: str, metric
         log.warning("version %s registered WITHOUT @%s (still version %s): %s", mv.version, alias,
                     current.version if current is not None else None, decision.reason)
     return Registration(str(mv.version), run_id, decision.promote, decision.reason, digest)
+
+
+def new_logged_model(client: MlflowClient, run_id: str) -> str:
+    """A new (pending) logged model of run `run_id`, with the run's params as ``log_model`` gives them;
+    its id. Created before the artifacts are logged, so :func:`discard` knows it if logging fails."""
+    run = client.get_run(run_id)
+    return mlflow.initialize_logged_model(name="model", source_run_id=run_id, params=dict(run.data.params),
+                                          experiment_id=run.info.experiment_id).model_id
+
+
+def _log_bundle(client: MlflowClient, bundle_dir: Path, run_id: str, model_id: str) -> None:
+    """Log the bundle as the pyfunc model `model_id` of run `run_id` (its artifacts; READY after)."""
+    with mlflow.start_run(run_id=run_id), warnings.catch_warnings():
+        # ids are never missing, so MLflow's hint about integer columns and missing values does not apply
+        warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer column", category=UserWarning)
+        signature, example = signature_and_example(bundle_dir)
+        mlflow.pyfunc.log_model(
+            name="model", python_model=str(MODEL_CODE), artifacts={"bundle": str(bundle_dir)},
+            code_paths=[str(PACKAGE_DIR)], pip_requirements=pip_requirements(),  # explicit: no inference run
+            signature=signature, input_example=example, model_id=model_id,
+        )
+        exp_tags = experiment_tags()
+        if exp_tags and EXPERIMENT_TAG not in (client.get_run(run_id).data.tags or {}):
+            mlflow.set_tags(exp_tags)
+
+
+def ensure_registered_model(client: MlflowClient, name: str) -> bool:
+    """Create the registered model `name` unless it exists; True when this call created it."""
+    try:
+        client.create_registered_model(name)
+    except MlflowException as exc:
+        if "RESOURCE_ALREADY_EXISTS" not in str(getattr(exc, "error_code", "")) and "already exists" not in str(exc):
+            raise
+        return False
+    return True
+
+
+def discard(client: MlflowClient, name: str, model_id: str | None, created_model: bool) -> None:
+    """Undo a registration that failed before its version existed: the logged model (its artifacts
+    too: a bundle is tens of MB) and the registered model when this call created it and it is empty.
+
+    Best effort: the registration's own error is what the caller raises; a clean-up that fails
+    (e.g. the server went away) is logged with what is left behind.
+    """
+    from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
+    if model_id is not None:
+        try:
+            location = client.get_logged_model(model_id).artifact_location
+            try:
+                get_artifact_repository(location).delete_artifacts()
+            except (MlflowException, OSError) as exc:
+                log.warning("could not delete the artifacts of logged model %s at %s: %s", model_id, location, exc)
+            client.delete_logged_model(model_id)
+        except MlflowException as exc:
+            log.warning("registration failed; could not delete its logged model %s: %s", model_id, exc)
+    if created_model:
+        try:
+            if not client.search_model_versions(f"name = '{name}'"):
+                client.delete_registered_model(name)
+        except MlflowException as exc:
+            log.warning("registration failed; could not delete the empty registered model %s: %s", name, exc)
 
 
 def verify_record(client: MlflowClient, record: dict) -> list[str]:
