@@ -39,6 +39,8 @@ def reproduce(root: Path, commit: str, workdir: Path) -> dict[str, float]:
     # its own store: neither an explicit URI nor a DVC_ROOT/experiment inherited from a caller under DVC
     dropped = {"MLFLOW_TRACKING_URI", "MLFLOW_RUN_CONTEXT", "DVC_ROOT", "DVC_EXP_NAME", "DVC_EXP_BASELINE_REV"}
     env = {k: v for k, v in __import__("os").environ.items() if k not in dropped}
+    # a sqlite file beside the worktree, whatever the commit's conf/ names (never the team's server)
+    env["MLFLOW_TRACKING_URI"] = f"sqlite:///{workdir.resolve().parent / 'mlflow.db'}"
     subprocess.run([sys.executable, "-m", "dvc", "repro"], cwd=workdir, check=True, env=env)
     return json.loads((workdir / "reports" / "metrics.json").read_text())["embedding"]
 
@@ -46,7 +48,7 @@ def reproduce(root: Path, commit: str, workdir: Path) -> dict[str, float]:
 def main(argv: list[str] | None = None) -> int:
     from mlflow.tracking import MlflowClient
 
-    from movierec.registry.tracking import resolve_tracking_uri, use_store
+    from movierec.registry.tracking import configured_tracking_uri, display_uri, find_project_root, use_store
 
     parser = argparse.ArgumentParser(prog="python -m movierec.registry.reproduce", description=__doc__.splitlines()[0])
     parser.add_argument("version")
@@ -55,8 +57,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the temporary checkout")
     args = parser.parse_args(argv)
 
-    root = Path.cwd()
-    use_store(resolve_tracking_uri(None, root))
+    root = find_project_root()
+    uri = configured_tracking_uri(root)
+    print(f"store: {display_uri(uri)}", file=sys.stderr)
+    use_store(uri)
     tags = MlflowClient().get_model_version(args.name, args.version).tags
     commit = tags.get("git_commit", "unknown")
     if commit == "unknown":
