@@ -27,7 +27,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.experiments]
 ANYWHERE = shutil.ignore_patterns(".git", ".venv", "node_modules", ".next", "__pycache__", ".pytest_cache",
                                   ".mypy_cache", ".ruff_cache", ".hypothesis", "*.parquet", "*.egg-info",
                                   "mlflow.db*", "test-artifacts", "out")
-ROOT_ONLY = {"mlruns", "models", "multirun", "outputs", "tmp", "cache"}
+ROOT_ONLY = {"mlruns", "models", "multirun", "outputs", "tmp", "cache", ".tracking"}
 
 TINY = """
 # tiny, for tests/test_dvc_experiments_e2e.py

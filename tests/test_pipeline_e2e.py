@@ -20,7 +20,7 @@ _ANYWHERE = shutil.ignore_patterns(".git", ".venv", "node_modules", ".next", "__
                                    "*.egg-info", "*.parquet", "mlflow.db*")
 # machine state and outputs, by path from the repository root (src/movierec/models is code, models/ is not)
 _AT_ROOT = {"mlruns", "models", "multirun", "outputs", "test-artifacts", "web/out", "data/raw/ml-latest-small",
-            ".dvc/tmp", ".dvc/cache", "reports/registry.json"}
+            ".tracking", ".dvc/tmp", ".dvc/cache", ".dvc/config.local", "reports/registry.json"}
 
 
 def IGNORE(folder: str, names: list[str]) -> set[str]:

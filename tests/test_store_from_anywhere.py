@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from movierec.registry.tracking import configured_tracking_uri, display_uri, find_project_root
+from movierec.registry.store import configured_tracking_uri, display_uri, find_project_root
 from tests.conftest import REPO_ROOT
 
 ISOLATED = ("MLFLOW_TRACKING_URI", "MOVIEREC_ROOT", "DVC_ROOT", "DVC_EXP_NAME")

@@ -13,7 +13,7 @@ wherever the registry lives. The service follows the alias by polling: no restar
     python -m movierec.registry.champion verify    # exit 1 unless reports/registry.json is in this store
 
 The store is the configured one from any working directory (``MLFLOW_TRACKING_URI``, else
-``mlflow.tracking_uri`` of the project's ``conf/``: :func:`~movierec.registry.tracking.configured_tracking_uri`);
+``mlflow.tracking_uri`` of the project's ``conf/``: :func:`~movierec.registry.store.configured_tracking_uri`);
 every command names it on stderr, and `show` in its output too.
 
 `promote` is the one deliberate way to move the alias to a version the automatic gate did not
@@ -114,28 +114,17 @@ def rollback(client: MlflowClient, name: str, alias: str, why: str, to_version: 
     return move_alias(client, name, alias, str(target), why)
 
 
-def missing_store(uri: str) -> str | None:
-    """The path of a local sqlite store that does not exist (yet); None for any other store."""
-    prefix = "sqlite:///"
-    if not uri.startswith(prefix):
-        return None
-    from pathlib import Path
-
-    path = Path(uri[len(prefix):].split("?", 1)[0])
-    return None if path.is_file() else str(path)
-
-
 def main(argv: list[str] | None = None) -> int:
     from pathlib import Path
 
-    from movierec.registry.tracking import (
-        MLFLOW_ENV,
+    from movierec.registry.store import (
         configured_tracking_uri,
         display_uri,
         find_project_root,
+        missing_store,
         mlflow_config,
-        use_store,
     )
+    from movierec.registry.tracking import MLFLOW_ENV, use_store
 
     parser = argparse.ArgumentParser(prog="python -m movierec.registry.champion",
                                      description="Show, audit, move the alias.")

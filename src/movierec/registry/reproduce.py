@@ -48,7 +48,8 @@ def reproduce(root: Path, commit: str, workdir: Path) -> dict[str, float]:
 def main(argv: list[str] | None = None) -> int:
     from mlflow.tracking import MlflowClient
 
-    from movierec.registry.tracking import configured_tracking_uri, display_uri, find_project_root, use_store
+    from movierec.registry.store import configured_tracking_uri, display_uri, find_project_root
+    from movierec.registry.tracking import use_store
 
     parser = argparse.ArgumentParser(prog="python -m movierec.registry.reproduce", description=__doc__.splitlines()[0])
     parser.add_argument("version")

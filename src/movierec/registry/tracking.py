@@ -8,9 +8,6 @@ Under DVC the repository root is the one DVC names in ``DVC_ROOT``, not the fold
 from: a queued or ``--temp`` experiment runs in a temporary copy of the repository (deleted
 afterwards) while ``DVC_ROOT`` names the parent repository, so every experiment's runs and model
 versions land in the one store. ``DVC_EXP_NAME`` names the experiment under ``dvc exp run``.
-
-Outside DVC (the champion CLI, `make ui`) the project root is found by :func:`find_project_root`
-and the store by :func:`configured_tracking_uri`: the same store from any working directory.
 """
 
 from __future__ import annotations
@@ -22,7 +19,6 @@ from typing import Any
 
 MLFLOW_ENV = "MLFLOW_TRACKING_URI"
 DVC_ROOT_ENV = "DVC_ROOT"          # set by DVC for every stage command (the parent repo's root in experiments)
-ROOT_ENV = "MOVIEREC_ROOT"         # the project's checkout, for code run from elsewhere (e.g. a non-editable install)
 DVC_EXP_NAME_ENV = "DVC_EXP_NAME"  # set by DVC under `dvc exp run` (workspace, --queue, --temp)
 DVC_EXP_BASELINE_ENV = "DVC_EXP_BASELINE_REV"
 EXPERIMENT_TAG = "dvc_exp_name"
@@ -33,47 +29,6 @@ def project_root(default: Path) -> Path:
     """The repository root DVC names (``DVC_ROOT``), else `default` (e.g. the root found from ``__file__``)."""
     named = os.environ.get(DVC_ROOT_ENV)
     return Path(named).resolve() if named else Path(default).resolve()
-
-
-def find_project_root() -> Path:
-    """The project's checkout: ``DVC_ROOT`` (under DVC), else ``MOVIEREC_ROOT``, else the checkout this
-    package was installed from (editable install: ``src/movierec`` two levels below the root).
-
-    Never the working directory: a command run from another folder must find the same store and files.
-    """
-    for env in (DVC_ROOT_ENV, ROOT_ENV):
-        if os.environ.get(env):
-            root = Path(os.environ[env]).resolve()
-            if not (root / "conf" / "config.yaml").is_file():
-                raise ValueError(f"{env}={os.environ[env]} is not the project's checkout (no conf/config.yaml)")
-            return root
-    candidate = Path(__file__).resolve().parents[3]
-    if (candidate / "conf" / "config.yaml").is_file():
-        return candidate
-    raise ValueError(f"cannot find the project's checkout from {Path(__file__).parent} (not an editable install): "
-                     f"set {ROOT_ENV} to the folder that holds conf/ and dvc.yaml")
-
-
-def mlflow_config(root: Path) -> dict[str, Any]:
-    """The ``mlflow`` group of the project's composed ``conf/`` (tracking_uri, model_name, alias, ...)."""
-    from movierec.config.compose import compose
-
-    return dict(compose(root / "conf").get("mlflow") or {})
-
-
-def configured_tracking_uri(root: Path | None = None, mlflow_cfg: dict[str, Any] | None = None) -> str:
-    """The store the configuration names: ``MLFLOW_TRACKING_URI``, else ``mlflow.tracking_uri`` of the
-    composed ``conf/`` (a relative sqlite path from the project root), else ``<root>/mlflow.db``."""
-    if os.environ.get(MLFLOW_ENV):
-        return os.environ[MLFLOW_ENV]
-    root = root or find_project_root()
-    cfg = mlflow_config(root) if mlflow_cfg is None else mlflow_cfg
-    return resolve_tracking_uri(cfg.get("tracking_uri"), root)
-
-
-def display_uri(uri: str) -> str:
-    """`uri` fit to print: a password in it (``postgresql://user:secret@host/db``) is masked."""
-    return re.sub(r"^([a-z][a-z0-9+.-]*://[^:/@]*):[^@/]*@", r"\1:***@", uri)
 
 
 def experiment_name() -> str | None:

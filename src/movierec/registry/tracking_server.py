@@ -176,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pg-port", type=int, default=DEFAULT_PG_PORT, help="PostgreSQL's port on 127.0.0.1")
     args = parser.parse_args(argv)
     if args.folder is None:
-        from movierec.registry.tracking import find_project_root
+        from movierec.registry.store import find_project_root
 
         args.folder = find_project_root() / ".tracking"
     layout = Layout(args.folder.resolve())

@@ -2,7 +2,7 @@
 
     python -m movierec.registry.ui [--port 5001] [--dry-run]
 
-The store is :func:`~movierec.registry.tracking.configured_tracking_uri` (``MLFLOW_TRACKING_URI``,
+The store is :func:`~movierec.registry.store.configured_tracking_uri` (``MLFLOW_TRACKING_URI``,
 else ``mlflow.tracking_uri`` of ``conf/``). A tracking server (``http(s)://``) already serves its
 own UI: this says so and starts nothing (a second UI on the local file would show other runs).
 A database store (the default sqlite file, or a PostgreSQL URI) gets ``mlflow ui`` on 127.0.0.1,
@@ -32,8 +32,7 @@ def ui_command(uri: str, port: int) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from movierec.registry.champion import missing_store
-    from movierec.registry.tracking import configured_tracking_uri, display_uri
+    from movierec.registry.store import configured_tracking_uri, display_uri, missing_store
 
     parser = argparse.ArgumentParser(prog="python -m movierec.registry.ui", description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=DEFAULT_PORT)
