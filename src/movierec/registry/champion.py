@@ -114,6 +114,17 @@ def rollback(client: MlflowClient, name: str, alias: str, why: str, to_version: 
     return move_alias(client, name, alias, str(target), why)
 
 
+def alias_version(client: MlflowClient, name: str, alias: str) -> str | None:
+    """The version `alias` points at; None when the model or the alias does not exist. Any other
+    failure (a tracking server that cannot be reached) raises: "no champion" would be a wrong answer."""
+    try:
+        return str(client.get_model_version_by_alias(name, alias).version)
+    except MlflowException as exc:
+        if exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND"):
+            return None
+        raise
+
+
 def main(argv: list[str] | None = None) -> int:
     from pathlib import Path
 
@@ -176,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     client = MlflowClient()
     try:
         if args.command == "show":
-            version = current_version(client, args.name, args.alias)
+            version = alias_version(client, args.name, args.alias)
             print(json.dumps({"name": args.name, "alias": args.alias, "version": version, "store": store}))
             if version is None:
                 return 1  # no champion in this store (e.g. a fresh clone: run `dvc repro --force register`)

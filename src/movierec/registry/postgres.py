@@ -59,7 +59,10 @@ def _give_to_owner(path: Path) -> None:
 
 
 def port_free(port: int, host: str = "127.0.0.1") -> bool:
+    """Nothing listens on `port` (connections of a stopped server in TIME_WAIT do not count: the
+    servers themselves bind with SO_REUSEADDR too)."""
     with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((host, port))
         except OSError:
