@@ -189,7 +189,7 @@ def register_bundle(bundle_dir: Path, run_id: str, name: str, alias: str, metric
     version_tags = {**metric_tags(metrics), **(tags or {}), **experiment_tags(),
                     BUNDLE_HASH_TAG: digest, CATALOGUE_TAG: bundle_movie_ids_sha256(bundle_dir), SPLIT_TAG: split}
     version_tags.setdefault(FINGERPRINT_TAG, UNKNOWN)
-    mv = client.create_model_version(name, info.model_uri, run_id=run_id, tags=version_tags)
+    mv = client.create_model_version(name, info.model_uri, run_id=run_id, tags=version_tags, model_id=info.model_id)
     current = champion_version(client, name, alias)
     candidate = Evaluated(dict(metrics), version_tags[FINGERPRINT_TAG], split, str(mv.version))
     decision: Decision = decide(candidate, evaluated(current) if current is not None else None, context,
