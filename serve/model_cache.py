@@ -47,12 +47,12 @@ def default_cache_dir() -> Path:
     return Path(base) / "movierec" / "models"
 
 
-def _folder_name(model_name: str) -> str:
-    """A file name for the model name (unchanged when it already is one)."""
-    safe = re.sub(r"[^A-Za-z0-9._-]", "_", model_name).lstrip(".") or "_"
-    if safe == model_name:
+def _folder_name(name: str) -> str:
+    """A file name for a model name or version (unchanged when it already is one)."""
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", name).lstrip(".") or "_"
+    if safe == name:
         return safe
-    return f"{safe}-{hashlib.sha256(model_name.encode()).hexdigest()[:8]}"
+    return f"{safe}-{hashlib.sha256(name.encode()).hexdigest()[:8]}"
 
 
 @dataclass
@@ -115,7 +115,7 @@ class ModelCache:
         returned entry holds the version's lock: call :meth:`CachedVersion.release` once it is no
         longer loaded or served.
         """
-        folder = self._model_dir(model_name)
+        folder, version = self._model_dir(model_name), _folder_name(version)   # a number from the registry
         folder.mkdir(parents=True, exist_ok=True)
         fd = _lock(folder / f"{version}.lock", exclusive=False, wait=LOCK_WAIT_SECONDS)
         if fd is None:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import fcntl
 import functools
 import json
+import os
 import struct
 import termios
 import time
@@ -91,6 +92,20 @@ class JsonThreadWorker(_JsonErrors, ThreadWorker):
 STOP_POLL_SECONDS = 0.1   # how soon a worker notices SIGTERM, and checks its connections while it stops
 
 
+class _NamedListener:
+    """A listening socket whose name stays readable after it is closed: a connection accepted just
+    before the stop closes the socket starts its handler (which asks the name) just after."""
+
+    def __init__(self, sock) -> None:
+        self._sock, self._name = sock, sock.getsockname()
+
+    def getsockname(self):
+        return self._name
+
+    def __getattr__(self, name: str):
+        return getattr(self._sock, name)
+
+
 def _unread_bytes(sock) -> int:
     """Bytes received on `sock` that nobody has read yet (never blocks)."""
     return struct.unpack("i", fcntl.ioctl(sock.fileno(), termios.FIONREAD, b"\0\0\0\0"))[0]
@@ -101,10 +116,13 @@ def _gevent_worker():
     import socket
 
     import gevent
+    from gevent import monkey
     from gevent.pool import Pool
     from gevent.server import StreamServer
     from gunicorn.sock import ssl_context
     from gunicorn.workers.ggevent import GeventWorker
+
+    plain_socket = monkey.get_original("socket", "socket")
 
     class JsonGeventWorker(_JsonErrors, GeventWorker):
         """gunicorn's gevent worker (`run` as in gunicorn 26) with JSON errors and a stop that drains."""
@@ -115,7 +133,7 @@ def _gevent_worker():
             servers = []
             for listener in self.sockets:
                 listener.setblocking(1)
-                server = StreamServer(listener, handle=functools.partial(self.handle, listener),
+                server = StreamServer(listener, handle=functools.partial(self.handle, _NamedListener(listener)),
                                       spawn=Pool(self.worker_connections), **ssl_args)
                 if self.cfg.workers > 1:
                     server.max_accept = 1  # several workers share the socket: one connection per wake-up
@@ -158,7 +176,10 @@ def _gevent_worker():
             for client, idle in list(self._idle.items()):
                 try:
                     if idle and _unread_bytes(client) == 0:
-                        client.shutdown(socket.SHUT_RDWR)   # its greenlet reads EOF and ends
+                        # through a plain duplicate: gevent's own shutdown would fail the greenlet
+                        # waiting on the socket (EBADF, logged as an error) instead of letting it read EOF
+                        with plain_socket(fileno=os.dup(client.fileno())) as duplicate:
+                            duplicate.shutdown(socket.SHUT_RDWR)
                 except OSError:
                     continue   # closed meanwhile
 
