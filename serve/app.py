@@ -55,7 +55,9 @@ def create_app(settings: ServeSettings | None = None, *, tracking_uri: str | Non
                                 settings.download_timeout)
         store = ModelStore(settings.model_name, settings.model_alias, uri, settings.torch_threads, limits=limits,
                            cache=ModelCache(settings.model_cache))
-        if not load_in_background:
+        if load_in_background:
+            store.prepare()
+        else:
             store.refresh()
         store.start_polling(settings.poll_seconds, load_first=load_in_background)
     app.extensions[STORE_KEY] = store

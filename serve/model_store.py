@@ -82,6 +82,19 @@ class ModelStore:
     def current(self) -> LoadedModel | None:
         return self._current
 
+    @staticmethod
+    def prepare() -> None:
+        """Import what loading needs (MLflow, torch, the model code: seconds of CPU, no registry call).
+
+        A gevent worker runs the background load in a greenlet, which holds the event loop while it
+        computes: importing here, before the worker serves, keeps that out of the requests' way.
+        """
+        import importlib
+
+        for module in ("mlflow.artifacts", "mlflow.pyfunc", "mlflow.tracking", "pyarrow.parquet", "torch",
+                       "movierec.registry.pyfunc", "movierec.registry.register", "movierec.serving.model_bundle"):
+            importlib.import_module(module)
+
     def refresh(self, force: bool = False) -> bool:
         """Load the alias's version if it differs from the one served (or `force`); True if swapped.
 
