@@ -124,10 +124,10 @@ def test_sigterm_under_load_loses_no_request(registry, tmp_path):
           f"{len(outcomes.failed)} lost; /readyz not 200 {not_ready[0][0]:.2f} s after SIGTERM "
           f"({not_ready[0][1]!r}); the server exited {exited:.2f} s after SIGTERM (drain {DRAIN:g} s)")
     assert outcomes.failed == [], outcomes.failed[:5]
-    assert len(outcomes.answered) > 50 and after, (len(outcomes.answered), len(after))
+    assert len(outcomes.answered) > 50, len(outcomes.answered)   # (how many were sent after SIGTERM is luck)
     assert not_ready[0][1].startswith("503: not ready: shutting down"), not_ready[:3]  # before the listener closed
     assert not_ready[0][0] < 1.5
-    assert straggler is not None and straggler == (200, "close"), straggler
+    assert straggler == (200, "close"), straggler   # answered while draining, and told to reconnect
     assert exit_code == 0
     # it drained, then stopped at once: the idle keep-alive connection was closed, not waited out (10 s)
     assert DRAIN <= exited < DRAIN + 5, exited
