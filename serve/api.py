@@ -215,13 +215,14 @@ def _iso(timestamp: float | None) -> str | None:
        response="Health", errors=("503",))
 def health():
     current, st = store().current, store()
+    checks = dict(last_checked=_iso(st.last_checked), last_ok=_iso(st.last_ok), last_error=st.last_error)
     if current is None:
         return jsonify(error=f"no model loaded: {st.last_error or 'loading'}", status="unavailable",
-                       model_name=st.name, model_alias=st.alias, last_error=st.last_error), 503
+                       model_name=st.name, model_alias=st.alias, **checks), 503
     return jsonify(status="ok", model_name=current.name, model_alias=current.alias,
                    model_version=current.version, run_id=current.run_id, loaded_at=_iso(current.loaded_at),
-                   last_checked=_iso(st.last_checked), n_users=len(current.bundle.vocab.users),
-                   n_movies=len(current.bundle.vocab.movies), last_error=st.last_error, **current.lineage)
+                   n_users=len(current.bundle.vocab.users), n_movies=len(current.bundle.vocab.movies),
+                   **checks, **current.lineage)
 
 
 def _admin_allowed() -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,10 @@ from werkzeug.exceptions import HTTPException, NotFound
 from serve import operations
 from serve.api import STORE_KEY, api
 from serve.buffering import BufferedBody
+from serve.model_cache import ModelCache
 from serve.model_store import ModelStore
+from serve.operations import DRAINING_KEY
+from serve.registry_limits import RegistryLimits
 from serve.settings import REPO_ROOT, WEB_DIR, ServeSettings
 from serve.validation import InvalidRequest
 from serve.web import WEB_DIR_KEY, html_not_found, web
@@ -25,11 +29,15 @@ log = logging.getLogger(__name__)
 def create_app(settings: ServeSettings | None = None, *, tracking_uri: str | None = None,
                model_name: str | None = None, model_alias: str | None = None,
                poll_seconds: float | None = None, web_dir: str | Path | None = None,
-               store: ModelStore | None = None) -> Flask:
+               store: ModelStore | None = None, load_in_background: bool = False,
+               draining: Callable[[], bool] | None = None) -> Flask:
     """Build the app and load the model (in the calling process: a gunicorn worker, after fork).
 
     Keyword arguments override `settings` (default: `conf/serve/default.yaml`). A model that fails
     to load leaves the app up, answering 503 until the poller (or `/admin/reload`) loads one.
+    `load_in_background`: return at once and load the model in the poller thread (a gunicorn
+    worker starts answering `/livez` even while the registry is down). `draining()` true: the
+    service is shutting down, `/readyz` answers 503 (see :mod:`serve.shutdown`).
     """
     from movierec.registry.tracking import resolve_tracking_uri
 
@@ -43,10 +51,17 @@ def create_app(settings: ServeSettings | None = None, *, tracking_uri: str | Non
 
     if store is None:
         uri = tracking_uri or resolve_tracking_uri(settings.tracking_uri, REPO_ROOT)
-        store = ModelStore(settings.model_name, settings.model_alias, uri, settings.torch_threads)
-        store.refresh()
-        store.start_polling(settings.poll_seconds)
+        limits = RegistryLimits(settings.registry_timeout, settings.registry_retries, settings.registry_backoff,
+                                settings.download_timeout)
+        store = ModelStore(settings.model_name, settings.model_alias, uri, settings.torch_threads, limits=limits,
+                           cache=ModelCache(settings.model_cache))
+        if load_in_background:
+            store.prepare()
+        else:
+            store.refresh()
+        store.start_polling(settings.poll_seconds, load_first=load_in_background)
     app.extensions[STORE_KEY] = store
+    app.extensions[DRAINING_KEY] = draining or (lambda: False)
     app.extensions[WEB_DIR_KEY] = Path(web_dir) if web_dir is not None else WEB_DIR
 
     app.register_blueprint(api)

@@ -1,7 +1,8 @@
 """Operations: liveness, readiness, Prometheus metrics, and a concurrency limit with a deadline.
 
 * ``/livez``  — the process answers (no model needed): restart it if this fails.
-* ``/readyz`` — a model is loaded *and* answers a recommendation: send traffic only then.
+* ``/readyz`` — a model is loaded *and* answers a recommendation, and the service is not shutting
+  down: send traffic only then. 503 says why not (`{"error": "not ready: ..."}`).
 * ``/metrics`` — Prometheus text: request counts, latency histograms and errors per endpoint,
   labelled with the model version. Under gunicorn every worker writes to
   ``PROMETHEUS_MULTIPROC_DIR`` (set by ``python -m serve``) and any worker reports them all.
@@ -21,6 +22,7 @@ from werkzeug.exceptions import HTTPException, ServiceUnavailable
 from serve.schemas import spec
 
 LIMITER_KEY = "movierec.limiter"
+DRAINING_KEY = "movierec.draining"   # a callable: True once the service drains before it stops
 UNLIMITED = frozenset({"/livez", "/metrics"})  # probes must answer even when the API is saturated
 
 operations = Blueprint("operations", __name__)
@@ -133,9 +135,14 @@ def livez():
 def readyz():
     from serve.api import STORE_KEY
 
-    current = current_app.extensions[STORE_KEY].current
+    draining = current_app.extensions.get(DRAINING_KEY)
+    if draining is not None and draining():
+        raise ServiceUnavailable("not ready: shutting down (draining: requests are still answered; send new "
+                                 "ones elsewhere)")
+    store = current_app.extensions[STORE_KEY]
+    current = store.current
     if current is None:
-        raise ServiceUnavailable("not ready: no model loaded")
+        raise ServiceUnavailable(f"not ready: no model loaded: {store.last_error or 'loading'}")
     try:
         bundle = current.bundle
         profile = bundle.profile_for_user(int(bundle.vocab.users.ids[0]))

@@ -31,12 +31,14 @@ class ServerProcess:
 
 @contextmanager
 def serve_subprocess(log_path: Path, tracking_uri: str | None, workers: int = 1, timeout: float = 120,
-                     stop_timeout: float = 30, extra_args: tuple[str, ...] = ()) -> Iterator[ServerProcess]:
-    """The production server (gunicorn) on a free loopback port, yielded once `/readyz` is 200.
+                     stop_timeout: float = 30, extra_args: tuple[str, ...] = (), drain_seconds: float = 0.0,
+                     ready_path: str = "/readyz") -> Iterator[ServerProcess]:
+    """The production server (gunicorn) on a free loopback port, yielded once `ready_path` is 200.
 
     `tracking_uri` None: the service's own default store (`<repo>/mlflow.db`), whatever the
     caller's environment says. `extra_args` go to `python -m serve` (e.g. `--worker-class gthread`).
-    The server is stopped (SIGTERM, then SIGKILL) on exit.
+    `ready_path` "/livez": yielded as soon as a worker answers, before a model is loaded. The server
+    is stopped (SIGTERM: it drains `drain_seconds` first, then SIGKILL after `stop_timeout`) on exit.
     """
     import requests
 
@@ -49,15 +51,15 @@ def serve_subprocess(log_path: Path, tracking_uri: str | None, workers: int = 1,
         env["MLFLOW_TRACKING_URI"] = tracking_uri
     server = None
     with log_path.open("w") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "serve", "--host", "127.0.0.1", "--port", str(port),
-                                 "--workers", str(workers), *extra_args], cwd=REPO_ROOT, env=env, stdout=log,
-                                stderr=subprocess.STDOUT)
+        command = [sys.executable, "-m", "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
+                   "--drain-seconds", str(drain_seconds), *extra_args]
+        proc = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         server = ServerProcess(f"http://127.0.0.1:{port}", port, proc, log_path)
         try:
             deadline = time.monotonic() + timeout
             while True:
                 try:
-                    if requests.get(f"{server.base_url}/readyz", timeout=2).status_code == 200:
+                    if requests.get(f"{server.base_url}{ready_path}", timeout=2).status_code == 200:
                         break
                 except requests.RequestException:  # refused, or accepted but still loading
                     pass

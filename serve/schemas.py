@@ -132,6 +132,7 @@ spec.schema("FiltersResponse", {
                        "properties": {"name": {"type": "string"}, "n_movies": {"type": "integer"}}}},
                    "year_min": NULLABLE_YEAR, "year_max": NULLABLE_YEAR},
 })
+NULLABLE_TIME = {"type": ["string", "null"], "format": "date-time"}
 spec.schema("Health", {
     "type": "object", "required": ["status", "model_name", "model_alias"],
     "properties": {"status": {"type": "string", "enum": ["ok"]}, "model_name": {"type": "string"},
@@ -141,8 +142,13 @@ spec.schema("Health", {
                    "git_commit": {"type": "string", "description": "Commit that produced the model"},
                    "git_dirty": {"type": "string", "description": "'true' if the tree had uncommitted changes"},
                    "data_fingerprint": {"type": "string", "description": "Hash of the data stages' outputs"},
+                   "last_checked": NULLABLE_TIME | {"description": "When the service last asked the registry for "
+                                                                   "the alias (also while it is down)"},
+                   "last_ok": NULLABLE_TIME | {"description": "When the registry last answered"},
                    "last_error": {"type": ["string", "null"],
-                                  "description": "Last failed load (the old model keeps serving)"}},
+                                  "description": "Why the last check or load failed (the old model keeps serving); "
+                                                 "null once the registry answers and the alias's version is "
+                                                 "served"}},
 })
 spec.schema("ReloadResponse", {
     "type": "object", "required": ["changed", "model_version"],

@@ -10,14 +10,22 @@ request line, bad header) itself, before Flask sees it, with an HTML page. These
   greenlet per connection, so a client that sends its request slowly (or not at all) costs a
   greenlet, not one of a handful of threads. Headers must arrive within ``keepalive`` seconds
   (gunicorn's async workers time the header read with it), bodies within the app's body timeout
-  (:mod:`serve.buffering`).
+  (:mod:`serve.buffering`). Its stop (SIGTERM, after the drain of :mod:`serve.shutdown`) loses
+  nothing it can answer: it notices within 0.1 s, answers the connections still waiting in the
+  listen backlog (gunicorn's own worker drops them with its socket), finishes the requests in
+  flight, and closes idle keep-alive connections at once instead of waiting out ``keepalive``.
 * :class:`JsonThreadWorker` — gunicorn's thread worker (the previous default), kept for comparison.
 """
 
 from __future__ import annotations
 
+import fcntl
 import functools
 import json
+import os
+import struct
+import termios
+import time
 
 from gunicorn import util
 from gunicorn.http import errors as http_errors
@@ -81,12 +89,113 @@ class JsonThreadWorker(_JsonErrors, ThreadWorker):
     pass
 
 
+STOP_POLL_SECONDS = 0.1   # how soon a worker notices SIGTERM, and checks its connections while it stops
+
+
+class _NamedListener:
+    """A listening socket whose name stays readable after it is closed: a connection accepted just
+    before the stop closes the socket starts its handler (which asks the name) just after."""
+
+    def __init__(self, sock) -> None:
+        self._sock, self._name = sock, sock.getsockname()
+
+    def getsockname(self):
+        return self._name
+
+    def __getattr__(self, name: str):
+        return getattr(self._sock, name)
+
+
+def _unread_bytes(sock) -> int:
+    """Bytes received on `sock` that nobody has read yet (never blocks)."""
+    return struct.unpack("i", fcntl.ioctl(sock.fileno(), termios.FIONREAD, b"\0\0\0\0"))[0]
+
+
 @functools.cache
 def _gevent_worker():
+    import socket
+
+    import gevent
+    from gevent import monkey
+    from gevent.pool import Pool
+    from gevent.server import StreamServer
+    from gunicorn.sock import ssl_context
     from gunicorn.workers.ggevent import GeventWorker
 
+    plain_socket = monkey.get_original("socket", "socket")
+
     class JsonGeventWorker(_JsonErrors, GeventWorker):
-        pass  # with several workers gunicorn already accepts one connection per wake-up (max_accept = 1)
+        """gunicorn's gevent worker (`run` as in gunicorn 26) with JSON errors and a stop that drains."""
+
+        def run(self):
+            self._idle = {}  # open connections -> True while waiting for their next request
+            ssl_args = {"ssl_context": ssl_context(self.cfg)} if self.cfg.is_ssl else {}
+            servers = []
+            for listener in self.sockets:
+                listener.setblocking(1)
+                server = StreamServer(listener, handle=functools.partial(self.handle, _NamedListener(listener)),
+                                      spawn=Pool(self.worker_connections), **ssl_args)
+                if self.cfg.workers > 1:
+                    server.max_accept = 1  # several workers share the socket: one connection per wake-up
+                server.start()
+                servers.append(server)
+            beat = 0.0
+            while self.alive:
+                beat = self._heartbeat(beat)
+                gevent.sleep(STOP_POLL_SECONDS)
+            self._stop(servers)
+
+        def _heartbeat(self, last: float) -> float:
+            now = time.monotonic()
+            if now - last >= 1.0:
+                self.notify()
+                return now
+            return last
+
+        def _stop(self, servers) -> None:
+            for server in servers:
+                server.stop_accepting()
+                # connections the kernel accepted but no worker did yet are reset when the last
+                # worker closes the socket: take them now (do_read: None once the backlog is empty)
+                while (accepted := server.do_read()) is not None:
+                    server.do_handle(*accepted)
+                server.close()
+            deadline, beat = time.monotonic() + self.cfg.graceful_timeout, 0.0
+            while time.monotonic() < deadline:
+                if all(server.pool.free_count() == server.pool.size for server in servers):
+                    return
+                self._close_idle()
+                beat = self._heartbeat(beat)
+                gevent.sleep(STOP_POLL_SECONDS)
+            self.log.warning("Worker graceful timeout (pid:%s)", self.pid)
+            for server in servers:
+                server.stop(timeout=1)
+
+        def _close_idle(self) -> None:
+            """End keep-alive connections that wait for a next request and have none on the way."""
+            for client, idle in list(self._idle.items()):
+                try:
+                    if idle and _unread_bytes(client) == 0:
+                        # through a plain duplicate: gevent's own shutdown would fail the greenlet
+                        # waiting on the socket (EBADF, logged as an error) instead of letting it read EOF
+                        with plain_socket(fileno=os.dup(client.fileno())) as duplicate:
+                            duplicate.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    continue   # closed meanwhile
+
+        def handle(self, listener, client, addr):
+            self._idle[client] = False   # a new connection's first request may still be on its way
+            try:
+                super().handle(listener, client, addr)
+            finally:
+                self._idle.pop(client, None)
+
+        def handle_request(self, listener_name, req, sock, addr):
+            self._idle[sock] = False
+            try:
+                return super().handle_request(listener_name, req, sock, addr)
+            finally:
+                self._idle[sock] = True
 
     return JsonGeventWorker
 

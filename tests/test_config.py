@@ -43,7 +43,8 @@ def test_wrong_type_names_the_key():
 
 
 @pytest.mark.parametrize("override", ["split.test_fraction=1.5", "model.choice_negatives=-1",
-                                      "model.implicit_users=0", "model.implicit_weight=-0.1"])
+                                      "model.implicit_users=0", "model.implicit_weight=-0.1",
+                                      "serve.registry_timeout=0", "serve.drain_seconds=-1"])
 def test_out_of_range_names_the_key(override):
     key = override.split("=")[0]
     with pytest.raises(ValueError, match=f"'{key}'"):

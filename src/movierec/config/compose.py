@@ -35,6 +35,11 @@ def _check_ranges(cfg: Config) -> None:
         ("evaluate.k", cfg.evaluate.k >= 1, "must be >= 1"),
         ("evaluate.new_user_fraction", 0.0 < cfg.evaluate.new_user_fraction < 1.0, "must be in (0, 1)"),
         ("evaluate.new_user_reveal", cfg.evaluate.new_user_reveal >= 1, "must be >= 1"),
+        ("serve.registry_timeout", cfg.serve.registry_timeout >= 1, "must be >= 1"),
+        ("serve.registry_retries", cfg.serve.registry_retries >= 0, "must be >= 0"),
+        ("serve.registry_backoff", cfg.serve.registry_backoff >= 0, "must be >= 0"),
+        ("serve.download_timeout", cfg.serve.download_timeout >= 1, "must be >= 1"),
+        ("serve.drain_seconds", cfg.serve.drain_seconds >= 0, "must be >= 0"),
     ]
     for key, ok, rule in checks:
         if not ok:

@@ -151,6 +151,12 @@ class ServeConfig:
     worker_connections: int = 2000
     idle_timeout: int = 10
     body_timeout: float = 10.0
+    registry_timeout: int = 2
+    registry_retries: int = 1
+    registry_backoff: int = 1
+    download_timeout: int = 60
+    model_cache: str | None = None
+    drain_seconds: float = 5.0
 
 
 @dataclass

@@ -366,7 +366,17 @@ export interface components {
             git_dirty?: string;
             /** @description Hash of the data stages' outputs */
             data_fingerprint?: string;
-            /** @description Last failed load (the old model keeps serving) */
+            /**
+             * Format: date-time
+             * @description When the service last asked the registry for the alias (also while it is down)
+             */
+            last_checked?: string | null;
+            /**
+             * Format: date-time
+             * @description When the registry last answered
+             */
+            last_ok?: string | null;
+            /** @description Why the last check or load failed (the old model keeps serving); null once the registry answers and the alias's version is served */
             last_error?: string | null;
         };
         ReloadResponse: {
