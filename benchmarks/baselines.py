@@ -3,7 +3,7 @@
 Each method fits on a scipy CSR users x movies matrix of train ratings and scores every movie for
 every user (or for one profile); ranking, exclusion of rated movies and the metrics are the
 caller's. Nothing here imports ``movierec``: the benchmark wires these into its table, and the
-research script (``benchmarks/ranking_research.py``) tunes them on validation.
+ranking research tuned them on validation (``benchmarks/results/ranking_research.md``).
 
 * EASE^R (Steck 2019): B = I - P diag(1/diag(P)), P = (X^T X + lambda I)^-1, diag(B) = 0,
   scores = X B, with X the binary user x movie matrix.

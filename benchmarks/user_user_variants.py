@@ -52,7 +52,7 @@ RANKING_VARIANTS = {
     "100 nbrs, >=5, S=25, sim x 1": dict(EARLIER, rank_value="one"),
     "100 nbrs, >=5, S=25, sim x deviation": dict(EARLIER, rank_value="deviation"),
     "100 nbrs, >=5, S=1 (no significance), sim x rating": dict(EARLIER, rank_significance=1),
-    # issue 15 (benchmarks/ranking_research.py): neighbours by weight x (n / n_v)^0.5, scores /
+    # issue 15 (benchmarks/results/ranking_research.md): neighbours by weight x (n / n_v)^0.5, scores /
     # popularity^0.15, S=50; profiles under 15 ratings keep the prototype's settings
     "S=50, x (n/n_v)^0.5, / pop^0.15, light < 15 (default)": dict(),
     "S=50, x (n/n_v)^0.5, / pop^0.15, no light profiles": dict(rank_light_profile=0),

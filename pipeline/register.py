@@ -38,7 +38,7 @@ def run(cfg: Config) -> dict:
     result = register_bundle(models / "bundle", run_id, cfg.mlflow.model_name, cfg.mlflow.alias,
                              metrics["embedding"], cfg.mlflow.rmse_tolerance, cfg.mlflow.ndcg_tolerance,
                              tags={"dataset": cfg.data.name, **lineage}, context=context,
-                             split=split_key(to_flat_split(cfg)))
+                             split=split_key(to_flat_split(cfg)), ndcg_key=f"ndcg@{cfg.evaluate.k}")
     record = {"model_name": cfg.mlflow.model_name, "alias": cfg.mlflow.alias, **asdict(result),
               "experiment": context.experiment, "tracking_uri": uri}
     atomic_write_json(reports / "registry.json", record)

@@ -26,8 +26,12 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from movierec.config import Config, compose, validate
+from movierec.config.root import config_root
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+try:  # the checkout holding pipeline/; under DVC the folder it runs in; from a wheel $MOVIEREC_ROOT
+    REPO_ROOT = config_root(Path(__file__).resolve().parent.parent)
+except ValueError as exc:
+    sys.exit(f"movierec: {exc}")
 CONF_DIR = REPO_ROOT / "conf"
 PARAMS_FILE = REPO_ROOT / "params.yaml"
 

@@ -1,14 +1,20 @@
-"""Service settings from the one config source, `conf/` (groups `serve` and `mlflow`)."""
+"""Service settings from the one config source, `conf/` (groups `serve` and `mlflow`): the checkout's,
+or, run from an installed wheel, that of the project `MOVIEREC_ROOT` names."""
 
 from __future__ import annotations
 
 import logging
+import sys
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from movierec.config import MlflowConfig, ServeConfig, compose, validate
+from movierec.config.root import config_root
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+try:  # the checkout holding serve/; from an installed wheel the folder $MOVIEREC_ROOT names
+    REPO_ROOT = config_root(Path(__file__).resolve().parent.parent)
+except ValueError as exc:
+    sys.exit(f"movierec: {exc}")
 CONF_DIR = REPO_ROOT / "conf"
 WEB_DIR = REPO_ROOT / "web" / "out"
 

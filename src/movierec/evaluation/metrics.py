@@ -28,7 +28,7 @@ user has no ndcg key.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from itertools import combinations
 
 import numpy as np
@@ -87,17 +87,26 @@ def coverage(ranked_lists: Iterable[np.ndarray], n_movies: int) -> float:
     return len(seen) / n_movies if n_movies else float("nan")
 
 
+# -- the metrics by name: one list that ranking_metrics computes and the report labels ------------
+
+ERROR_METRICS = ("rmse", "mae")  # over every held-out rating
+#: per-user top-k metrics (``<name>@k``), averaged over users with a relevant item, in report order
+PER_USER_RANKING: dict[str, Callable[..., float]] = {
+    "precision": precision_at_k, "recall": recall_at_k, "ndcg": ndcg_at_k, "hit_rate": hit_rate_at_k,
+}
+#: ``<name>@k`` over every evaluated user's list: coverage (ranking_metrics), the rest beyond_accuracy_metrics
+BEYOND_ACCURACY = ("coverage", "mean_popularity", "novelty", "diversity")
+
+
 def ranking_metrics(ranked_lists: list[np.ndarray], relevant_sets: list[set[int]], k: int,
                     n_movies: int) -> dict[str, float]:
-    """Mean per-user metrics over users with at least one relevant item, plus coverage."""
-    rows = [(precision_at_k(r, rel, k), recall_at_k(r, rel, k), ndcg_at_k(r, rel, k), hit_rate_at_k(r, rel, k))
+    """Mean per-user metrics (:data:`PER_USER_RANKING`) over users with at least one relevant item,
+    plus coverage."""
+    rows = [[metric(r, rel, k) for metric in PER_USER_RANKING.values()]
             for r, rel in zip(ranked_lists, relevant_sets) if len(rel)]
-    means = np.mean(rows, axis=0) if rows else [float("nan")] * 4
+    means = np.mean(rows, axis=0) if rows else [float("nan")] * len(PER_USER_RANKING)
     return {
-        f"precision@{k}": float(means[0]),
-        f"recall@{k}": float(means[1]),
-        f"ndcg@{k}": float(means[2]),
-        f"hit_rate@{k}": float(means[3]),
+        **{f"{name}@{k}": float(mean) for name, mean in zip(PER_USER_RANKING, means, strict=True)},
         f"coverage@{k}": coverage(ranked_lists, n_movies),
         "n_users": len(rows),
     }

@@ -19,10 +19,35 @@ import pandas as pd
 from movierec.atomic import atomic_dir, atomic_write_text
 from movierec.config import Config, SplitStrategy
 from movierec.evaluation.loss_curve import write_loss_png
-from movierec.evaluation.metrics import ACTIVITY_BUCKETS, ACTIVITY_EDGES
+from movierec.evaluation.metrics import (
+    ACTIVITY_BUCKETS,
+    ACTIVITY_EDGES,
+    BEYOND_ACCURACY,
+    ERROR_METRICS,
+    PER_USER_RANKING,
+)
 
 METHOD_COLOURS = {"embedding": "#1f77b4", "user_user": "#ff7f0e", "popularity": "#7f7f7f"}
 FIGURES = ("metrics_by_method", "popularity", "ndcg_by_activity", "loss")
+#: each metric's chart title (None: not charted) and table header, by its name in metrics.py; {k}: the cut-off
+LABELS: dict[str, tuple[str | None, str]] = {
+    "rmse": ("RMSE (lower is better)", "RMSE"), "mae": (None, "MAE"),
+    "precision": ("precision@{k}", "P@{k}"), "recall": ("recall@{k}", "R@{k}"), "ndcg": ("NDCG@{k}", "NDCG@{k}"),
+    "hit_rate": ("hit rate@{k}", "HR@{k}"), "coverage": ("catalogue coverage@{k}", "coverage@{k}"),
+    "mean_popularity": ("mean popularity@{k} (train ratings)", "mean popularity@{k}"),
+    "novelty": ("novelty@{k} (bits)", "novelty@{k}"), "diversity": ("genre diversity@{k}", "diversity@{k}"),
+}
+
+
+def metric_key(name: str, k: int) -> str:
+    """The key in metrics.json: ``rmse``, ``mae``, else ``<name>@k``."""
+    return name if name in ERROR_METRICS else f"{name}@{k}"
+
+
+def labelled(names, k: int, which: int) -> list[tuple[str, str]]:
+    """(metrics.json key, label) for `names`: `which` 0 the chart titles (uncharted left out), 1 table headers."""
+    pairs = [(name, LABELS[name][which]) for name in names]
+    return [(metric_key(name, k), label.format(k=k)) for name, label in pairs if label is not None]
 
 
 def protocol_text(cfg: Config) -> str:
@@ -79,11 +104,7 @@ def _save(fig, path: Path) -> None:
 
 
 def plot_metrics_by_method(metrics: dict[str, dict], k: int, path: Path) -> None:
-    keys = [("rmse", "RMSE (lower is better)"), (f"precision@{k}", f"precision@{k}"),
-            (f"recall@{k}", f"recall@{k}"), (f"ndcg@{k}", f"NDCG@{k}"), (f"hit_rate@{k}", f"hit rate@{k}"),
-            (f"coverage@{k}", f"catalogue coverage@{k}"),
-            (f"mean_popularity@{k}", f"mean popularity@{k} (train ratings)"), (f"novelty@{k}", f"novelty@{k} (bits)"),
-            (f"diversity@{k}", f"genre diversity@{k}")]
+    keys = labelled([*ERROR_METRICS, *PER_USER_RANKING, *BEYOND_ACCURACY], k, 0)
     keys = [(key, title) for key, title in keys if any(key in v for v in metrics.values())]
     methods = list(metrics)
     n_cols = 3
@@ -170,10 +191,8 @@ hand-computed tests (`tests/test_metrics.py`, `tests/test_beyond_accuracy.py`).
 def render_markdown(metrics: dict, k: int, protocol: str, figures: list[str],
                     popularity_medians: dict[str, float], edges: tuple[int, int] = ACTIVITY_EDGES) -> str:
     known = {m: v for m, v in metrics.items() if m != "new_user"}
-    accuracy = [("rmse", "RMSE"), ("mae", "MAE"), (f"precision@{k}", f"P@{k}"), (f"recall@{k}", f"R@{k}"),
-                (f"ndcg@{k}", f"NDCG@{k}"), (f"hit_rate@{k}", f"HR@{k}"), ("n_users", "users")]
-    beyond = [(f"coverage@{k}", f"coverage@{k}"), (f"mean_popularity@{k}", f"mean popularity@{k}"),
-              (f"novelty@{k}", f"novelty@{k}"), (f"diversity@{k}", f"diversity@{k}")]
+    accuracy = labelled([*ERROR_METRICS, *PER_USER_RANKING], k, 1) + [("n_users", "users")]
+    beyond = labelled(BEYOND_ACCURACY, k, 1)
     labels = _bucket_labels(edges)
     buckets = [(f"ndcg@{k}_{b}", f"NDCG@{k} {b} ({labels[b]})") for b in ACTIVITY_BUCKETS] + \
               [(f"n_users_{b}", f"users {b}") for b in ACTIVITY_BUCKETS]

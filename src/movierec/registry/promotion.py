@@ -8,7 +8,8 @@
 3. with no champion yet, the candidate becomes champion;
 4. the candidate is compared with the champion only when both were evaluated on the same data
    (fingerprint of the data stages' outputs) and the same split, else it is not promoted;
-5. then the metric rule, :func:`decide_promotion`.
+5. then the metric rule, :func:`decide_promotion`, on rmse and ``ndcg@k`` with the configured k
+   (``evaluate.k``): a champion evaluated at another k is not comparable, so not replaced.
 
 Anything not promoted automatically can still be promoted deliberately:
 ``python -m movierec.registry.champion promote N --reason ...``.
@@ -19,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 UNKNOWN = "unknown"
+BY_HAND = "promote it deliberately with `python -m movierec.registry.champion promote <version> --reason ...`"
 
 
 @dataclass(frozen=True)
@@ -90,7 +92,7 @@ def decide(candidate: Evaluated, champion: Evaluated | None, context: Context, r
            ndcg_tolerance: float, ndcg_key: str = "ndcg@10") -> Decision:
     """The whole automatic gate (see the module docstring). Never raises on missing information:
     whatever cannot be shown comparable is simply not promoted, with the reason."""
-    how = "promote it deliberately with `python -m movierec.registry.champion promote <version> --reason ...`"
+    how = BY_HAND
     if context.experiment:
         return Decision(False, f"registered by experiment {context.experiment}: experiments never move "
                                f"the alias; {how}")
@@ -118,16 +120,26 @@ def decide_promotion(new: dict[str, float], champion: dict[str, float] | None, r
     """The metric rule: promote unless the new test metrics are worse than the champion's beyond a tolerance.
 
     `new`/`champion` are the embedding method's test metrics (rmse and ndcg@k), measured on the
-    same test set (:func:`decide` checks that first).
+    same test set (:func:`decide` checks that first). `ndcg_key` is ``ndcg@<evaluate.k>``.
+
+    A champion with no recorded metrics at all (registered before versions were tagged with them)
+    is replaced; one whose metrics lack rmse or `ndcg_key` (e.g. evaluated at another k) is not
+    comparable, so the candidate is not promoted automatically.
     """
     if champion is None:
         return Decision(True, "no current champion")
     missing_new = [key for key in ("rmse", ndcg_key) if key not in new]
     if missing_new:
         return Decision(False, f"candidate has no {missing_new} to compare with")
+    if not champion:
+        return Decision(True, "the current champion has no recorded test metrics (registered before "
+                              "versions were tagged with them)")
     missing = [key for key in ("rmse", ndcg_key) if key not in champion]
     if missing:
-        return Decision(True, f"current champion has no {missing} to compare with")
+        other_k = sorted(key for key in champion if key.startswith("ndcg@") and "_" not in key)
+        why = f"evaluated at another k: it has {', '.join(other_k)}" if other_k and ndcg_key in missing else \
+            "its recorded metrics cannot be compared"
+        return Decision(False, f"not comparable: the champion has no {missing} ({why}); {BY_HAND}")
     problems = []
     if new["rmse"] > champion["rmse"] + rmse_tolerance:
         problems.append(f"rmse {new['rmse']:.4f} > champion {champion['rmse']:.4f} + {rmse_tolerance}")

@@ -143,7 +143,8 @@ def find_registered(client: MlflowClient, name: str, bundle_hash: str, run_id: s
 
 def register_bundle(bundle_dir: Path, run_id: str, name: str, alias: str, metrics: dict[str, float],
                     rmse_tolerance: float, ndcg_tolerance: float, tags: dict[str, str] | None = None,
-                    context: Context | None = None, split: str = UNKNOWN) -> Registration:
+                    context: Context | None = None, split: str = UNKNOWN,
+                    ndcg_key: str = "ndcg@10") -> Registration:
     """Register `bundle_dir` (logged to run `run_id`) as a version of `name`; maybe move `alias`.
 
     `context` says whether the alias may move at all (an experiment never moves it, nor does a
@@ -151,7 +152,7 @@ def register_bundle(bundle_dir: Path, run_id: str, name: str, alias: str, metric
     the git state is not checked and the data is not required to match, but a DVC experiment
     (``DVC_EXP_NAME`` set) still never moves the alias. `split` (canonical JSON, see
     :func:`~movierec.registry.promotion.split_key`) and the ``data_fingerprint`` tag say what the
-    metrics were measured on.
+    metrics were measured on; `ndcg_key` (``ndcg@<evaluate.k>``) is the ranking metric the gate compares.
     """
     client = MlflowClient()
     if context is None:
@@ -175,7 +176,7 @@ def register_bundle(bundle_dir: Path, run_id: str, name: str, alias: str, metric
     current = champion_version(client, name, alias)
     candidate = Evaluated(dict(metrics), version_tags[FINGERPRINT_TAG], split)
     decision: Decision = decide(candidate, evaluated(current) if current is not None else None, context,
-                                rmse_tolerance, ndcg_tolerance)
+                                rmse_tolerance, ndcg_tolerance, ndcg_key)
     version_tags[PROMOTION_TAG] = decision.reason
     model_id, created_model = None, False
     try:

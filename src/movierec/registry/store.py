@@ -2,8 +2,8 @@
 
 The pipeline's stages run under DVC, which names the project (``DVC_ROOT``) and composes the
 config into ``params.yaml``. A command run by hand (the champion CLI, `make ui`, the tracking
-server, `reproduce`) has neither: :func:`find_project_root` finds the checkout without looking at
-the working directory, and :func:`configured_tracking_uri` reads ``mlflow.tracking_uri`` from its
+server, `reproduce`) has neither: :func:`~movierec.config.root.find_project_root` finds the checkout
+without looking at the working directory, and :func:`configured_tracking_uri` reads ``mlflow.tracking_uri`` from its
 ``conf/`` the way the stages and the service do (``MLFLOW_TRACKING_URI`` wins). Kept apart from
 :mod:`movierec.registry.tracking`, which the training stages depend on.
 """
@@ -15,28 +15,11 @@ import re
 from pathlib import Path
 from typing import Any
 
-from movierec.registry.tracking import DVC_ROOT_ENV, MLFLOW_ENV, resolve_tracking_uri
+from movierec.config.root import ROOT_ENV, find_project_root
+from movierec.registry.tracking import MLFLOW_ENV, resolve_tracking_uri
 
-ROOT_ENV = "MOVIEREC_ROOT"   # the project's checkout, for code run from elsewhere (e.g. a non-editable install)
-
-
-def find_project_root() -> Path:
-    """The project's checkout: ``DVC_ROOT`` (under DVC), else ``MOVIEREC_ROOT``, else the checkout this
-    package was installed from (editable install: ``src/movierec`` two levels below the root).
-
-    Never the working directory: a command run from another folder must find the same store and files.
-    """
-    for env in (DVC_ROOT_ENV, ROOT_ENV):
-        if os.environ.get(env):
-            root = Path(os.environ[env]).resolve()
-            if not (root / "conf" / "config.yaml").is_file():
-                raise ValueError(f"{env}={os.environ[env]} is not the project's checkout (no conf/config.yaml)")
-            return root
-    candidate = Path(__file__).resolve().parents[3]
-    if (candidate / "conf" / "config.yaml").is_file():
-        return candidate
-    raise ValueError(f"cannot find the project's checkout from {Path(__file__).parent} (not an editable install): "
-                     f"set {ROOT_ENV} to the folder that holds conf/ and dvc.yaml")
+__all__ = ["ROOT_ENV", "configured_tracking_uri", "display_uri", "find_project_root", "missing_store",
+           "mlflow_config"]
 
 
 def mlflow_config(root: Path) -> dict[str, Any]:

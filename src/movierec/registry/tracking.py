@@ -17,8 +17,9 @@ import re
 from pathlib import Path
 from typing import Any
 
+from movierec.config.root import DVC_ROOT_ENV
+
 MLFLOW_ENV = "MLFLOW_TRACKING_URI"
-DVC_ROOT_ENV = "DVC_ROOT"          # set by DVC for every stage command (the parent repo's root in experiments)
 DVC_EXP_NAME_ENV = "DVC_EXP_NAME"  # set by DVC under `dvc exp run` (workspace, --queue, --temp)
 DVC_EXP_BASELINE_ENV = "DVC_EXP_BASELINE_REV"
 EXPERIMENT_TAG = "dvc_exp_name"

@@ -8,7 +8,7 @@
 * a known user: each head's stored (p, b); a new user: each head's (p, b) in closed form, the
   ridge solution of the MSE + l2 terms of the training objective (no iterative fold-in).
 
-Benchmarks behind the recipe: ``benchmarks/ranking_research.py`` (``RECIPES["two heads"]``).
+Benchmarks behind the recipe: ``benchmarks/results/ranking_research.md`` (the "two heads" recipe).
 """
 
 from __future__ import annotations
