@@ -2,7 +2,7 @@
 
 Writes reports/metrics.json ({method: {rmse, mae, precision@k, ..., novelty@k, ndcg@k_light, ...}}),
 the evaluation report (reports/evaluation.md + reports/figures/*.png) and logs both to the
-training run in MLflow.
+training run in MLflow (found by the model folder's hash: movierec.registry.training_run).
 """
 
 from __future__ import annotations
@@ -16,15 +16,16 @@ import numpy as np
 import pandas as pd
 
 from movierec.atomic import atomic_write_json
-from movierec.config import Config
+from movierec.config import Config, to_flat_dict
 from movierec.data.dataset import load_processed
 from movierec.evaluation.protocol import MovieStats, heldout_cases, run_cases, score_cases
 from movierec.evaluation.report import protocol_text, write_report
 from movierec.models.popularity import PopularityRecommender
 from movierec.models.protocol import Recommender
-from movierec.registry.tracking import resolve_tracking_uri, use_store
+from movierec.registry.tracking import experiment_name, resolve_tracking_uri, run_name, use_store
+from movierec.registry.training_run import training_run_id
 from movierec.serving.model_bundle import ModelBundle
-from pipeline.stage import REPO_ROOT, stage
+from pipeline.stage import REPO_ROOT, changed_params, stage
 
 log = logging.getLogger(__name__)
 
@@ -68,9 +69,10 @@ def run(cfg: Config) -> dict:
     loss = pd.read_csv(reports / "loss.csv") if (reports / "loss.csv").is_file() else None
     report = write_report(reports, metrics, cfg.evaluate.k, protocol_text(cfg),
                           bundle.movies["n_ratings"].to_numpy(), recommended, loss)
-    run_info = json.loads((Path(cfg.paths.models) / "embedding" / "run.json").read_text())
-    use_store(resolve_tracking_uri(cfg.mlflow.tracking_uri, REPO_ROOT))
-    with mlflow.start_run(run_id=run_info["run_id"]):
+    use_store(resolve_tracking_uri(cfg.mlflow.tracking_uri, REPO_ROOT), cfg.mlflow.experiment)
+    run_id = training_run_id(Path(cfg.paths.models) / "embedding", cfg.mlflow.experiment, to_flat_dict(cfg),
+                             run_name(changed_params(cfg), experiment_name()))
+    with mlflow.start_run(run_id=run_id):
         mlflow.log_metrics(flatten_metrics(metrics))
         mlflow.log_artifact(str(report), artifact_path="report")
         mlflow.log_artifacts(str(reports / "figures"), artifact_path="report/figures")

@@ -25,7 +25,7 @@ import yaml
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from movierec.config import Config, compose, validate
+from movierec.config import Config, compose, to_flat_dict, validate
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CONF_DIR = REPO_ROOT / "conf"
@@ -37,6 +37,21 @@ log = logging.getLogger("movierec")
 def compose_params(overrides: list[str] | None = None) -> dict:
     """The composed, resolved `conf/` as a plain dict: exactly what `params.yaml` holds."""
     return compose(CONF_DIR, overrides)
+
+
+def conf_defaults() -> dict:
+    """`conf/` composed without overrides (also inside a running Hydra app, e.g. a stage's main)."""
+    from hydra.core.global_hydra import GlobalHydra
+
+    if GlobalHydra.instance().is_initialized():
+        return OmegaConf.to_container(hydra.compose(config_name="config"), resolve=True)  # type: ignore[return-value]
+    return compose_params()
+
+
+def changed_params(cfg: Config) -> dict[str, object]:
+    """Dotted keys whose values in `cfg` differ from `conf/`'s (what `-S` or a command-line override changed)."""
+    ours, defaults = to_flat_dict(cfg), to_flat_dict(validate(conf_defaults()))
+    return {key: value for key, value in ours.items() if key not in defaults or defaults[key] != value}
 
 
 EXPERIMENT_ENV = "DVC_EXP_NAME"  # set by `dvc exp run` for every stage command it runs

@@ -47,6 +47,31 @@ def experiment_tags() -> dict[str, str]:
     return tags
 
 
+DEFAULT_RUN_NAME = "defaults"  # a run of conf/ as it is, outside an experiment
+RUN_NAME_LIMIT = 250           # MLflow's longest run name
+
+
+def run_name(changed: dict[str, Any], experiment: str | None = None) -> str:
+    """A run's name from its experiment and the parameters it changed, e.g.
+    ``dozy-pods:model.embedding_dim=32,filter.min_movie_ratings=10``: runs of different experiments
+    tell themselves apart in the UI. Without changes the experiment's name alone, or
+    :data:`DEFAULT_RUN_NAME`; without an experiment the changes alone."""
+    shown = ",".join(f"{key}={_plain(value)}" for key, value in changed.items())
+    name = f"{experiment}:{shown}" if experiment and shown else (experiment or shown or DEFAULT_RUN_NAME)
+    if len(name) <= RUN_NAME_LIMIT:
+        return name
+    more = f"…({len(changed)} changed)"
+    return name[:RUN_NAME_LIMIT - len(more)] + more
+
+
+def _plain(value: Any) -> str:
+    if value is None:
+        return "null"
+    if hasattr(value, "value"):  # an enum
+        return str(value.value)
+    return str(value)
+
+
 def resolve_tracking_uri(configured: str | None, root: Path) -> str:
     """Env var, else the configured URI, else ``sqlite:///<root>/mlflow.db`` (absolute).
 
