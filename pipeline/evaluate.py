@@ -11,7 +11,6 @@ import json
 import logging
 from pathlib import Path
 
-import mlflow
 import numpy as np
 import pandas as pd
 
@@ -23,7 +22,7 @@ from movierec.evaluation.report import protocol_text, write_report
 from movierec.models.popularity import PopularityRecommender
 from movierec.models.protocol import Recommender
 from movierec.registry.tracking import experiment_name, resolve_tracking_uri, run_name, use_store
-from movierec.registry.training_run import training_run_id
+from movierec.registry.training_run import log_evaluation, training_run_id
 from movierec.serving.model_bundle import ModelBundle
 from pipeline.stage import REPO_ROOT, changed_params, stage
 
@@ -47,18 +46,6 @@ def evaluate_bundle(bundle: ModelBundle, data, k: int,
     return metrics, recommended
 
 
-def flatten_metrics(metrics: dict, prefix: str = "test") -> dict[str, float]:
-    """{"embedding": {"ndcg@10": x}, "new_user": {...}} -> {"test_embedding_ndcg_at_10": x, ...}"""
-    flat: dict[str, float] = {}
-    for key, value in metrics.items():
-        name = f"{prefix}_{key.replace('@', '_at_')}"
-        if isinstance(value, dict):
-            flat.update(flatten_metrics(value, name))
-        else:
-            flat[name] = float(value)
-    return flat
-
-
 def run(cfg: Config) -> dict:
     data = load_processed(cfg.paths.processed)
     reports = Path(cfg.paths.reports)
@@ -72,10 +59,7 @@ def run(cfg: Config) -> dict:
     use_store(resolve_tracking_uri(cfg.mlflow.tracking_uri, REPO_ROOT), cfg.mlflow.experiment)
     run_id = training_run_id(Path(cfg.paths.models) / "embedding", cfg.mlflow.experiment, to_flat_dict(cfg),
                              run_name(changed_params(cfg), experiment_name()))
-    with mlflow.start_run(run_id=run_id):
-        mlflow.log_metrics(flatten_metrics(metrics))
-        mlflow.log_artifact(str(report), artifact_path="report")
-        mlflow.log_artifacts(str(reports / "figures"), artifact_path="report/figures")
+    log_evaluation(run_id, metrics, report, reports / "figures")
     for method, values in metrics.items():
         if method != "new_user":
             log.info("%-10s %s", method, " ".join(f"{k}={v:.4f}" for k, v in values.items()

@@ -60,20 +60,20 @@ def train(out: Path, overrides: list[str], cwd: Path, **extra: str) -> Path:
     return out / "models" / "embedding"
 
 
-def run_tags(store: Path) -> dict[str, str]:
+def the_run(store: Path):
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(tracking_uri=f"sqlite:///{store}")
     runs = client.search_runs([e.experiment_id for e in client.search_experiments()])
     assert len(runs) == 1
-    return runs[0].data.tags
+    return runs[0]
 
 
 @pytest.mark.slow
 def test_two_training_processes_write_identical_models(tiny_processed, tmp_path):
     first = train(tmp_path / "a", tiny_processed, cwd=REPO_ROOT)
     second = train(tmp_path / "b", tiny_processed, cwd=tmp_path / "another" / "working" / "directory",
-                   MOVIEREC_PADDING="x" * 5000)
+                   MOVIEREC_PADDING="x" * 5000, DVC_EXP_NAME="exp-b")
     files = sorted(p.name for p in first.iterdir())
     assert {"head0.pt", "head1.pt", "item_item_weights.npy", "run.json"} <= set(files)
     for name in files:
@@ -82,8 +82,12 @@ def test_two_training_processes_write_identical_models(tiny_processed, tmp_path)
     # the folder holds no run id (it would differ every run); the run is found by the folder's hash
     assert "run_id" not in json.loads((first / "run.json").read_text())
     digest = folder_sha256(first)
-    assert run_tags(tmp_path / "a/mlflow.db")[MODEL_HASH_TAG] == digest
-    assert run_tags(tmp_path / "b/mlflow.db")[MODEL_HASH_TAG] == digest
+    first_run, second_run = the_run(tmp_path / "a/mlflow.db"), the_run(tmp_path / "b/mlflow.db")
+    assert first_run.data.tags[MODEL_HASH_TAG] == second_run.data.tags[MODEL_HASH_TAG] == digest
+    # item 4: runs are named by the experiment and what differs from conf/ (paths are no change)
+    changed = "data=synthetic-100k,model.embedding_dim=8,trainer.max_epochs=3"
+    assert first_run.info.run_name == changed
+    assert second_run.info.run_name == f"exp-b:{changed}"
 
 
 def has_avx2() -> bool:

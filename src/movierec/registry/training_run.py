@@ -70,3 +70,34 @@ def training_run_id(model_dir: Path, experiment: str, params: dict[str, Any], ru
                 "(restored=true; the training curves are in the run that trained it, on another store)",
                 experiment, model_dir, digest[:12], active.info.run_id)
     return active.info.run_id
+
+
+def flatten_metrics(metrics: dict, prefix: str = "test") -> dict[str, float]:
+    """{"embedding": {"ndcg@10": x}, "new_user": {...}} -> {"test_embedding_ndcg_at_10": x, ...}"""
+    flat: dict[str, float] = {}
+    for key, value in metrics.items():
+        name = f"{prefix}_{key.replace('@', '_at_')}"
+        if isinstance(value, dict):
+            flat.update(flatten_metrics(value, name))
+        else:
+            flat[name] = float(value)
+    return flat
+
+
+def log_evaluation(run_id: str, metrics: dict, report: Path, figures: Path) -> None:
+    """The test metrics (flattened, ``test_*``), the report and its figures, to run `run_id`."""
+    import mlflow
+
+    with mlflow.start_run(run_id=run_id):
+        mlflow.log_metrics(flatten_metrics(metrics))
+        if Path(report).is_file():
+            mlflow.log_artifact(str(report), artifact_path="report")
+        if Path(figures).is_dir():
+            mlflow.log_artifacts(str(figures), artifact_path="report/figures")
+
+
+def has_evaluation(run_id: str) -> bool:
+    """Whether run `run_id` holds test metrics (:func:`log_evaluation` ran for it)."""
+    from mlflow.tracking import MlflowClient
+
+    return any(key.startswith("test_") for key in MlflowClient().get_run(run_id).data.metrics)
