@@ -27,7 +27,7 @@ params: install  ## regenerate params.yaml from conf/ (the one hand-edited confi
 pipeline: params  ## dvc repro: download, filter, reindex, train, evaluate, register
 	$(BIN)/dvc repro
 	@# mlflow.db is this machine's, not DVC's: a fresh clone (or a deleted store) has no champion yet
-	@$(BIN)/python -m movierec.registry.champion show >/dev/null 2>&1 || $(BIN)/dvc repro --force register
+	@$(BIN)/python -m movierec.registry.champion show >/dev/null 2>&1 || $(BIN)/dvc repro -s register  # -s: this stage alone (always_changed: it runs)
 
 $(WEB_DEPS): web/package-lock.json
 	cd web && npm ci --no-audit --no-fund
@@ -67,3 +67,11 @@ ui: install  ## MLflow UI on 127.0.0.1:5000, light enough for 2 cores
 
 clean:
 	rm -rf data/raw/*/ data/interim/*.parquet data/processed/*.parquet models multirun web/out
+
+# After `dvc exp run -S key=value` (applied to the workspace): keep it or drop it (docs/workflow.md)
+.PHONY: keep-exp drop-exp
+keep-exp: install  ## the applied experiment's values into their conf/ files; then commit conf/, params.yaml, dvc.lock, reports/
+	$(BIN)/python -m pipeline.experiment keep
+
+drop-exp: install  ## params.yaml, dvc.lock, models, data and reports back to the last commit
+	$(BIN)/python -m pipeline.experiment drop

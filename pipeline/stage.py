@@ -5,8 +5,9 @@ which `dvc exp run -S key=value` rewrites through its own Hydra composition. Run
 with overrides (`python -m pipeline.train model.embedding_dim=64`, or `-m` for a sweep),
 the stage composes `conf/` plus those overrides instead.
 
-Plain `dvc repro` does not compose: a `params.yaml` that differs from `conf/` (conf/ edited,
-`make params` not run) stops the stage with the differing keys and the command that fixes it.
+Plain `dvc repro` does not compose: a `params.yaml` that differs from `conf/` (conf/ edited and
+`make params` not run, or an experiment `dvc exp run -S` applied to the workspace) stops the stage
+with the differing keys and the commands that fix it (`make params`; `make keep-exp` / `make drop-exp`).
 Under `dvc exp run` (DVC sets ``DVC_EXP_NAME``) `params.yaml` is conf/ plus the experiment's
 `-S` overrides, legitimately different from conf/, so it is not compared.
 """
@@ -75,9 +76,10 @@ def check_params_current(params: dict, composed: dict, params_file: Path = PARAM
     keys = differing_keys(params, composed)
     if keys:
         shown = ", ".join(keys[:10]) + (f" (+{len(keys) - 10} more)" if len(keys) > 10 else "")
-        raise StaleParams(f"{params_file.name} differs from conf/ at {shown}: run `make params` "
-                          "(python -m pipeline.params) to regenerate it from conf/, then rerun; "
-                          "for a one-off change use `dvc exp run -S key=value`")
+        raise StaleParams(f"{params_file.name} differs from conf/ at {shown}: an experiment applied by "
+                          "`dvc exp run -S`? keep it (`make keep-exp` writes its values into conf/) or drop it "
+                          "(`make drop-exp` restores the committed params and outputs); conf/ edited by hand? "
+                          "run `make params`")
 
 
 def select_config(composed: DictConfig | None, overrides: list[str], params_file: Path = PARAMS_FILE) -> Config:
