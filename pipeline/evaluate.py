@@ -1,6 +1,7 @@
 """Stage `evaluate`: every method on the test split through the bundle the service will load.
 
 Writes reports/metrics.json ({method: {rmse, mae, precision@k, ..., novelty@k, ndcg@k_light, ...}}),
+reports/summary.json (its headline: RMSE and NDCG@k per method and for new users; DVC's metrics file),
 the evaluation report (reports/evaluation.md + reports/figures/*.png) and logs both to the
 training run in MLflow (found by the model folder's hash: movierec.registry.training_run).
 """
@@ -19,6 +20,7 @@ from movierec.config import Config, to_flat_dict
 from movierec.data.dataset import load_processed
 from movierec.evaluation.protocol import MovieStats, heldout_cases, run_cases, score_cases
 from movierec.evaluation.report import protocol_text, write_report
+from movierec.evaluation.summary import headline
 from movierec.models.popularity import PopularityRecommender
 from movierec.models.protocol import Recommender
 from movierec.registry.tracking import experiment_name, resolve_tracking_uri, run_name, use_store
@@ -53,6 +55,7 @@ def run(cfg: Config) -> dict:
     metrics, recommended = evaluate_bundle(bundle, data, cfg.evaluate.k, cfg.evaluate.relevance_threshold)
     metrics["new_user"] = json.loads((reports / "new_user.json").read_text())
     atomic_write_json(reports / "metrics.json", metrics)
+    atomic_write_json(reports / "summary.json", headline(metrics, cfg.evaluate.k))  # what dvc metrics show prints
     loss = pd.read_csv(reports / "loss.csv") if (reports / "loss.csv").is_file() else None
     report = write_report(reports, metrics, cfg.evaluate.k, protocol_text(cfg),
                           bundle.movies["n_ratings"].to_numpy(), recommended, loss)
