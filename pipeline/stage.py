@@ -26,7 +26,7 @@ import yaml
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from movierec.config import Config, compose, to_flat_dict, validate
+from movierec.config import Config, ConfigError, compose, to_flat_dict, validate
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CONF_DIR = REPO_ROOT / "conf"
@@ -91,8 +91,11 @@ def select_config(composed: DictConfig | None, overrides: list[str], params_file
         with params_file.open() as fh:
             params = yaml.safe_load(fh)
         if not isinstance(params, dict):
-            raise ValueError(f"{params_file} does not hold a mapping; regenerate it with `make params`")
-        cfg = validate(params)
+            raise ConfigError(f"{params_file} does not hold a mapping; regenerate it with `make params`")
+        try:
+            cfg = validate(params)
+        except ConfigError as exc:  # e.g. `dvc exp run -S model.embedding_dim=ten` wrote it
+            raise ConfigError(f"{params_file.name}: {exc}") from None
         if not os.environ.get(EXPERIMENT_ENV):
             fresh = (OmegaConf.to_container(composed, resolve=True) if composed is not None
                      else compose_params())
@@ -139,7 +142,7 @@ def stage(task: Callable[[Config], object],
         overrides = list(HydraConfig.get().overrides.task)
         try:
             cfg = select_config(composed, overrides)
-        except StaleParams as exc:
+        except (StaleParams, ConfigError) as exc:  # one line, no traceback: the key, the value, the fix
             sys.exit(f"{_stage_name(task)}: {exc}")
         configure_logging()
         try:
@@ -147,4 +150,21 @@ def stage(task: Callable[[Config], object],
         except expected as exc:
             sys.exit(f"{_stage_name(task)} failed: {exc}")
 
-    return main
+    def entry() -> float | None:
+        check_overrides(_stage_name(task), sys.argv[1:])
+        return main()
+
+    return entry
+
+
+def check_overrides(name: str, args: list[str]) -> None:
+    """Compose conf/ with plain command-line overrides first: a bad one (unknown key or option, bad
+    syntax) ends the process with Hydra's message on one line instead of Hydra's report. Hydra's own
+    flags (-m, --cfg, ...) and `hydra.*` overrides are left to Hydra."""
+    if not args or any(arg.startswith("-") for arg in args):
+        return
+    plain = [arg for arg in args if not arg.lstrip("+~").startswith(("hydra.", "hydra/"))]
+    try:
+        compose_params(plain)
+    except ConfigError as exc:
+        sys.exit(f"{name}: {exc}")

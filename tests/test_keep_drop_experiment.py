@@ -159,3 +159,14 @@ def test_an_applied_experiment_is_named_then_kept_then_another_dropped(tiny_repo
     assert git_status(work, env) == ""
     assert digests(work / "data/processed") == kept_data
     assert "up to date" in run([*dvc, "status", "reindex"], work, env).stdout
+
+
+@pytest.mark.slow
+def test_dvc_exp_run_with_a_wrongly_typed_value_fails_in_one_line(tiny_repo):
+    """Issue 22, item 6: DVC composes `-S` without the schema; the first stage says what is wrong."""
+    work, env = tiny_repo
+    result = run([sys.executable, "-m", "dvc", "exp", "run", "-S", "data.synthetic.n_users=ten", "reindex"], work, env,
+                 check=False)
+    assert result.returncode != 0
+    assert "download: params.yaml: data.synthetic.n_users='ten': expected an int" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
