@@ -5,6 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.installed-test
 WEB_DEPS := web/node_modules/.installed
 WEB_OUT := web/out/index.html
 WEB_SRC := $(shell find web/src -type f 2>/dev/null) web/package.json web/next.config.mjs web/tailwind.config.ts
@@ -12,14 +13,21 @@ export PATH := $(abspath $(BIN)):$(PATH)
 export NEXT_TELEMETRY_DISABLED := 1
 export MLFLOW_SERVER_ENABLE_JOB_EXECUTION ?= false
 
-.PHONY: install params pipeline web api-types serve run lint test test-python test-web test-experiments ui clean
+.PHONY: install install-test params pipeline web api-types serve run lint test test-python test-web test-experiments ui clean
 
-$(STAMP): pyproject.toml
+# uv installs (about 10 s; tools/install.py hands it pip's settings, and falls back to pip)
+$(STAMP): pyproject.toml tools/install.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python tools/install.py -e .
 	touch $(STAMP)
 
-install: $(STAMP)
+$(TEST_STAMP): $(STAMP)
+	$(BIN)/python tools/install.py -e '.[test]'
+	touch $@
+
+install: $(STAMP)  ## what the pipeline and the service need
+
+install-test: $(TEST_STAMP)  ## that and the test tools (pytest, Playwright, ruff, mypy): make test
 
 params: install  ## regenerate params.yaml from conf/ (the one hand-edited config)
 	$(BIN)/python -m pipeline.params
@@ -44,19 +52,20 @@ api-types: install $(WEB_DEPS)  ## after an API change: web/openapi.json and web
 serve: install web  ## the service on http://127.0.0.1:8000/ (gunicorn)
 	$(BIN)/python -m serve
 
-run: pipeline web  ## the whole job: pipeline, then the service
-	$(BIN)/python -m serve
+run:  ## the whole job: the pipeline and the page build side by side, then the service (SERVE_ARGS='--port 8001')
+	$(MAKE) --no-print-directory -j2 pipeline web
+	$(BIN)/python -m serve $(SERVE_ARGS)
 
-test-python: install web
+test-python: install-test web
 	$(BIN)/python -m pytest
 
-test-experiments: install  ## dvc exp run --queue end to end (minutes; not part of make test)
+test-experiments: install-test  ## dvc exp run --queue end to end (minutes; not part of make test)
 	$(BIN)/python -m pytest -m experiments
 
 test-web: $(WEB_DEPS)
 	cd web && npm test
 
-lint: install  ## ruff (pyproject.toml [tool.ruff]) and mypy over src/, serve/, pipeline/: zero findings
+lint: install-test  ## ruff (pyproject.toml [tool.ruff]) and mypy over src/, serve/, pipeline/: zero findings
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 

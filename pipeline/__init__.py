@@ -4,8 +4,9 @@ Importing this package (the first thing `python -m pipeline.<stage>` does, befor
 load) pins the CPU code paths of the numerical libraries, so that a stage computes the same bits
 in every process and on every x86-64 CPU with AVX2, whatever it supports beyond that
 (docs/workflow.md, "Reproducible to the bit"). The libraries read these variables once, when
-they load; set ``MOVIEREC_NUMERICS=native`` to keep each library's own choice (faster on some
-CPUs, results then differ in the last digits between CPUs).
+they load. A variable already set in the environment is left as it is (some machines set
+OPENBLAS_CORETYPE for an OpenBLAS that misdetects their processor); ``MOVIEREC_NUMERICS=native``
+sets none of them (each library's own choice: results then differ in the last digits between CPUs).
 """
 
 import os
@@ -29,8 +30,8 @@ NUMERIC_MODULES = ("numpy", "torch", "scipy")
 
 
 def pin_numerics(environ: "os._Environ[str] | dict[str, str]" = os.environ) -> dict[str, str]:
-    """Set :data:`PORTABLE_NUMERICS` in `environ` (x86-64 only, unless ``MOVIEREC_NUMERICS=native``);
-    returns what was set.
+    """Set each of :data:`PORTABLE_NUMERICS` that `environ` lacks (x86-64 only, unless
+    ``MOVIEREC_NUMERICS=native``); returns what was set.
 
     Nothing is set once a numerical library is loaded (the settings would no longer apply to this
     process, only leak into its children): in a test process or a notebook, importing `pipeline`
@@ -39,8 +40,9 @@ def pin_numerics(environ: "os._Environ[str] | dict[str, str]" = os.environ) -> d
             or platform.machine().lower() not in ("x86_64", "amd64")
             or any(name in sys.modules for name in NUMERIC_MODULES)):
         return {}
-    environ.update(PORTABLE_NUMERICS)
-    return dict(PORTABLE_NUMERICS)
+    missing = {key: value for key, value in PORTABLE_NUMERICS.items() if key not in environ}
+    environ.update(missing)
+    return missing
 
 
 pin_numerics()

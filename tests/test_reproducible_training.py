@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import subprocess
 import sys
 from pathlib import Path
@@ -41,10 +42,10 @@ def tiny_processed(tmp_path_factory) -> list[str]:
 
 
 def clean_env(**extra: str) -> dict[str, str]:
-    """This environment without DVC's or MLflow's run context, and without the pinned variables (the
-    stage sets them itself), plus `extra`."""
+    """This environment without DVC's or MLflow's run context, plus `extra`. (A pinned variable the
+    environment sets, e.g. a machine's OPENBLAS_CORETYPE, stays: the stage keeps it too.)"""
     dropped = {"DVC_ROOT", "DVC_EXP_NAME", "DVC_EXP_BASELINE_REV", "MLFLOW_RUN_CONTEXT", "MLFLOW_TRACKING_URI"}
-    env = {k: v for k, v in os.environ.items() if k not in dropped and k not in PORTABLE_NUMERICS}
+    env = {k: v for k, v in os.environ.items() if k not in dropped}
     return {**env, "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), env.get("PYTHONPATH", "")]), **extra}
 
 
@@ -108,9 +109,13 @@ def test_a_stage_process_runs_the_pinned_code_paths():
                             text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     seen = json.loads(result.stdout)
-    assert seen["aten"] == "AVX2"
-    assert seen["openblas"] and all(arch == "Haswell" and threads == 1 for arch, threads in seen["openblas"])
-    assert seen["numpy_avx512"] is False
+    expected = {key: os.environ.get(key, value) for key, value in PORTABLE_NUMERICS.items()}
+    assert seen["aten"] == expected["ATEN_CPU_CAPABILITY"].upper()
+    assert seen["openblas"] and all(arch.lower() == expected["OPENBLAS_CORETYPE"].lower()
+                                    and threads == int(expected["OPENBLAS_NUM_THREADS"])
+                                    for arch, threads in seen["openblas"])
+    if "NPY_DISABLE_CPU_FEATURES" not in os.environ:
+        assert seen["numpy_avx512"] is False
 
 
 def test_pins_leave_a_process_alone_once_numpy_is_loaded(monkeypatch):
@@ -118,6 +123,17 @@ def test_pins_leave_a_process_alone_once_numpy_is_loaded(monkeypatch):
 
     environ: dict[str, str] = {}
     assert pin_numerics(environ) == {} and environ == {}
+
+
+@pytest.mark.skipif(platform.machine().lower() not in ("x86_64", "amd64"), reason="pins are x86-64 ones")
+def test_a_variable_the_environment_sets_is_kept(monkeypatch):
+    monkeypatch.delitem(sys.modules, "numpy")  # as if nothing numerical were loaded yet
+    monkeypatch.delitem(sys.modules, "torch", raising=False)
+    monkeypatch.delitem(sys.modules, "scipy", raising=False)
+    environ = {"OPENBLAS_CORETYPE": "SkylakeX"}
+    set_here = pin_numerics(environ)
+    assert environ["OPENBLAS_CORETYPE"] == "SkylakeX" and "OPENBLAS_CORETYPE" not in set_here
+    assert environ["MKL_CBWR"] == "COMPATIBLE"
 
 
 def test_native_numerics_opt_out_sets_nothing():
