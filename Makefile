@@ -17,12 +17,12 @@ export MLFLOW_SERVER_ENABLE_JOB_EXECUTION ?= false
 
 # uv installs (about 10 s; tools/install.py hands it pip's settings, and falls back to pip)
 $(STAMP): pyproject.toml tools/install.py
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python tools/install.py -e .
+	test -x $(BIN)/python || $(PYTHON) -m venv --without-pip $(VENV)
+	$(PYTHON) tools/install.py --python $(BIN)/python -e .
 	touch $(STAMP)
 
 $(TEST_STAMP): $(STAMP)
-	$(BIN)/python tools/install.py -e '.[test]'
+	$(PYTHON) tools/install.py --python $(BIN)/python -e '.[test]'
 	touch $@
 
 install: $(STAMP)  ## what the pipeline and the service need
@@ -33,9 +33,8 @@ params: install  ## regenerate params.yaml from conf/ (the one hand-edited confi
 	$(BIN)/python -m pipeline.params
 
 pipeline: params  ## dvc repro: download, filter, reindex, train, evaluate, register
+	@# register runs on every repro (always_changed): a fresh clone or a deleted mlflow.db gets its version here
 	$(BIN)/dvc repro
-	@# mlflow.db is this machine's, not DVC's: a fresh clone (or a deleted store) has no champion yet
-	@$(BIN)/python -m movierec.registry.champion show >/dev/null 2>&1 || $(BIN)/dvc repro -s register  # -s: this stage alone (always_changed: it runs)
 
 $(WEB_DEPS): web/package-lock.json
 	cd web && npm ci --no-audit --no-fund
