@@ -5,6 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.installed-test
 WEB_DEPS := web/node_modules/.installed
 WEB_OUT := web/out/index.html
 WEB_SRC := $(shell find web/src -type f 2>/dev/null) web/package.json web/next.config.mjs web/tailwind.config.ts
@@ -12,15 +13,22 @@ export PATH := $(abspath $(BIN)):$(PATH)
 export NEXT_TELEMETRY_DISABLED := 1
 export MLFLOW_SERVER_ENABLE_JOB_EXECUTION ?= false
 
-.PHONY: install params pipeline web api-types serve run lint test test-python test-web test-experiments ui clean
+.PHONY: install install-test params pipeline web api-types serve run lint test test-python test-web test-experiments ui clean
 .PHONY: push tracking-server tracking-server-stop
 
-$(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+# uv installs (about 10 s; tools/install.py hands it pip's settings, and falls back to pip)
+$(STAMP): pyproject.toml tools/install.py
+	test -x $(BIN)/python || $(PYTHON) -m venv --without-pip $(VENV)
+	$(PYTHON) tools/install.py --python $(BIN)/python -e .
 	touch $(STAMP)
 
-install: $(STAMP)
+$(TEST_STAMP): $(STAMP)
+	$(PYTHON) tools/install.py --python $(BIN)/python -e '.[test]'
+	touch $@
+
+install: $(STAMP)  ## what the pipeline and the service need
+
+install-test: $(TEST_STAMP)  ## that and the test tools (pytest, Playwright, ruff, mypy): make test
 
 params: install  ## regenerate params.yaml from conf/ (the one hand-edited config)
 	$(BIN)/python -m pipeline.params
@@ -28,9 +36,8 @@ params: install  ## regenerate params.yaml from conf/ (the one hand-edited confi
 pipeline: params  ## dvc repro: download, filter, reindex, train, evaluate, register (outputs pulled from the DVC remote when it has them)
 	@# --pull: a stage whose outputs are only missing takes them from the remote (`make push` put them there);
 	@# a stage the remote cannot serve runs. No remote configured: plain repro.
+	@# register runs on every repro (always_changed): a fresh clone or a deleted mlflow.db gets its version there
 	if $(BIN)/dvc remote default >/dev/null 2>&1; then $(BIN)/dvc repro --pull; else $(BIN)/dvc repro; fi
-	@# mlflow.db is this machine's, not DVC's: a fresh clone (or a deleted store) has no champion yet
-	@MOVIEREC_ROOT=$(CURDIR) $(BIN)/python -m movierec.registry.champion show >/dev/null 2>&1 || $(BIN)/dvc repro --force register
 
 $(WEB_DEPS): web/package-lock.json
 	cd web && npm ci --no-audit --no-fund
@@ -47,19 +54,20 @@ api-types: install $(WEB_DEPS)  ## after an API change: web/openapi.json and web
 serve: install web  ## the service on http://127.0.0.1:8000/ (gunicorn)
 	$(BIN)/python -m serve
 
-run: pipeline web  ## the whole job: pipeline, then the service
-	$(BIN)/python -m serve
+run:  ## the whole job: the pipeline and the page build side by side, then the service (SERVE_ARGS='--port 8001')
+	$(MAKE) --no-print-directory -j2 pipeline web
+	$(BIN)/python -m serve $(SERVE_ARGS)
 
-test-python: install web
+test-python: install-test web
 	$(BIN)/python -m pytest
 
-test-experiments: install  ## dvc exp run --queue end to end (minutes; not part of make test)
+test-experiments: install-test  ## dvc exp run --queue end to end (minutes; not part of make test)
 	$(BIN)/python -m pytest -m experiments
 
 test-web: $(WEB_DEPS)
 	cd web && npm test
 
-lint: install  ## ruff (pyproject.toml [tool.ruff]) and mypy over src/, serve/, pipeline/: zero findings
+lint: install-test  ## ruff (pyproject.toml [tool.ruff]) and mypy over src/, serve/, pipeline/: zero findings
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
@@ -80,3 +88,11 @@ tracking-server-stop: install
 
 clean:
 	rm -rf data/raw/*/ data/interim/*.parquet data/processed/*.parquet models multirun web/out
+
+# After `dvc exp run -S key=value` (applied to the workspace): keep it or drop it (docs/workflow.md)
+.PHONY: keep-exp drop-exp
+keep-exp: install  ## the applied experiment's values into their conf/ files; then commit conf/, params.yaml, dvc.lock, reports/
+	$(BIN)/python -m pipeline.experiment keep
+
+drop-exp: install  ## params.yaml, dvc.lock, models, data and reports back to the last commit
+	$(BIN)/python -m pipeline.experiment drop

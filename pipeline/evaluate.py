@@ -1,8 +1,9 @@
 """Stage `evaluate`: every method on the test split through the bundle the service will load.
 
 Writes reports/metrics.json ({method: {rmse, mae, precision@k, ..., novelty@k, ndcg@k_light, ...}}),
+reports/summary.json (its headline: RMSE and NDCG@k per method and for new users; DVC's metrics file),
 the evaluation report (reports/evaluation.md + reports/figures/*.png) and logs both to the
-training run in MLflow.
+training run in MLflow (found by the model folder's hash: movierec.registry.training_run).
 """
 
 from __future__ import annotations
@@ -11,20 +12,21 @@ import json
 import logging
 from pathlib import Path
 
-import mlflow
 import numpy as np
 import pandas as pd
 
 from movierec.atomic import atomic_write_json
-from movierec.config import Config
+from movierec.config import Config, to_flat_dict
 from movierec.data.dataset import load_processed
 from movierec.evaluation.protocol import MovieStats, heldout_cases, run_cases, score_cases
 from movierec.evaluation.report import protocol_text, write_report
+from movierec.evaluation.summary import headline
 from movierec.models.popularity import PopularityRecommender
 from movierec.models.protocol import Recommender
-from movierec.registry.tracking import resolve_tracking_uri, use_store
+from movierec.registry.tracking import experiment_name, resolve_tracking_uri, run_name, use_store
+from movierec.registry.training_run import log_evaluation, training_run_id
 from movierec.serving.model_bundle import ModelBundle
-from pipeline.stage import REPO_ROOT, stage
+from pipeline.stage import REPO_ROOT, changed_params, stage
 
 log = logging.getLogger(__name__)
 
@@ -46,18 +48,6 @@ def evaluate_bundle(bundle: ModelBundle, data, k: int,
     return metrics, recommended
 
 
-def flatten_metrics(metrics: dict, prefix: str = "test") -> dict[str, float]:
-    """{"embedding": {"ndcg@10": x}, "new_user": {...}} -> {"test_embedding_ndcg_at_10": x, ...}"""
-    flat: dict[str, float] = {}
-    for key, value in metrics.items():
-        name = f"{prefix}_{key.replace('@', '_at_')}"
-        if isinstance(value, dict):
-            flat.update(flatten_metrics(value, name))
-        else:
-            flat[name] = float(value)
-    return flat
-
-
 def run(cfg: Config) -> dict:
     data = load_processed(cfg.paths.processed)
     reports = Path(cfg.paths.reports)
@@ -65,15 +55,14 @@ def run(cfg: Config) -> dict:
     metrics, recommended = evaluate_bundle(bundle, data, cfg.evaluate.k, cfg.evaluate.relevance_threshold)
     metrics["new_user"] = json.loads((reports / "new_user.json").read_text())
     atomic_write_json(reports / "metrics.json", metrics)
+    atomic_write_json(reports / "summary.json", headline(metrics, cfg.evaluate.k))  # what dvc metrics show prints
     loss = pd.read_csv(reports / "loss.csv") if (reports / "loss.csv").is_file() else None
     report = write_report(reports, metrics, cfg.evaluate.k, protocol_text(cfg),
                           bundle.movies["n_ratings"].to_numpy(), recommended, loss)
-    run_info = json.loads((Path(cfg.paths.models) / "embedding" / "run.json").read_text())
-    use_store(resolve_tracking_uri(cfg.mlflow.tracking_uri, REPO_ROOT))
-    with mlflow.start_run(run_id=run_info["run_id"]):
-        mlflow.log_metrics(flatten_metrics(metrics))
-        mlflow.log_artifact(str(report), artifact_path="report")
-        mlflow.log_artifacts(str(reports / "figures"), artifact_path="report/figures")
+    use_store(resolve_tracking_uri(cfg.mlflow.tracking_uri, REPO_ROOT), cfg.mlflow.experiment)
+    run_id = training_run_id(Path(cfg.paths.models) / "embedding", cfg.mlflow.experiment, to_flat_dict(cfg),
+                             run_name(changed_params(cfg), experiment_name()))
+    log_evaluation(run_id, metrics, report, reports / "figures")
     for method, values in metrics.items():
         if method != "new_user":
             log.info("%-10s %s", method, " ".join(f"{k}={v:.4f}" for k, v in values.items()

@@ -3,7 +3,8 @@
 The bytes are those `dvc exp run -S ...` writes through its own Hydra composition
 (`dvc.utils.hydra.compose_and_dump`: the resolved config as `OmegaConf.to_yaml`), so the two
 writers never make a diff between them; hence no header comment either (DVC would drop it).
-`--check` exits non-zero when the committed `params.yaml` differs from the composition.
+`--check` exits non-zero when the committed `params.yaml` differs from the composition. A conf/ that
+does not fit the schema (a wrongly typed value, an unknown key) is refused in one line; nothing is written.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import yaml
 from omegaconf import OmegaConf
 
 from movierec.atomic import atomic_write_text
+from movierec.config import ConfigError, validate
 from pipeline.stage import PARAMS_FILE, StaleParams, check_params_current, compose_params
 
 
@@ -28,7 +30,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="fail if params.yaml is stale")
     parser.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. data=ml-1m")
     args = parser.parse_args(argv)
-    text = render(args.overrides)
+    try:  # a conf/ or an override that does not fit the schema: one line, nothing written
+        composed = compose_params(args.overrides)
+        validate(composed)
+    except ConfigError as exc:
+        print(f"params: {exc}", file=sys.stderr)
+        return 1
+    text = OmegaConf.to_yaml(composed)
     if args.check:
         current = PARAMS_FILE.read_text() if PARAMS_FILE.exists() else ""
         try:

@@ -18,8 +18,9 @@ from movierec.config import Config, to_flat_dict
 from movierec.registry.lineage import lineage_tags
 from movierec.registry.promotion import Context, split_key
 from movierec.registry.register import register_bundle
-from movierec.registry.tracking import experiment_name, resolve_tracking_uri, use_store
-from pipeline.stage import REPO_ROOT, stage
+from movierec.registry.tracking import experiment_name, resolve_tracking_uri, run_name, use_store
+from movierec.registry.training_run import has_evaluation, log_evaluation, training_run_id
+from pipeline.stage import REPO_ROOT, changed_params, stage
 
 log = logging.getLogger(__name__)
 
@@ -28,9 +29,15 @@ def run(cfg: Config) -> dict:
     models, reports = Path(cfg.paths.models), Path(cfg.paths.reports)
     (reports / "registry.json").unlink(missing_ok=True)
     metrics = json.loads((reports / "metrics.json").read_text())
-    run_id = json.loads((models / "embedding" / "run.json").read_text())["run_id"]
     uri = resolve_tracking_uri(cfg.mlflow.tracking_uri, REPO_ROOT)
     use_store(uri, cfg.mlflow.experiment)
+    run_id = training_run_id(models / "embedding", cfg.mlflow.experiment, to_flat_dict(cfg),
+                             run_name(changed_params(cfg), experiment_name()))
+    if not has_evaluation(run_id):
+        # evaluate did not run for this run: its outputs were current already (a fresh clone reproduces
+        # the committed reports bit for bit, so DVC skips it), or the run was made for restored outputs
+        log.info("register: run %s has no test metrics yet: logging reports/metrics.json to it", run_id)
+        log_evaluation(run_id, metrics, reports / "evaluation.md", reports / "figures")
     # lineage of the code and data this run used: the folder it runs in (an experiment's copy too)
     lineage = lineage_tags(REPO_ROOT, to_flat_dict(cfg))
     context = Context(experiment=experiment_name(), git_commit=lineage["git_commit"],

@@ -5,8 +5,9 @@ which `dvc exp run -S key=value` rewrites through its own Hydra composition. Run
 with overrides (`python -m pipeline.train model.embedding_dim=64`, or `-m` for a sweep),
 the stage composes `conf/` plus those overrides instead.
 
-Plain `dvc repro` does not compose: a `params.yaml` that differs from `conf/` (conf/ edited,
-`make params` not run) stops the stage with the differing keys and the command that fixes it.
+Plain `dvc repro` does not compose: a `params.yaml` that differs from `conf/` (conf/ edited and
+`make params` not run, or an experiment `dvc exp run -S` applied to the workspace) stops the stage
+with the differing keys and the commands that fix it (`make params`; `make keep-exp` / `make drop-exp`).
 Under `dvc exp run` (DVC sets ``DVC_EXP_NAME``) `params.yaml` is conf/ plus the experiment's
 `-S` overrides, legitimately different from conf/, so it is not compared.
 """
@@ -25,7 +26,7 @@ import yaml
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from movierec.config import Config, compose, validate
+from movierec.config import Config, ConfigError, compose, to_flat_dict, validate
 from movierec.config.root import config_root
 
 try:  # the checkout holding pipeline/; under DVC the folder it runs in; from a wheel $MOVIEREC_ROOT
@@ -41,6 +42,21 @@ log = logging.getLogger("movierec")
 def compose_params(overrides: list[str] | None = None) -> dict:
     """The composed, resolved `conf/` as a plain dict: exactly what `params.yaml` holds."""
     return compose(CONF_DIR, overrides)
+
+
+def conf_defaults() -> dict:
+    """`conf/` composed without overrides (also inside a running Hydra app, e.g. a stage's main)."""
+    from hydra.core.global_hydra import GlobalHydra
+
+    if GlobalHydra.instance().is_initialized():
+        return OmegaConf.to_container(hydra.compose(config_name="config"), resolve=True)  # type: ignore[return-value]
+    return compose_params()
+
+
+def changed_params(cfg: Config) -> dict[str, object]:
+    """Dotted keys whose values in `cfg` differ from `conf/`'s (what `-S` or a command-line override changed)."""
+    ours, defaults = to_flat_dict(cfg), to_flat_dict(validate(conf_defaults()))
+    return {key: value for key, value in ours.items() if key not in defaults or defaults[key] != value}
 
 
 EXPERIMENT_ENV = "DVC_EXP_NAME"  # set by `dvc exp run` for every stage command it runs
@@ -64,9 +80,10 @@ def check_params_current(params: dict, composed: dict, params_file: Path = PARAM
     keys = differing_keys(params, composed)
     if keys:
         shown = ", ".join(keys[:10]) + (f" (+{len(keys) - 10} more)" if len(keys) > 10 else "")
-        raise StaleParams(f"{params_file.name} differs from conf/ at {shown}: run `make params` "
-                          "(python -m pipeline.params) to regenerate it from conf/, then rerun; "
-                          "for a one-off change use `dvc exp run -S key=value`")
+        raise StaleParams(f"{params_file.name} differs from conf/ at {shown}: an experiment applied by "
+                          "`dvc exp run -S`? keep it (`make keep-exp` writes its values into conf/) or drop it "
+                          "(`make drop-exp` restores the committed params and outputs); conf/ edited by hand? "
+                          "run `make params`")
 
 
 def select_config(composed: DictConfig | None, overrides: list[str], params_file: Path = PARAMS_FILE) -> Config:
@@ -78,8 +95,11 @@ def select_config(composed: DictConfig | None, overrides: list[str], params_file
         with params_file.open() as fh:
             params = yaml.safe_load(fh)
         if not isinstance(params, dict):
-            raise ValueError(f"{params_file} does not hold a mapping; regenerate it with `make params`")
-        cfg = validate(params)
+            raise ConfigError(f"{params_file} does not hold a mapping; regenerate it with `make params`")
+        try:
+            cfg = validate(params)
+        except ConfigError as exc:  # e.g. `dvc exp run -S model.embedding_dim=ten` wrote it
+            raise ConfigError(f"{params_file.name}: {exc}") from None
         if not os.environ.get(EXPERIMENT_ENV):
             fresh = (OmegaConf.to_container(composed, resolve=True) if composed is not None
                      else compose_params())
@@ -126,7 +146,7 @@ def stage(task: Callable[[Config], object],
         overrides = list(HydraConfig.get().overrides.task)
         try:
             cfg = select_config(composed, overrides)
-        except StaleParams as exc:
+        except (StaleParams, ConfigError) as exc:  # one line, no traceback: the key, the value, the fix
             sys.exit(f"{_stage_name(task)}: {exc}")
         configure_logging()
         try:
@@ -134,4 +154,21 @@ def stage(task: Callable[[Config], object],
         except expected as exc:
             sys.exit(f"{_stage_name(task)} failed: {exc}")
 
-    return main
+    def entry() -> float | None:
+        check_overrides(_stage_name(task), sys.argv[1:])
+        return main()
+
+    return entry
+
+
+def check_overrides(name: str, args: list[str]) -> None:
+    """Compose conf/ with plain command-line overrides first: a bad one (unknown key or option, bad
+    syntax) ends the process with Hydra's message on one line instead of Hydra's report. Hydra's own
+    flags (-m, --cfg, ...) and `hydra.*` overrides are left to Hydra."""
+    if not args or any(arg.startswith("-") for arg in args):
+        return
+    plain = [arg for arg in args if not arg.lstrip("+~").startswith(("hydra.", "hydra/"))]
+    try:
+        compose_params(plain)
+    except ConfigError as exc:
+        sys.exit(f"{name}: {exc}")

@@ -9,7 +9,8 @@ objective the entry point returns to a Hydra sweeper (`hydra/sweeper=optuna`).
 
 Validation (a seeded slice of train) picks head 0's epoch count; with `trainer.refit` every head is
 then trained on all of train for that many epochs. Test loss is logged, never used.
-Writes models/embedding/ (HybridRecommender files + run.json), reports/loss.csv and reports/loss.png.
+Writes models/embedding/ (HybridRecommender files + run.json: the epoch counts; no run id, see
+movierec.registry.training_run), reports/loss.csv and reports/loss.png.
 """
 
 from __future__ import annotations
@@ -26,9 +27,17 @@ from movierec.config import Config, to_flat_dict
 from movierec.data.dataset import load_processed
 from movierec.evaluation.loss_curve import write_loss_csv, write_loss_png
 from movierec.models.embedding.train_hybrid import train_hybrid
-from movierec.registry.tracking import EpochLogger, log_params_flat, resolve_tracking_uri, use_store
+from movierec.registry.tracking import (
+    EpochLogger,
+    experiment_name,
+    log_params_flat,
+    resolve_tracking_uri,
+    run_name,
+    use_store,
+)
+from movierec.registry.training_run import MODEL_HASH_TAG, folder_sha256
 from pipeline.memory import prepare_training_process
-from pipeline.stage import REPO_ROOT, stage
+from pipeline.stage import REPO_ROOT, changed_params, stage
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +64,7 @@ def run(cfg: Config) -> dict:
         train_hybrid(data.train, data.test, data.n_users, data.n_movies, cfg.model, cfg.trainer, cfg.seed)
         return {}
     use_store(resolve_tracking_uri(cfg.mlflow.tracking_uri, REPO_ROOT), cfg.mlflow.experiment)
-    with mlflow.start_run(run_name=f"embedding-d{cfg.model.embedding_dim}") as active:
+    with mlflow.start_run(run_name=run_name(changed_params(cfg), experiment_name())) as active:
         run_id = active.info.run_id
         log_params_flat(to_flat_dict(cfg))
         mlflow.set_tags({"stage": "train", "dataset": cfg.data.name})
@@ -74,13 +83,16 @@ def run(cfg: Config) -> dict:
         best_val_loss = min((row["val_loss"] for row in result.history if "val_loss" in row), default=float("nan"))
         mlflow.log_metrics({"best_epoch": result.best_epoch, "epochs_run": len(result.history),
                             "best_val_loss": best_val_loss})
-    with atomic_dir(models_dir / "embedding") as tmp:
-        training.model.save(tmp)
-    atomic_write_json(models_dir / "embedding" / "run.json",
-                      {"run_id": run_id, "best_epoch": result.best_epoch, "epochs": len(result.history),
-                       "refit": cfg.trainer.refit, "head_seeds": training.head_seeds,
-                       # with a refit head i trained head_best_epochs[i] + 1 epochs; new_user trains as long
-                       "head_best_epochs": [head.best_epoch for head in training.heads]})
+        # no run id in the folder: DVC tracks it, and it must come out the same bits on every machine;
+        # evaluate and register find this run by the folder's hash (movierec.registry.training_run)
+        with atomic_dir(models_dir / "embedding") as tmp:
+            training.model.save(tmp)
+            atomic_write_json(tmp / "run.json",
+                              {"best_epoch": result.best_epoch, "epochs": len(result.history),
+                               "refit": cfg.trainer.refit, "head_seeds": training.head_seeds,
+                               # with a refit head i trained head_best_epochs[i] + 1 epochs; new_user as long
+                               "head_best_epochs": [head.best_epoch for head in training.heads]})
+        mlflow.set_tag(MODEL_HASH_TAG, folder_sha256(models_dir / "embedding"))
     write_loss_csv(reports_dir / "loss.csv", result.history)
     write_loss_png(reports_dir / "loss.png", result.history)
     log.info("train: run %s, best epoch %d of %d (val loss %.4f), median epoch %.2fs", run_id,

@@ -237,7 +237,7 @@ class ModelStore:
             # its model code imports the package as it was laid out then (e.g. movierec.bundle)
             raise IncompatibleVersion(
                 f"version {version.version} was registered by an older movierec whose modules no longer exist "
-                f"({missing}); register the current model (`dvc repro --force register`) or move "
+                f"({missing}); register the current model (`dvc repro -s register`) or move "
                 f"@{self.alias} to a version registered since") from exc
         bundle = pyfunc.unwrap_python_model().bundle
         tags = dict(version.tags or {})

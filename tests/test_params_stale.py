@@ -52,7 +52,8 @@ def test_stale_params_yaml_is_refused_with_the_keys_and_the_fix(tmp_path, monkey
     monkeypatch.delenv(EXPERIMENT_ENV, raising=False)
     stale = tmp_path / "params.yaml"
     _stale(stale)
-    with pytest.raises(StaleParams, match=r"filter\.min_movie_ratings, seed: run `make params`"):
+    expected = r"filter\.min_movie_ratings, seed: .*`make keep-exp`.*`make drop-exp`.*run `make params`"
+    with pytest.raises(StaleParams, match=expected):
         select_config(None, [], params_file=stale)
 
 

@@ -5,6 +5,7 @@ the same defaults, which a test checks against conf/.
 """
 
 from movierec.config.compose import compose, to_flat_dict, validate
+from movierec.config.errors import ConfigError
 from movierec.config.schema import (
     PREDEFINED_FOLDS,
     RATING_MAX,
@@ -26,7 +27,8 @@ from movierec.config.synthetic import SyntheticSpec
 from movierec.config.user_user import RANK_VALUES, UserUserConfig
 
 __all__ = [
-    "PREDEFINED_FOLDS", "RANK_VALUES", "RATING_MAX", "RATING_MIN", "Config", "DataConfig", "EvaluateConfig",
-    "FilterConfig", "MlflowConfig", "ModelConfig", "PathsConfig", "RatingsFormat", "ServeConfig", "SplitConfig",
-    "SplitStrategy", "SyntheticSpec", "TrainerConfig", "UserUserConfig", "compose", "to_flat_dict", "validate",
+    "PREDEFINED_FOLDS", "RANK_VALUES", "RATING_MAX", "RATING_MIN", "Config", "ConfigError", "DataConfig",
+    "EvaluateConfig", "FilterConfig", "MlflowConfig", "ModelConfig", "PathsConfig", "RatingsFormat", "ServeConfig",
+    "SplitConfig", "SplitStrategy", "SyntheticSpec", "TrainerConfig", "UserUserConfig", "compose", "to_flat_dict",
+    "validate",
 ]

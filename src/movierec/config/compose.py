@@ -6,7 +6,9 @@ from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
+from movierec.config.errors import ConfigError, one_line, schema_error, with_suggestion
 from movierec.config.schema import PREDEFINED_FOLDS, Config, SplitStrategy
 
 
@@ -43,7 +45,7 @@ def _check_ranges(cfg: Config) -> None:
     ]
     for key, ok, rule in checks:
         if not ok:
-            raise ValueError(f"config key '{key}' {rule}")
+            raise ConfigError(f"config key '{key}' {rule}")
     _check_split(cfg)
 
 
@@ -51,16 +53,16 @@ def _check_split(cfg: Config) -> None:
     split = cfg.split
     if split.strategy is SplitStrategy.kfold:
         if split.n_folds < 2:
-            raise ValueError("config key 'split.n_folds' must be >= 2")
+            raise ConfigError("config key 'split.n_folds' must be >= 2")
         if split.fold is None or not split.fold.isdigit() or not int(split.fold) < split.n_folds:
-            raise ValueError(f"config key 'split.fold' must be a fold index 0..{split.n_folds - 1} "
+            raise ConfigError(f"config key 'split.fold' must be a fold index 0..{split.n_folds - 1} "
                              f"for split.strategy=kfold, got {split.fold!r}")
     elif split.strategy is SplitStrategy.predefined:
         if cfg.data.name != "ml-100k":
-            raise ValueError(f"config key 'split.strategy' predefined needs data=ml-100k (the only release "
+            raise ConfigError(f"config key 'split.strategy' predefined needs data=ml-100k (the only release "
                              f"with u1..u5/ua/ub files), got data.name={cfg.data.name!r}")
         if split.fold not in PREDEFINED_FOLDS:
-            raise ValueError(f"config key 'split.fold' must be one of {list(PREDEFINED_FOLDS)} for "
+            raise ConfigError(f"config key 'split.fold' must be one of {list(PREDEFINED_FOLDS)} for "
                              f"split.strategy=predefined, got {split.fold!r}")
 
 
@@ -71,18 +73,26 @@ def compose(conf_dir: str | Path, overrides: list[str] | None = None) -> dict:
     """
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
+    from hydra.errors import HydraException
 
-    with initialize_config_dir(config_dir=str(Path(conf_dir).resolve()), version_base=None):
-        cfg = hydra_compose(config_name="config", overrides=overrides or [])
-    OmegaConf.resolve(cfg)
+    try:
+        with initialize_config_dir(config_dir=str(Path(conf_dir).resolve()), version_base=None):
+            cfg = hydra_compose(config_name="config", overrides=overrides or [])
+        OmegaConf.resolve(cfg)
+    except (HydraException, OmegaConfBaseException) as exc:  # bad override, unknown option, broken conf/ file
+        raise ConfigError(with_suggestion(one_line(str(exc)), Config)) from None
     return OmegaConf.to_container(cfg)  # type: ignore[return-value]
 
 
 def validate(raw: DictConfig | dict) -> Config:
-    """Merge a composed config into the schema: unknown keys, wrong types and bad ranges fail."""
+    """Merge a composed config into the schema: unknown keys, wrong types and bad ranges fail
+    (:class:`ConfigError`, one line naming the key, the value and what is expected)."""
     schema = OmegaConf.structured(Config)
-    merged = OmegaConf.merge(schema, raw)
-    cfg = OmegaConf.to_object(merged)
+    try:
+        merged = OmegaConf.merge(schema, raw)
+        cfg = OmegaConf.to_object(merged)
+    except OmegaConfBaseException as exc:  # one line: key, value, expected type (:class:`ConfigError`)
+        raise schema_error(exc, Config) from None
     assert isinstance(cfg, Config)
     _check_ranges(cfg)
     return cfg

@@ -154,6 +154,10 @@ def download_dataset(name: str, url: str, sha256: str | None, raw_dir: Path,
         source = fetch_archive(url, archive, mirror)
         digest = verify_checksum(archive, sha256)
         extract_dataset(archive, raw_dir / name, folder=name)
+    except DatasetError as exc:
+        if (raw_dir / name).is_dir():  # the stage's output is declared persist: DVC kept it too
+            raise DatasetError(f"{exc} ({raw_dir / name} is kept as it was)") from exc
+        raise
     finally:
         archive.unlink(missing_ok=True)
     log.info("dataset %s from %s (sha256 %s) extracted to %s", name, source, digest, raw_dir / name)

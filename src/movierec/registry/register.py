@@ -24,6 +24,7 @@ from mlflow.tracking import MlflowClient
 from movierec.registry.alias import move_alias
 from movierec.registry.promotion import UNKNOWN, Context, Decision, Evaluated, decide
 from movierec.registry.tracking import EXPERIMENT_TAG, experiment_name, experiment_tags
+from movierec.registry.training_run import folder_sha256
 from movierec.registry.version_tags import (
     BUNDLE_HASH_TAG,
     CATALOGUE_TAG,
@@ -78,17 +79,9 @@ class Registration:
 
 def bundle_sha256(bundle_dir: Path) -> str:
     """Content hash of a bundle folder: every file's relative path and bytes, in path order."""
-    bundle_dir = Path(bundle_dir)
-    if not bundle_dir.is_dir():
+    if not Path(bundle_dir).is_dir():
         raise FileNotFoundError(f"bundle folder {bundle_dir} does not exist")
-    digest = hashlib.sha256()
-    for path in sorted(p for p in bundle_dir.rglob("*") if p.is_file()):
-        digest.update(path.relative_to(bundle_dir).as_posix().encode() + b"\0")
-        with path.open("rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(chunk)
-        digest.update(b"\0")
-    return digest.hexdigest()
+    return folder_sha256(bundle_dir)
 
 
 def movie_ids_sha256(movie_ids) -> str:

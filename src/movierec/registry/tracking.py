@@ -48,6 +48,44 @@ def experiment_tags() -> dict[str, str]:
     return tags
 
 
+DEFAULT_RUN_NAME = "defaults"  # a run of conf/ as it is, outside an experiment
+RUN_NAME_LIMIT = 250           # MLflow's longest run name
+
+
+def run_name(changed: dict[str, Any], experiment: str | None = None) -> str:
+    """A run's name from its experiment and the parameters it changed, e.g.
+    ``dozy-pods:model.embedding_dim=32,filter.min_movie_ratings=10``: runs of different experiments
+    tell themselves apart in the UI. A changed config group shows as its choice (``data=ml-1m``, not
+    its url and checksum); where outputs go (``paths.*``) is no change of the run. Without changes the
+    experiment's name alone, or :data:`DEFAULT_RUN_NAME`; without an experiment the changes alone."""
+    groups = {key.split(".")[0] for key in changed if key.count(".") == 1 and key.endswith(".name")}
+    parts: list[str] = []
+    for key, value in changed.items():
+        group = key.split(".")[0]
+        if group == "paths":
+            continue
+        if group in groups:
+            choice = f"{group}={_plain(changed[group + '.name'])}"
+            if choice not in parts:
+                parts.append(choice)
+            continue
+        parts.append(f"{key}={_plain(value)}")
+    shown = ",".join(parts)
+    name = f"{experiment}:{shown}" if experiment and shown else (experiment or shown or DEFAULT_RUN_NAME)
+    if len(name) <= RUN_NAME_LIMIT:
+        return name
+    more = f"…({len(parts)} changed)"
+    return name[:RUN_NAME_LIMIT - len(more)] + more
+
+
+def _plain(value: Any) -> str:
+    if value is None:
+        return "null"
+    if hasattr(value, "value"):  # an enum
+        return str(value.value)
+    return str(value)
+
+
 def resolve_tracking_uri(configured: str | None, root: Path) -> str:
     """Env var, else the configured URI, else ``sqlite:///<root>/mlflow.db`` (absolute).
 
