@@ -38,6 +38,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import functools
+import json
 import sys
 import time
 from dataclasses import dataclass, field, replace
@@ -256,6 +257,21 @@ VARIANTS = [
     Variant("implicit y/z, L2 0.08", research=Research(implicit=True, implicit_l2=0.08)),
     Variant("implicit y/z, L2 0.02", research=Research(implicit=True, implicit_l2=0.02)),
     Variant("implicit y/z, L2 0.3", research=Research(implicit=True, implicit_l2=0.3)),
+    # round 2, chosen after round 1's validation figures: more L2 on y/z, the choice loss's weight
+    # (lowering it hurt RMSE), smaller / more regularised tables, and the two gains combined
+    Variant("implicit y/z, L2 1", research=Research(implicit=True, implicit_l2=1.0)),
+    Variant("implicit y/z, L2 3", research=Research(implicit=True, implicit_l2=3.0)),
+    Variant("choice weight 0.2", {"implicit_weight": 0.2}),
+    Variant("choice weight 0.4", {"implicit_weight": 0.4}),
+    Variant("dim 32", {"embedding_dim": 32}),
+    Variant("dropout 0.3", {"dropout": 0.3}),
+    Variant("implicit y/z L2 0.3, freq L2 alpha 0.25", research=Research(implicit=True, implicit_l2=0.3,
+                                                                         freq_alpha=0.25)),
+    Variant("implicit y/z L2 0.3, 8 heads", {"n_heads": 8}, research=Research(implicit=True, implicit_l2=0.3)),
+    # the implicit variants stop after 3 epochs: slower steps
+    Variant("implicit y/z L2 0.3, lr 0.002", {"learning_rate": 0.002}, LONG,
+            Research(implicit=True, implicit_l2=0.3)),
+    Variant("implicit y/z L2 1, lr 0.002", {"learning_rate": 0.002}, LONG, Research(implicit=True, implicit_l2=1.0)),
 ]
 QUICK = [Variant("quick default", {"n_heads": 1}, {"max_epochs": 2}),
          Variant("quick implicit + freq", {"n_heads": 1}, {"max_epochs": 2},
@@ -305,7 +321,8 @@ def markdown(rows: list[dict], protocol: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--variants", default=None, help="comma-separated variant names (default: all)")
-    parser.add_argument("--myfm", default="32,512", help="RANK,SWEEPS of the Bayesian FM reference row ('' = none)")
+    parser.add_argument("--myfm", default="32,512",
+                        help="RANK,SWEEPS of the Bayesian FM reference row ('' = none; a saved row is kept)")
     parser.add_argument("--quick", action="store_true", help="smoke run: 2 tiny variants, 60 users, no myFM")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
@@ -330,19 +347,30 @@ def main(argv: list[str] | None = None) -> int:
                 f"(seed {SEED}; {len(val_part):,} ratings, {len(cases)} users), the other {len(fit_part):,} "
                 "ratings train each variant (train_hybrid: epochs chosen on its own carve, refit); "
                 "RMSE/MAE = mean of the heads, ranking = the served blend; the test split is never read.")
-    rows = []
+    # rows of earlier runs are kept (a variant run again replaces its row): rounds can run apart
+    saved = out / "rating_research.json"
+    kept = {} if args.quick or not saved.is_file() else \
+        {row["variant"]: row for row in json.loads(saved.read_text())["rows"]}
+    order = [v.name for v in (QUICK if args.quick else VARIANTS)]
+
+    def merged() -> list[dict]:
+        rows_now = {**kept, **{row["variant"]: row for row in rows}}
+        return sorted(rows_now.values(), key=lambda r: order.index(r["variant"]) if r["variant"] in order
+                      else len(order))
+
+    rows: list[dict] = []
     for variant in variants:
         rows.append(run_variant(variant, cfg, fit_part, cases, data.n_users, data.n_movies))
         print(f"{variant.name}: val RMSE {rows[-1]['rmse']:.4f} MAE {rows[-1]['mae']:.4f} "
               f"NDCG@10 {rows[-1]['ndcg@10']:.4f} ({rows[-1]['fit_cpu_seconds']:.0f} CPU s)", flush=True)
-        atomic_write_json(out / "rating_research.json", {"protocol": protocol, "rows": rows})
+        atomic_write_json(saved, {"protocol": protocol, "rows": merged()})
     if args.myfm and not args.quick:
         rank, n_iter = (int(x) for x in args.myfm.split(","))
         rows.append(run_myfm(rank, n_iter, fit_part, cases, data.n_users, data.n_movies))
         print(f"{rows[-1]['variant']}: val RMSE {rows[-1]['rmse']:.4f}", flush=True)
-    atomic_write_json(out / "rating_research.json", {"protocol": protocol, "rows": rows})
-    atomic_write_text(out / "rating_research.md", markdown(rows, protocol))
-    print(markdown(rows, protocol))
+    atomic_write_json(saved, {"protocol": protocol, "rows": merged()})
+    atomic_write_text(out / "rating_research.md", markdown(merged(), protocol))
+    print(markdown(merged(), protocol))
     return 0
 
 
