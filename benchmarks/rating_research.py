@@ -279,6 +279,14 @@ VARIANTS = [
             Research(implicit=True, implicit_l2=0.3)),
     Variant("implicit y/z L2 0.3, lr 0.002, 8 heads", {"learning_rate": 0.002, "n_heads": 8}, LONG,
             Research(implicit=True, implicit_l2=0.3)),
+    # round 4: the implicit variants stop after 3 epochs - more regularisation of the tables (4 heads,
+    # against "implicit y/z L2 0.3, 4 heads")
+    Variant("implicit y/z L2 0.3, l2 0.11, 4 heads", {"l2": 0.11, "n_heads": 4},
+            research=Research(implicit=True, implicit_l2=0.3)),
+    Variant("implicit y/z L2 0.3, dropout 0.3, 4 heads", {"dropout": 0.3, "n_heads": 4},
+            research=Research(implicit=True, implicit_l2=0.3)),
+    Variant("implicit y/z L2 0.3, dim 32, 4 heads", {"embedding_dim": 32, "n_heads": 4},
+            research=Research(implicit=True, implicit_l2=0.3)),
 ]
 QUICK = [Variant("quick default", {"n_heads": 1}, {"max_epochs": 2}),
          Variant("quick implicit + freq", {"n_heads": 1}, {"max_epochs": 2},
