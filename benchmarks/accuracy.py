@@ -1,7 +1,9 @@
 """Our two methods against standard baselines, on the project's own split and evaluation code.
 
 Rows: popularity, Surprise BaselineOnly, Surprise SVD (defaults, and tuned on validation RMSE),
-Surprise KNNWithMeans (user-based Pearson, k=40), implicit ALS (confidence variant chosen on
+Surprise SVD++ (tuned on validation RMSE), Surprise KNNWithMeans (user-based Pearson, k=40), a Bayesian
+factorization machine (``myfm``, Gibbs sampling, with the SVD++ idea on both sides; rank and sweeps
+tuned on validation RMSE, ``benchmarks/bayesian_fm.py``), implicit ALS (confidence variant chosen on
 validation NDCG@10), the strong top-N baselines of ``benchmarks/baselines.py`` - EASE^R, RP3beta
 and implicit ALS with a small grid of factors / regularization / alpha, each chosen on validation
 NDCG@10 - and our embedding and user-user models from ``models/bundle``. Every
@@ -15,8 +17,8 @@ included; it is given in the row's ``params``). Recommendation time is the media
 the Markdown table shows CPU time (every method runs on one thread, so it is the wall time of an
 idle machine and does not depend on what else the machine is running).
 
-Needs the optional extra: ``pip install -e '.[bench]'`` (scikit-surprise, implicit); without it
-those rows are skipped. Writes ``<out>/accuracy.json`` (a list of rows) and ``<out>/accuracy.md``.
+Needs the optional extra: ``pip install -e '.[bench]'`` (scikit-surprise, implicit, myfm); without
+it those rows are skipped. Writes ``<out>/accuracy.json`` (a list of rows) and ``<out>/accuracy.md``.
 
     python benchmarks/accuracy.py [--data data/processed] [--out benchmarks/results]
                                   [--skip-embedding-fit] [--quick]
@@ -65,6 +67,12 @@ REPRO_HINT = ("run `dvc repro` first (offline: `MOVIEREC_DATA_MIRROR=/work/share
 SVD_GRID = [dict(n_factors=f, reg_all=reg, lr_all=lr, n_epochs=epochs)
             for f in (100, 200) for reg in (0.05, 0.1, 0.15) for lr, epochs in ((0.005, 150), (0.01, 60))]
 QUICK_SVD_GRID = [dict(n_factors=20, reg_all=0.1, lr_all=lr, n_epochs=10) for lr in (0.005, 0.01)]
+# SVD++ costs about 1 CPU s per epoch at 20 factors here (each rating updates every y_j of its user):
+# a small grid around Surprise's defaults (20 factors, reg 0.02, lr 0.007, 20 epochs)
+SVDPP_GRID = [dict(n_factors=f, reg_all=reg, lr_all=0.007, n_epochs=30, cache_ratings=True)
+              for f in (20, 50) for reg in (0.05, 0.1)]
+QUICK_SVDPP_GRID = [dict(n_factors=5, reg_all=reg, lr_all=0.007, n_epochs=2, cache_ratings=True)
+                    for reg in (0.05, 0.1)]
 ALS_VARIANTS = {  # confidence of an observed rating; unobserved pairs have confidence 1
     "binary, c=1+2": lambda r: np.full_like(r, 3.0),
     "binary, c=1+10": lambda r: np.full_like(r, 11.0),
@@ -118,12 +126,14 @@ class SurpriseRecommender:
         self.estimate_all = self._estimator()
 
     def _estimator(self) -> Callable[[int], np.ndarray]:
-        from surprise import SVD, BaselineOnly, KNNWithMeans
+        from surprise import SVD, BaselineOnly, KNNWithMeans, SVDpp
 
         mu = self.algo.trainset.global_mean
         if isinstance(self.algo, SVD):
             a = self.algo
             return lambda u: mu + a.bu[u] + a.bi + a.qi @ a.pu[u]
+        if isinstance(self.algo, SVDpp):
+            return SvdppScores(self.algo)
         if isinstance(self.algo, BaselineOnly):
             return lambda u: mu + self.algo.bu[u] + self.algo.bi
         if isinstance(self.algo, KNNWithMeans) and self.algo.sim_options.get("user_based", True):
@@ -138,6 +148,19 @@ class SurpriseRecommender:
 
     def predict(self, profile: Profile, movie_idx: np.ndarray) -> np.ndarray:
         return np.array([self.algo.predict(profile.user_idx, int(m)).est for m in movie_idx], dtype=np.float64)
+
+
+class SvdppScores:
+    """SVDpp.estimate for one user and every item: mu + b_u + b_i + q_i . (p_u + |I_u|^-1/2 sum_{j in I_u} y_j)."""
+
+    def __init__(self, algo) -> None:
+        self.algo = algo
+
+    def __call__(self, user: int) -> np.ndarray:
+        a = self.algo
+        rated = np.fromiter((j for j, _ in a.trainset.ur[user]), dtype=np.int64)
+        implicit = a.yj[rated].sum(axis=0) / np.sqrt(len(rated))
+        return a.trainset.global_mean + a.bu[user] + a.bi + a.qi @ (a.pu[user] + implicit)
 
 
 class UserKnnWithMeansScores:
@@ -207,12 +230,12 @@ def validation_rmse(model: SurpriseRecommender, heldout: pd.DataFrame) -> float:
     return float(np.sqrt(np.mean((np.asarray(predicted) - heldout["rating"].to_numpy()) ** 2)))
 
 
-def tune_svd(fit_part: pd.DataFrame, val_part: pd.DataFrame, n_movies: int, grid: list[dict]) -> tuple[dict, str]:
-    """The grid point with the lowest validation RMSE, and a one-line account of the search."""
-    from surprise import SVD
-
+def tune_surprise(algo_class, fit_part: pd.DataFrame, val_part: pd.DataFrame, n_movies: int,
+                  grid: list[dict]) -> tuple[dict, str]:
+    """The grid point of `algo_class` (SVD, SVDpp) with the lowest validation RMSE, and a one-line
+    account of the search."""
     started = time.perf_counter()
-    scored = [(validation_rmse(fit_surprise(SVD(random_state=SEED, **point), fit_part, n_movies), val_part), i)
+    scored = [(validation_rmse(fit_surprise(algo_class(random_state=SEED, **point), fit_part, n_movies), val_part), i)
               for i, point in enumerate(grid)]
     best_rmse, best = min(scored)
     return grid[best], (f"{grid[best]}; val RMSE {best_rmse:.4f}; {len(grid)} configs searched in "
@@ -265,14 +288,18 @@ def fit_embedding_timed() -> Elapsed:
 
 def surprise_methods(train: pd.DataFrame, fit_part: pd.DataFrame, val_part: pd.DataFrame, n_movies: int,
                      quick: bool) -> dict[str, Fitted]:
-    """BaselineOnly, SVD with defaults and tuned on validation RMSE, user-based Pearson KNNWithMeans."""
-    from surprise import SVD, BaselineOnly, KNNWithMeans
+    """BaselineOnly, SVD with defaults and tuned on validation RMSE, SVD++ tuned likewise,
+    user-based Pearson KNNWithMeans."""
+    from surprise import SVD, BaselineOnly, KNNWithMeans, SVDpp
 
-    best, account = tune_svd(fit_part, val_part, n_movies, QUICK_SVD_GRID if quick else SVD_GRID)
+    best, account = tune_surprise(SVD, fit_part, val_part, n_movies, QUICK_SVD_GRID if quick else SVD_GRID)
+    best_pp, account_pp = tune_surprise(SVDpp, fit_part, val_part, n_movies,
+                                        QUICK_SVDPP_GRID if quick else SVDPP_GRID)
     candidates = [
         ("Surprise BaselineOnly", lambda: BaselineOnly(verbose=False), "ALS baselines, Surprise defaults"),
         ("Surprise SVD (default)", lambda: SVD(random_state=SEED), "Surprise defaults"),
         ("Surprise SVD (tuned)", lambda: SVD(random_state=SEED, **best), account),
+        ("Surprise SVD++ (tuned)", lambda: SVDpp(random_state=SEED, **best_pp), account_pp),
         ("Surprise KNNWithMeans (user Pearson)",
          lambda: KNNWithMeans(k=40, sim_options={"name": "pearson", "user_based": True}, verbose=False),
          "k=40, user-based Pearson"),
@@ -307,6 +334,14 @@ def baseline_methods(data: ProcessedData, quick: bool) -> dict[str, Fitted]:
     else:
         methods.update(surprise_methods(train, fit_part, val_part, n_movies, quick))
     try:
+        from bayesian_fm import import_myfm
+
+        import_myfm()
+    except ImportError:
+        print("myfm is not installed (pip install -e '.[bench]'): Bayesian FM row skipped")
+    else:
+        methods.update(bayesian_fm_method(train, fit_part, val_part, n_users, n_movies, quick))
+    try:
         import implicit  # noqa: F401
     except ImportError:
         print("implicit is not installed (pip install -e '.[bench]'): ALS row skipped")
@@ -314,6 +349,16 @@ def baseline_methods(data: ProcessedData, quick: bool) -> dict[str, Fitted]:
         methods["implicit ALS"] = als_method(train, fit_part, val_part, n_users, n_movies, quick)
         methods.update(strong_baseline_methods(train, fit_part, val_part, n_users, n_movies, quick))
     return methods
+
+
+def bayesian_fm_method(train: pd.DataFrame, fit_part: pd.DataFrame, val_part: pd.DataFrame, n_users: int,
+                       n_movies: int, quick: bool) -> dict[str, Fitted]:
+    """myFM's Bayesian FM (benchmarks/bayesian_fm.py), rank and sweeps chosen on validation RMSE."""
+    from bayesian_fm import GRID, QUICK_GRID, tuned_bayesian_fm
+
+    name, fit, params = tuned_bayesian_fm(fit_part, val_part, n_users, n_movies, QUICK_GRID if quick else GRID)
+    model, elapsed = timed(lambda: fit(train))
+    return {name: Fitted(model, elapsed, params)}
 
 
 def strong_baseline_methods(train: pd.DataFrame, fit_part: pd.DataFrame, val_part: pd.DataFrame, n_users: int,
@@ -409,7 +454,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--skip-embedding-fit", action="store_true",
                         help="do not retrain the embedding to time it (its fit time is then left empty)")
     parser.add_argument("--quick", action="store_true",
-                        help="smoke run: 40 test users, 2 SVD configs, 1 ALS variant, no embedding fit")
+                        help="smoke run: 40 test users, 2 small SVD, SVD++ and Bayesian FM configs, 1 ALS variant, "
+                             "no embedding fit")
     return parser.parse_args(argv)
 
 

@@ -9,12 +9,15 @@
 
 Each fold: fit the chosen methods on train (popularity, user-user Pearson, the embedding method as the
 train stage builds it with the conf/ hyper-parameters - its epoch count chosen on a seeded slice of
-train - and EASE^R with lambda chosen on that same slice, benchmarks/baselines.py), then
+train - EASE^R with lambda chosen on that same slice, benchmarks/baselines.py, and, asked for with
+``--methods ...,myfm``, myFM's Bayesian factorization machine with rank and Gibbs sweeps chosen on
+validation RMSE on that slice, benchmarks/bayesian_fm.py, needs the ``bench`` extra), then
 :func:`movierec.evaluation.protocol.evaluate` on the known-user cases with the movie table as catalogue -
 the same metric code as ``reports/metrics.json``. std is the sample standard deviation (ddof=1)
-over folds. Writes ``<out>/<name>.json`` and ``<out>/<name>.md``.
+over folds; "fit s/fold" includes a method's tuning on the slice. Writes ``<out>/<name>.json`` and
+``<out>/<name>.md`` (what each tuned method chose, per fold, in both).
 
-    python benchmarks/folds.py [--protocol kfold|predefined] [--methods popularity,user_user,embedding,ease]
+    python benchmarks/folds.py [--protocol kfold|predefined] [--methods popularity,user_user,embedding,ease,myfm]
                                [--max-epochs N] [--folds 0,1] [--out benchmarks/results] [hydra overrides...]
 """
 
@@ -44,7 +47,8 @@ from pipeline.memory import prepare_training_process  # noqa: E402
 from pipeline.stage import compose_params  # noqa: E402
 
 log = logging.getLogger("benchmarks.folds")
-METHODS = ("popularity", "user_user", "embedding", "ease")
+METHODS = ("popularity", "user_user", "embedding", "ease", "myfm")
+DEFAULT_METHODS = ("popularity", "user_user", "embedding", "ease")  # myfm: optional package, minutes per fold
 TABLE_KEYS = ["rmse", "mae", "precision@{k}", "recall@{k}", "ndcg@{k}", "hit_rate@{k}", "coverage@{k}",
               "mean_popularity@{k}", "novelty@{k}", "diversity@{k}"]
 
@@ -71,25 +75,29 @@ def fold_data(cfg: Config, protocol: str, fold: str, ratings=None, movies=None) 
                            cfg.split.n_folds, int(fold))
 
 
-def fit(method: str, data: ProcessedData, cfg: Config):
+def fit(method: str, data: ProcessedData, cfg: Config) -> tuple[object, str]:
+    """The fitted model and, for a method tuned on the validation slice, what it chose ("" otherwise)."""
     u, m, r = (data.train[c].to_numpy() for c in ("user_idx", "movie_idx", "rating"))
     if method == "popularity":
-        return PopularityRecommender.fit(m, r, data.n_movies)
+        return PopularityRecommender.fit(m, r, data.n_movies), ""
     if method == "user_user":
         from movierec.models.user_user.model import UserUserRecommender
 
-        return UserUserRecommender.fit(u, m, r, data.n_users, data.n_movies, cfg.cf)
+        return UserUserRecommender.fit(u, m, r, data.n_users, data.n_movies, cfg.cf), ""
     if method == "embedding":
         from movierec.models.embedding.train_hybrid import train_hybrid
 
-        return train_hybrid(data.train, None, data.n_users, data.n_movies, cfg.model, cfg.trainer, cfg.seed).model
-    if method == "ease":
+        return train_hybrid(data.train, None, data.n_users, data.n_movies, cfg.model, cfg.trainer,
+                            cfg.seed).model, ""
+    if method in ("ease", "myfm"):
         from benchmarks.baselines import tuned_ease
+        from benchmarks.bayesian_fm import tuned_bayesian_fm
 
+        tune = tuned_ease if method == "ease" else tuned_bayesian_fm
         val = random_fraction_mask(len(data.train), cfg.trainer.val_fraction, cfg.seed)
-        _, refit, account = tuned_ease(data.train[~val], data.train[val], data.n_users, data.n_movies)
-        log.info("EASE^R: %s", account)
-        return refit(data.train)
+        name, refit, account = tune(data.train[~val], data.train[val], data.n_users, data.n_movies)
+        log.info("%s: %s", name, account)
+        return refit(data.train), account
     raise ValueError(f"unknown method {method!r}; choose from {list(METHODS)}")
 
 
@@ -109,7 +117,8 @@ def summarise(per_fold: list[dict]) -> dict[str, dict[str, dict[str, float]]]:
     return {method: {key: stats(v) for key, v in metrics.items()} for method, metrics in summary.items()}
 
 
-def render_markdown(summary: dict, protocol: str, k: int, n_folds: int, seconds: dict[str, float]) -> str:
+def render_markdown(summary: dict, protocol: str, k: int, n_folds: int, seconds: dict[str, float],
+                    per_fold: list[dict] | None = None) -> str:
     keys = [key.format(k=k) for key in TABLE_KEYS]
     keys = [key for key in keys if any(key in metrics for metrics in summary.values())]
     lines = [f"# Benchmark over {n_folds} folds", "", f"**Protocol:** {protocol}.", "",
@@ -123,7 +132,13 @@ def render_markdown(summary: dict, protocol: str, k: int, n_folds: int, seconds:
                          else f"{stat['mean']:.{digits}f} ± {stat['std']:.{digits}f}")
         lines.append(f"| {method} | " + " | ".join(cells) + f" | {seconds.get(method, float('nan')):.1f} |")
     lines += ["", "Metric definitions: `src/movierec/evaluation/metrics.py` (the same code as "
-              "`reports/metrics.json`).", ""]
+              "`reports/metrics.json`). fit s/fold: mean wall seconds per fold, tuning on the validation "
+              "slice included.", ""]
+    tuning = [(row["fold"], method, account) for row in per_fold or [] for method, account in row["tuning"].items()]
+    if tuning:
+        lines += ["Chosen on each fold's validation slice of train:", ""]
+        lines += [f"- fold {fold}, {method}: {account}" for fold, method, account in tuning]
+        lines.append("")
     return "\n".join(lines)
 
 
@@ -149,11 +164,13 @@ def run(protocol: str, methods: list[str], folds: list[str] | None, max_epochs: 
         data = fold_data(cfg, protocol, fold, ratings, movies)
         cases = list(known_user_cases(data.train, data.test))
         catalogue = MovieStats.from_movie_table(data.movies, data.n_users)
-        row = {"fold": fold, "train": len(data.train), "test": len(data.test), "metrics": {}}
+        row = {"fold": fold, "train": len(data.train), "test": len(data.test), "metrics": {}, "tuning": {}}
         for method in methods:
             start = time.perf_counter()
-            model = fit(method, data, cfg)
+            model, account = fit(method, data, cfg)
             seconds[method].append(time.perf_counter() - start)
+            if account:
+                row["tuning"][method] = account
             row["metrics"][method] = evaluate(model, cases, cfg.evaluate.k, cfg.evaluate.relevance_threshold,
                                               catalogue)
             log.info("fold %s %-10s rmse=%.4f ndcg@%d=%.4f (fit %.1fs)", fold, method, row["metrics"][method]["rmse"],
@@ -167,14 +184,16 @@ def run(protocol: str, methods: list[str], folds: list[str] | None, max_epochs: 
               "max_epochs": cfg.trainer.max_epochs if "embedding" in methods else None}
     name = name or ("folds" if protocol == "kfold" else "folds_predefined")
     atomic_write_json(out / f"{name}.json", result)
-    atomic_write_text(out / f"{name}.md", render_markdown(summary, text, cfg.evaluate.k, len(folds), mean_seconds))
+    atomic_write_text(out / f"{name}.md", render_markdown(summary, text, cfg.evaluate.k, len(folds), mean_seconds,
+                                                         per_fold))
     return result
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--protocol", choices=["kfold", "predefined"], default="kfold")
-    parser.add_argument("--methods", default=",".join(METHODS), help="comma-separated subset of " + ",".join(METHODS))
+    parser.add_argument("--methods", default=",".join(DEFAULT_METHODS),
+                        help="comma-separated subset of " + ",".join(METHODS) + " (default: all but myfm)")
     parser.add_argument("--folds", default=None, help="comma-separated folds (default: all; 0.. or u1..u5)")
     parser.add_argument("--max-epochs", type=int, default=None, help="cap the embedding model's epochs")
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "benchmarks" / "results")
@@ -191,7 +210,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown method(s) {sorted(unknown)}; choose from {list(METHODS)}")
     folds = [f.strip() for f in args.folds.split(",")] if args.folds else None
     result = run(args.protocol, methods, folds, args.max_epochs, args.out, args.name, args.overrides)
-    print(render_markdown(result["summary"], result["protocol"], 10, len(result["folds"]), result["fit_seconds"]))
+    print(render_markdown(result["summary"], result["protocol"], 10, len(result["folds"]), result["fit_seconds"],
+                          result["folds"]))
     return 0
 
 

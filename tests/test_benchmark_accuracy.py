@@ -34,13 +34,14 @@ def random_ratings(n_users: int, n_movies: int, density: float, seed: int) -> pd
     return pd.DataFrame({"user_idx": users, "movie_idx": movies, "rating": ratings})
 
 
-@pytest.mark.parametrize("algo_name", ["BaselineOnly", "SVD", "KNNWithMeans"])
+@pytest.mark.parametrize("algo_name", ["BaselineOnly", "SVD", "SVDpp", "KNNWithMeans"])
 def test_rank_scores_equal_surprise_estimates(accuracy, algo_name):
     import surprise
 
     ratings = random_ratings(40, 25, 0.4, seed=1)
     options = {"KNNWithMeans": dict(k=5, sim_options={"name": "pearson", "user_based": True}, verbose=False),
-               "SVD": dict(random_state=0), "BaselineOnly": dict(verbose=False)}[algo_name]
+               "SVD": dict(random_state=0), "SVDpp": dict(random_state=0, n_epochs=5),
+               "BaselineOnly": dict(verbose=False)}[algo_name]
     model = accuracy.fit_surprise(getattr(surprise, algo_name)(**options), ratings, n_movies=25)
     from movierec.models.protocol import Profile
 
@@ -64,5 +65,9 @@ def test_quick_run_writes_json_and_markdown(accuracy, tmp_path):
         [row["method"] for row in rows]
     by_method = {row["method"]: row for row in rows}
     assert by_method["implicit ALS"]["rmse"] is None
+    assert by_method["Surprise SVD++ (tuned)"]["rmse"] > 0
+    if importlib.util.find_spec("myfm") is not None:  # the row is skipped without the package
+        fm = by_method["Bayesian FM (myFM, tuned)"]
+        assert fm["rmse"] > 0 and "val RMSE/MAE" in fm["params"] and 0.0 <= fm["ndcg@10"] <= 1.0
     assert all(0.0 <= row["ndcg@10"] <= 1.0 for row in rows)
     assert "| popularity |" in (tmp_path / "accuracy.md").read_text()

@@ -210,3 +210,16 @@ def test_fold_benchmark_kfold_on_a_csv_release(tmp_path, folds_benchmark):
     # EASE^R ranks (lambda chosen on each fold's validation slice) and predicts no ratings
     ease = result["summary"]["ease"]
     assert any(np.isfinite(ease["ndcg@10"]["values"])) and not any(np.isfinite(ease["rmse"]["values"]))
+
+
+def test_fold_benchmark_bayesian_fm_is_tuned_per_fold(tmp_path, folds_benchmark):
+    pytest.importorskip("myfm", reason="myfm is not installed (pip install -e '.[bench]')")
+    write_ml100k(tmp_path / "raw" / "ml-100k")
+    result = folds_benchmark.run("predefined", ["myfm"], ["u1", "u2"], None, tmp_path / "out", None,
+                                 [f"paths.raw={tmp_path / 'raw'}"])
+    rmse = result["summary"]["myfm"]["rmse"]
+    assert all(np.isfinite(rmse["values"])) and len(rmse["values"]) == 2
+    for fold in result["folds"]:  # rank and sweeps chosen on that fold's validation slice
+        assert "val RMSE/MAE" in fold["tuning"]["myfm"]
+    markdown = (tmp_path / "out" / "folds_predefined.md").read_text()
+    assert "| myfm |" in markdown and "- fold u2, myfm: " in markdown
