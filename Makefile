@@ -33,7 +33,11 @@ install-test: $(TEST_STAMP)  ## that and the test tools (pytest, Playwright, ruf
 params: install  ## regenerate params.yaml from conf/ (the one hand-edited config)
 	$(BIN)/python -m pipeline.params
 
-pipeline: params  ## dvc repro: download, filter, reindex, train, evaluate, register (outputs pulled from the DVC remote when it has them)
+# params.yaml when a conf/ file is newer (a fresh clone's is current: no 4 s Python start for nothing)
+params.yaml: $(shell find conf -name '*.yaml' 2>/dev/null) | $(STAMP)
+	$(BIN)/python -m pipeline.params
+
+pipeline: params.yaml  ## dvc repro: download, filter, reindex, train, evaluate, register (outputs pulled from the DVC remote when it has them)
 	@# --pull: a stage whose outputs are only missing takes them from the remote (`make push` put them there);
 	@# a stage the remote cannot serve runs. No remote configured: plain repro.
 	@# register runs on every repro (always_changed): a fresh clone or a deleted mlflow.db gets its version there
