@@ -190,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
             version = alias_version(client, args.name, args.alias)
             print(json.dumps({"name": args.name, "alias": args.alias, "version": version, "store": store}))
             if version is None:
-                return 1  # no champion in this store (e.g. a fresh clone: run `dvc repro --force register`)
+                return 1  # no champion in this store (e.g. a fresh clone: run `dvc repro -s register`)
         elif args.command == "history":
             for move in history(client, args.name, args.alias):
                 print(json.dumps(asdict(move)))
