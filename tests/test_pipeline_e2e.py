@@ -44,6 +44,9 @@ def pipeline_copy(tmp_path_factory, mirror):
     env = {**os.environ, "MOVIEREC_DATA_MIRROR": str(mirror),
            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     env.pop("MLFLOW_TRACKING_URI", None)
+    # commands about the project as a whole (reproduce, champion) find it by MOVIEREC_ROOT, never from the
+    # working directory: without it they would mean the checkout this venv was installed from
+    env["MOVIEREC_ROOT"] = str(work)
     _run(["git", "init", "-q"], work, env)
     _run(["git", "add", "-A"], work, env)
     _run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "copy"], work, env)

@@ -304,16 +304,19 @@ def test_register_is_idempotent_and_leaves_nothing_behind_on_failure(team):
 
     from movierec.registry.register import register_bundle
     from movierec.registry.tracking import use_store
+    from movierec.registry.training_run import find_training_run, folder_sha256
 
     url, work = team["url"], team["work"]
     client = client_for(url)
     experiment = client.get_experiment_by_name("movierec")
     before = {m.model_id for m in client.search_logged_models(experiment_ids=[experiment.experiment_id])}
     files_before = {p for p in team["layout"].artifacts.rglob("*") if p.is_file()}
-    run_id = json.loads((work / "models/embedding/run.json").read_text())["run_id"]   # the experiment's run
     previous = mlflow.get_tracking_uri()
     try:
         use_store(url, "movierec")
+        # the experiment's run: found by the model folder's hash (run.json holds no run id)
+        run_id = find_training_run("movierec", folder_sha256(work / "models/embedding"))
+        assert run_id is not None
         again = register_bundle(work / "models/bundle", run_id, "movierec", "champion", {"rmse": 0.9}, 0.005, 0.01)
         assert again.version == "2" and again.new_version is False and not again.promoted
         with pytest.raises(MlflowException, match="exceeds the maximum length"):

@@ -103,6 +103,10 @@ def test_model_artifacts_are_loaded_without_unpickling():
 
 
 def test_mlflow_ui_is_bound_to_loopback():
+    """`make ui` runs movierec.registry.ui, whose `mlflow ui` command binds 127.0.0.1 only."""
+    from movierec.registry.ui import ui_command
+
     makefile = (REPO_ROOT / "Makefile").read_text()
-    ui = [line for line in makefile.splitlines() if "mlflow ui" in line or "mlflow server" in line]
-    assert ui and all("--host 127.0.0.1" in line for line in ui), ui
+    assert "python -m movierec.registry.ui" in makefile
+    command = ui_command("sqlite:////tmp/x/mlflow.db", 5001)
+    assert command[command.index("--host") + 1] == "127.0.0.1", command
