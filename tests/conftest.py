@@ -44,3 +44,25 @@ def tiny_ratings() -> pd.DataFrame:
     ]
     frame = pd.DataFrame(rows, columns=["user_id", "movie_id", "rating", "timestamp"])
     return frame.astype({"user_id": "int64", "movie_id": "int64", "rating": "float32", "timestamp": "int64"})
+
+
+# tiny synthetic data for tests that run stages in-process (sweeps, reproducible training)
+def tiny_overrides(tmp: Path) -> list[str]:
+    """A 120-user synthetic data set and every path under `tmp`."""
+    return ["data=synthetic", "data.synthetic.n_users=120", "data.synthetic.n_movies=150",
+            "data.synthetic.n_ratings=4000", "data.synthetic.min_user_ratings=10",
+            *(f"paths.{key}={tmp / key}" for key in ("raw", "interim", "processed", "models", "reports"))]
+
+
+@pytest.fixture(scope="module")
+def tiny_processed(tmp_path_factory) -> list[str]:
+    """The download, filter and reindex stages run in-process on tiny synthetic data."""
+    from movierec.config import validate
+    from pipeline import download, filter, reindex
+    from pipeline.stage import compose_params
+
+    overrides = tiny_overrides(tmp_path_factory.mktemp("tiny"))
+    cfg = validate(compose_params(overrides))
+    for stage in (download, filter, reindex):
+        stage.run(cfg)
+    return overrides

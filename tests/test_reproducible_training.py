@@ -21,26 +21,6 @@ from pipeline import PORTABLE_NUMERICS, pin_numerics
 from tests.conftest import REPO_ROOT
 
 
-def tiny_overrides(tmp: Path) -> list[str]:
-    """A 120-user synthetic data set and every path under `tmp`."""
-    return ["data=synthetic", "data.synthetic.n_users=120", "data.synthetic.n_movies=150",
-            "data.synthetic.n_ratings=4000", "data.synthetic.min_user_ratings=10",
-            *(f"paths.{key}={tmp / key}" for key in ("raw", "interim", "processed", "models", "reports"))]
-
-
-@pytest.fixture(scope="module")
-def tiny_processed(tmp_path_factory) -> list[str]:
-    from movierec.config import validate
-    from pipeline import download, filter, reindex
-    from pipeline.stage import compose_params
-
-    overrides = tiny_overrides(tmp_path_factory.mktemp("tiny"))
-    cfg = validate(compose_params(overrides))
-    for stage in (download, filter, reindex):
-        stage.run(cfg)
-    return overrides
-
-
 def clean_env(**extra: str) -> dict[str, str]:
     """This environment without DVC's or MLflow's run context, plus `extra`. (A pinned variable the
     environment sets, e.g. a machine's OPENBLAS_CORETYPE, stays: the stage keeps it too.)"""

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import yaml
@@ -18,27 +17,6 @@ import yaml
 from tests.conftest import REPO_ROOT
 
 pytest.importorskip("hydra_plugins.hydra_optuna_sweeper", reason="pip install hydra-optuna-sweeper")
-
-
-def tiny_overrides(tmp: Path) -> list[str]:
-    """A 120-user synthetic data set and every path under `tmp`."""
-    return ["data=synthetic", "data.synthetic.n_users=120", "data.synthetic.n_movies=150",
-            "data.synthetic.n_ratings=4000", "data.synthetic.min_user_ratings=10",
-            *(f"paths.{key}={tmp / key}" for key in ("raw", "interim", "processed", "models", "reports"))]
-
-
-@pytest.fixture(scope="module")
-def tiny_processed(tmp_path_factory) -> list[str]:
-    """The download, filter and reindex stages run in-process on tiny synthetic data."""
-    from movierec.config import validate
-    from pipeline import download, filter, reindex
-    from pipeline.stage import compose_params
-
-    overrides = tiny_overrides(tmp_path_factory.mktemp("tiny"))
-    cfg = validate(compose_params(overrides))
-    for stage in (download, filter, reindex):
-        stage.run(cfg)
-    return overrides
 
 
 def test_optuna_sweep_over_the_train_stage(tiny_processed, tmp_path):
