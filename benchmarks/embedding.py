@@ -91,7 +91,7 @@ def run(seeds: list[int], overrides: list[str]) -> dict:
 
     u, m, r = (data.train[c].to_numpy() for c in ("user_idx", "movie_idx", "rating"))
     started = time.perf_counter()
-    user_user = UserUserRecommender.fit(u, m, r, data.n_users, data.n_movies, cfg.cf)
+    user_user = UserUserRecommender.fit(u, m, r, data.n_users, data.n_movies, cfg.user_user)
     rows["user_user"].append(scored(user_user, cases, cfg, catalogue) | {"fit_seconds": time.perf_counter() - started})
 
     summary = {method: {key: {"mean": float(np.mean([row[key] for row in runs])),

@@ -83,7 +83,7 @@ def fit(method: str, data: ProcessedData, cfg: Config) -> tuple[object, str]:
     if method == "user_user":
         from movierec.models.user_user.model import UserUserRecommender
 
-        return UserUserRecommender.fit(u, m, r, data.n_users, data.n_movies, cfg.cf), ""
+        return UserUserRecommender.fit(u, m, r, data.n_users, data.n_movies, cfg.user_user), ""
     if method == "embedding":
         from movierec.models.embedding.train_hybrid import train_hybrid
 

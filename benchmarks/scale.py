@@ -95,7 +95,7 @@ def step_train(cfg, args) -> dict:
     result = training.heads[0]
     total = time.perf_counter() - started
     n_train = int((~random_fraction_mask(len(data.train), cfg.trainer.val_fraction, cfg.seed)).sum())
-    with atomic_dir(Path(cfg.paths.models) / "embedding") as tmp:
+    with atomic_dir(Path(cfg.paths.models) / "methods" / "embedding") as tmp:
         training.model.save(tmp)
     epoch = result.median_epoch_seconds
     return {"epochs": len(result.history), "epoch_s": epoch, "train_ratings": n_train, "heads": len(training.heads),

@@ -21,6 +21,7 @@ from movierec.data.dataset import load_processed
 from movierec.evaluation.protocol import MovieStats, heldout_cases, run_cases, score_cases
 from movierec.evaluation.report import protocol_text, write_report
 from movierec.evaluation.summary import headline
+from movierec.methods import trained_dir
 from movierec.models.popularity import PopularityRecommender
 from movierec.models.protocol import Recommender
 from movierec.registry.tracking import experiment_name, resolve_tracking_uri, run_name, use_store
@@ -38,8 +39,7 @@ def evaluate_bundle(bundle: ModelBundle, data, k: int,
     train = data.train
     popularity = PopularityRecommender.fit(train["movie_idx"].to_numpy(), train["rating"].to_numpy(), data.n_movies)
     catalogue = MovieStats.from_movie_table(bundle.movies, len(bundle.vocab.users))
-    methods: dict[str, Recommender] = {"embedding": bundle.embedding, "user_user": bundle.user_user,
-                                       "popularity": popularity}
+    methods: dict[str, Recommender] = {**bundle.methods, "popularity": popularity}
     metrics, recommended = {}, {}
     for name, model in methods.items():
         results = run_cases(model, cases, k)
@@ -60,7 +60,7 @@ def run(cfg: Config) -> dict:
     report = write_report(reports, metrics, cfg.evaluate.k, protocol_text(cfg),
                           bundle.movies["n_ratings"].to_numpy(), recommended, loss)
     use_store(resolve_tracking_uri(cfg.mlflow.tracking_uri, REPO_ROOT), cfg.mlflow.experiment)
-    run_id = training_run_id(Path(cfg.paths.models) / "embedding", cfg.mlflow.experiment, to_flat_dict(cfg),
+    run_id = training_run_id(trained_dir(cfg.paths.models, "embedding"), cfg.mlflow.experiment, to_flat_dict(cfg),
                              run_name(changed_params(cfg), experiment_name()))
     log_evaluation(run_id, metrics, report, reports / "figures")
     for method, values in metrics.items():

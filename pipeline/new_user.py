@@ -1,17 +1,17 @@
 """Stage `new_user`: the cold-start protocol for every method.
 
 10% of users (seeded) are held out of training entirely; each reveals 10 seeded random ratings
-through the method's new-user path (embedding: each head's closed-form fold-in and the
-item-item scores of the revealed ratings; user-user from ratings alone) and is
-evaluated on the rest. Writes reports/new_user.json ({method: metrics}).
+through the method's new-user path (each configured method, refit without them; embedding: each
+head's closed-form fold-in and the item-item scores of the revealed ratings; user-user and item_mean
+from the ratings alone) and is evaluated on the rest; popularity is the baseline.
+Writes reports/new_user.json ({method: metrics}).
 
-The embedding heads train for the epoch counts the `train` stage chose on its validation slice
-(models/embedding/run.json), so this stage runs no selection of its own.
+The embedding heads train for the epoch counts the `train@embedding` stage chose on its validation
+slice (models/methods/embedding/run.json), so this stage runs no selection of its own.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
@@ -22,34 +22,14 @@ from movierec.atomic import atomic_write_json
 from movierec.config import Config
 from movierec.data.dataset import load_processed
 from movierec.evaluation.protocol import MovieStats, evaluate, new_user_split
-from movierec.models.embedding.train_hybrid import train_hybrid
+from movierec.methods import TrainingData, configured_methods, fit_method, trained_dir
+from movierec.methods.embedding import TrainOutputError
 from movierec.models.popularity import PopularityRecommender
 from movierec.models.protocol import Recommender
-from movierec.models.user_user.model import UserUserRecommender
 from pipeline.memory import prepare_training_process
 from pipeline.stage import stage
 
 log = logging.getLogger(__name__)
-
-
-class TrainOutputError(ValueError):
-    """The train stage's run.json is missing or does not fit this configuration."""
-
-
-def chosen_epochs(models_dir: Path, n_heads: int) -> list[int] | None:
-    """Each head's epoch count from the train stage's run.json; None (choose again) without a refit."""
-    path = models_dir / "embedding" / "run.json"
-    try:
-        info = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as error:
-        raise TrainOutputError(f"{path} is missing or unreadable ({error}); run the train stage first") from error
-    best = info.get("head_best_epochs")
-    if not info.get("refit") or best is None:
-        return None
-    if len(best) != n_heads:
-        raise TrainOutputError(f"{path} has epoch counts for {len(best)} heads, model.n_heads is {n_heads}; "
-                               "run the train stage again")
-    return [int(b) + 1 for b in best]  # the refit trained each head for its best epoch + 1 epochs
 
 
 def run(cfg: Config) -> dict:
@@ -58,12 +38,13 @@ def run(cfg: Config) -> dict:
     everything = pd.concat([data.train, data.test], ignore_index=True)
     warm, cases = new_user_split(everything, cfg.evaluate.new_user_fraction, cfg.evaluate.new_user_reveal, cfg.seed)
     u, m, r = (warm[c].to_numpy() for c in ("user_idx", "movie_idx", "rating"))
+    warm_data = TrainingData(warm, data.n_users, data.n_movies)
+    # each method refit on the warm users; `trained`: its folder from train@<method> (the embedding's
+    # epoch counts chosen on validation, so this stage runs no selection of its own)
     methods: dict[str, Recommender] = {
-        "embedding": train_hybrid(warm, None, data.n_users, data.n_movies, cfg.model, cfg.trainer, cfg.seed,
-                                  epochs=chosen_epochs(Path(cfg.paths.models), cfg.model.n_heads)).model,
-        "user_user": UserUserRecommender.fit(u, m, r, data.n_users, data.n_movies, cfg.cf),
-        "popularity": PopularityRecommender.fit(m, r, data.n_movies),
-    }
+        name: fit_method(name, warm_data, cfg, trained=trained_dir(cfg.paths.models, name))
+        for name in configured_methods(cfg)}
+    methods["popularity"] = PopularityRecommender.fit(m, r, data.n_movies)
     # beyond-accuracy figures count popularity in the data the methods were trained on (warm users)
     catalogue = MovieStats(np.bincount(m, minlength=data.n_movies), [frozenset(g) for g in data.movies["genres"]],
                           int(np.unique(u).size))

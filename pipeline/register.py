@@ -15,6 +15,7 @@ from pathlib import Path
 
 from movierec.atomic import atomic_write_json
 from movierec.config import Config, to_flat_dict
+from movierec.methods import trained_dir
 from movierec.registry.lineage import lineage_tags
 from movierec.registry.promotion import Context, split_key
 from movierec.registry.register import register_bundle
@@ -31,7 +32,7 @@ def run(cfg: Config) -> dict:
     metrics = json.loads((reports / "metrics.json").read_text())
     uri = resolve_tracking_uri(cfg.mlflow.tracking_uri, REPO_ROOT)
     use_store(uri, cfg.mlflow.experiment)
-    run_id = training_run_id(models / "embedding", cfg.mlflow.experiment, to_flat_dict(cfg),
+    run_id = training_run_id(trained_dir(models, "embedding"), cfg.mlflow.experiment, to_flat_dict(cfg),
                              run_name(changed_params(cfg), experiment_name()))
     if not has_evaluation(run_id):
         # evaluate did not run for this run: its outputs were current already (a fresh clone reproduces

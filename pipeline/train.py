@@ -9,7 +9,7 @@ objective the entry point returns to a Hydra sweeper (`hydra/sweeper=optuna`).
 
 Validation (a seeded slice of train) picks head 0's epoch count; with `trainer.refit` every head is
 then trained on all of train for that many epochs. Test loss is logged, never used.
-Writes models/embedding/ (HybridRecommender files + run.json: the epoch counts; no run id, see
+Writes models/methods/embedding/ (HybridRecommender files + run.json: the epoch counts; no run id, see
 movierec.registry.training_run), reports/loss.csv and reports/loss.png.
 """
 
@@ -26,6 +26,7 @@ from movierec.atomic import atomic_dir, atomic_write_json
 from movierec.config import Config, to_flat_dict
 from movierec.data.dataset import load_processed
 from movierec.evaluation.loss_curve import write_loss_csv, write_loss_png
+from movierec.methods import trained_dir
 from movierec.models.embedding.train_hybrid import train_hybrid
 from movierec.registry.tracking import (
     EpochLogger,
@@ -85,14 +86,14 @@ def run(cfg: Config) -> dict:
                             "best_val_loss": best_val_loss})
         # no run id in the folder: DVC tracks it, and it must come out the same bits on every machine;
         # evaluate and register find this run by the folder's hash (movierec.registry.training_run)
-        with atomic_dir(models_dir / "embedding") as tmp:
+        with atomic_dir(trained_dir(models_dir, "embedding")) as tmp:
             training.model.save(tmp)
             atomic_write_json(tmp / "run.json",
                               {"best_epoch": result.best_epoch, "epochs": len(result.history),
                                "refit": cfg.trainer.refit, "head_seeds": training.head_seeds,
                                # with a refit head i trained head_best_epochs[i] + 1 epochs; new_user as long
                                "head_best_epochs": [head.best_epoch for head in training.heads]})
-        mlflow.set_tag(MODEL_HASH_TAG, folder_sha256(models_dir / "embedding"))
+        mlflow.set_tag(MODEL_HASH_TAG, folder_sha256(trained_dir(models_dir, "embedding")))
     write_loss_csv(reports_dir / "loss.csv", result.history)
     write_loss_png(reports_dir / "loss.png", result.history)
     log.info("train: run %s, best epoch %d of %d (val loss %.4f), median epoch %.2fs", run_id,

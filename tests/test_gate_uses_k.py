@@ -83,8 +83,8 @@ def test_the_register_stage_uses_evaluate_k(tmp_path, monkeypatch):
     cfg = validate(compose(ROOT / "conf", ["evaluate.k=20", f"paths.models={tmp_path / 'models'}",
                                            f"paths.reports={tmp_path / 'reports'}",
                                            f"mlflow.tracking_uri=sqlite:///{tmp_path / 'mlflow.db'}"]))
-    (tmp_path / "models" / "embedding").mkdir(parents=True)
-    (tmp_path / "models" / "embedding" / "run.json").write_text(json.dumps({"run_id": "r1"}))
+    (tmp_path / "models" / "methods" / "embedding").mkdir(parents=True)
+    (tmp_path / "models" / "methods" / "embedding" / "run.json").write_text(json.dumps({"run_id": "r1"}))
     (tmp_path / "reports").mkdir()
     (tmp_path / "reports" / "metrics.json").write_text(json.dumps({"embedding": AT_20}))
     seen = {}

@@ -38,7 +38,7 @@ def train(out: Path, overrides: list[str], cwd: Path, **extra: str) -> Path:
     env = clean_env(MLFLOW_TRACKING_URI=f"sqlite:///{out / 'mlflow.db'}", **extra)
     result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout + result.stderr
-    return out / "models" / "embedding"
+    return out / "models" / "methods" / "embedding"
 
 
 def the_run(store: Path):

@@ -40,7 +40,7 @@ def test_optuna_sweep_over_the_train_stage(tiny_processed, tmp_path):
 
     # two jobs, each its own folder of outputs; one per-epoch progress line each (max_epochs=1)
     assert sorted(p.name for p in sweep_dir.iterdir() if p.is_dir()) == ["0", "1"]
-    assert all((sweep_dir / job / "models" / "embedding" / "hybrid.json").is_file() for job in ("0", "1"))
+    assert all((sweep_dir / job / "models" / "methods" / "embedding" / "hybrid.json").is_file() for job in ("0", "1"))
     assert out.count("epoch 1/1  train ") == 2, out
 
     # each job's return value is its run's best_val_loss, and the best of them is the sweep's optimum

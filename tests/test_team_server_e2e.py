@@ -315,7 +315,7 @@ def test_register_is_idempotent_and_leaves_nothing_behind_on_failure(team):
     try:
         use_store(url, "movierec")
         # the experiment's run: found by the model folder's hash (run.json holds no run id)
-        run_id = find_training_run("movierec", folder_sha256(work / "models/embedding"))
+        run_id = find_training_run("movierec", folder_sha256(work / "models/methods/embedding"))
         assert run_id is not None
         again = register_bundle(work / "models/bundle", run_id, "movierec", "champion", {"rmse": 0.9}, 0.005, 0.01)
         assert again.version == "2" and again.new_version is False and not again.promoted

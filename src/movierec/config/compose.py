@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -84,12 +85,33 @@ def compose(conf_dir: str | Path, overrides: list[str] | None = None) -> dict:
     return OmegaConf.to_container(cfg)  # type: ignore[return-value]
 
 
+SCHEMA_KEYS = frozenset(f.name for f in dataclasses.fields(Config))
+
+
+def lift_method_sections(raw: DictConfig | dict) -> dict:
+    """`raw` with the sections of methods the schema does not declare moved under `sections`.
+
+    A method added later brings its own conf/ section (e.g. `item_mean.*`) and config class; the
+    schema keeps it as a plain mapping and :func:`movierec.methods.method_config` validates it.
+    A top-level key that is neither in the schema nor a listed method's section is still refused.
+    """
+    plain = OmegaConf.to_container(raw) if isinstance(raw, DictConfig) else dict(raw)
+    assert isinstance(plain, dict)
+    methods = plain.get("methods") or {}
+    if not isinstance(methods, dict):
+        raise ConfigError(f"config key 'methods' must map method names to config sections, got {methods!r}")
+    extra = {section for section in methods.values() if section not in SCHEMA_KEYS and section in plain}
+    if extra:
+        plain["sections"] = {**(plain.get("sections") or {}), **{s: plain.pop(s) for s in sorted(extra)}}
+    return plain
+
+
 def validate(raw: DictConfig | dict) -> Config:
     """Merge a composed config into the schema: unknown keys, wrong types and bad ranges fail
     (:class:`ConfigError`, one line naming the key, the value and what is expected)."""
     schema = OmegaConf.structured(Config)
     try:
-        merged = OmegaConf.merge(schema, raw)
+        merged = OmegaConf.merge(schema, lift_method_sections(raw))
         cfg = OmegaConf.to_object(merged)
     except OmegaConfBaseException as exc:  # one line: key, value, expected type (:class:`ConfigError`)
         raise schema_error(exc, Config) from None
@@ -110,5 +132,8 @@ def to_flat_dict(cfg: Config) -> dict[str, Any]:
         else:
             flat[prefix] = node
 
+    assert isinstance(container, dict)
+    sections = container.pop("sections", None) or {}
     walk("", container)
+    walk("", sections)  # a later method's section under its own name, as in params.yaml
     return flat

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Optional
+from typing import Any, Optional
 
 from omegaconf import MISSING
 
@@ -31,6 +31,7 @@ class SplitStrategy(str, Enum):
     predefined = "predefined"  # ml-100k's own <fold>.base / <fold>.test files, read as published
 
 
+DEFAULT_METHODS = {"embedding": "model", "user_user": "user_user"}
 PREDEFINED_FOLDS = ("u1", "u2", "u3", "u4", "u5", "ua", "ub")
 # the MovieLens rating scale: what readers accept and where predictions are clipped
 RATING_MIN, RATING_MAX = 0.5, 5.0
@@ -171,12 +172,16 @@ class PathsConfig:
 @dataclass
 class Config:
     seed: int = 42
+    # method name -> its config section (conf/config.yaml `methods`); a section not declared below
+    # (a method added later) is kept in `sections` and validated by the method's own config class
+    methods: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_METHODS))
+    sections: dict[str, Any] = field(default_factory=dict)
     data: DataConfig = field(default_factory=DataConfig)
     filter: FilterConfig = field(default_factory=FilterConfig)
     split: SplitConfig = field(default_factory=SplitConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
-    cf: UserUserConfig = field(default_factory=UserUserConfig)  # keys cf.*, validated by the class
+    user_user: UserUserConfig = field(default_factory=UserUserConfig)  # keys user_user.*, validated by the class
     evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
     mlflow: MlflowConfig = field(default_factory=MlflowConfig)
     serve: ServeConfig = field(default_factory=ServeConfig)

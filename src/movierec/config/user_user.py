@@ -1,4 +1,4 @@
-"""User-user hyper-parameters (Hydra keys ``cf.*``), validated by the class itself."""
+"""User-user hyper-parameters (Hydra keys ``user_user.*``), validated by the class itself."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ EARLIER_RANKING = {"rank_activity_power": 0.0, "rank_popularity_power": 0.0, "ra
 
 @dataclass
 class UserUserConfig:
-    """Hyper-parameters (Hydra keys ``cf.*``); defaults chosen on validation, see benchmarks/.
+    """Hyper-parameters (Hydra keys ``user_user.*``); defaults chosen on validation, see benchmarks/.
 
     Rating path: ``n_neighbours``, ``min_co_rated``, ``shrinkage``, ``min_similarity`` (neighbours
     with |shrunk similarity| ≤ this are ignored), ``damping``. Bias baseline: ``bias_reg_user``,

@@ -24,6 +24,17 @@ LIKED_RATING = 4.0        # a rating at least this high counts as "liked"
 MIN_PERSONAL_RATINGS = 3  # fewer ratings than this: the embedding reason is the popular fallback
 MAX_NAMED = 2             # liked movies named per reason
 
+EMBEDDING_REASONS = {
+    "similar_to_liked": "the user's liked movies nearest to it in embedding space (`movie_ids`)",
+    "taste_profile": "none of the liked movies is near it; it fits the ratings as a whole",
+    "popular_fallback": "fewer than 3 ratings, so no personal reason yet",
+}
+USER_USER_REASONS = {
+    "similar_users": "`n_users` similar users rated it, `mean_rating` on average",
+    "no_similar_user_rated": "similar users exist, but none rated it",
+    "popular": "no similar users at all, so the ranking is by popularity",
+}
+
 
 def popular_fallback() -> dict:
     return {"code": "popular_fallback", "text": "popular with everyone; rate a few more movies for personal picks"}

@@ -1,23 +1,23 @@
 """The model bundle: everything the service needs, in one folder, loadable without unpickling.
 
-    manifest.json     format version, sizes, the user-user config
-    embedding/        the embedding method (HybridRecommender): head{i}.pt (EmbeddingNet weights +
-                      plain hparams, torch.load weights_only=True), item-item weights (.npy, loaded
-                      memory-mapped) and hybrid.json (blend weights)
-    user_user.npz     user-user biases (plain arrays)
-    ratings.npz       train ratings as CSR (known users' profiles; user-user neighbours)
+    manifest.json     format version, the methods (in configured order), sizes
+    <method>/         one folder per method, written by its own ``save`` (movierec.methods)
+    ratings.npz       train ratings as CSR (known users' profiles)
     vocabulary.json   MovieLens ids <-> indices
     movies.parquet    movie table (title, genres, year, n_ratings)
 
-:class:`ModelBundle` turns external ids into profiles and answers both methods through the one
+:class:`ModelBundle` turns external ids into profiles and answers every method through the one
 ranking path (:func:`movierec.models.protocol.recommend`), filtered before the top-k cut
-(:mod:`movierec.serving.movie_filter`) and explained (:mod:`movierec.serving.explanations`).
+(:mod:`movierec.serving.movie_filter`) and explained by the method itself.
+
+Format 3 (before methods had one folder each: embedding/, user_user.npz, the user-user config in the
+manifest) still loads, as its two methods; any other format is refused naming it and what to do.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -26,17 +26,19 @@ import scipy.sparse as sp
 
 from movierec.config import RATING_MAX, RATING_MIN, UserUserConfig
 from movierec.data.vocabulary import Vocabularies
+from movierec.methods import Method, method_class
+from movierec.methods.embedding import EmbeddingMethod
+from movierec.methods.user_user import UserUserMethod
 from movierec.models.embedding.hybrid import HybridRecommender
 from movierec.models.popularity import PopularityRecommender
-from movierec.models.protocol import Profile, Ranked, Recommender, recommend
+from movierec.models.protocol import Profile, Ranked, recommend
 from movierec.models.user_user.model import UserUserRecommender
-from movierec.serving.explanations import EmbeddingExplainer, because_user_user
 from movierec.serving.movie_filter import MovieAttributes, MovieFilter
 
 # 2: embedding hparams carry l2/implicit_weight for the fold-in; 3: the embedding method is a
-# HybridRecommender (rating heads + item-item ranking) in embedding/
-FORMAT_VERSION = 3
-METHODS = ("embedding", "user_user")
+# HybridRecommender (rating heads + item-item ranking) in embedding/; 4: one folder per method, listed
+FORMAT_VERSION = 4
+LEGACY_FORMAT = 3  # still loaded: embedding/ + user_user.npz
 _RATINGS_KEYS = ("indptr", "indices", "data", "shape")
 
 
@@ -44,66 +46,102 @@ class UnknownUser(KeyError):
     """A user id the model was not trained on."""
 
 
+class UnknownMethodRequest(ValueError):
+    """A method this bundle does not hold."""
+
+
+class BundleFormatError(ValueError):
+    """A bundle written in a format this code cannot read."""
+
+
+def save_ratings(path: Path, ratings: sp.csr_matrix) -> None:
+    np.savez(path, indptr=ratings.indptr, indices=ratings.indices, data=ratings.data,
+             shape=np.array(ratings.shape, np.int64))
+
+
+def load_ratings(path: Path) -> tuple[sp.csr_matrix, dict[str, np.ndarray]]:
+    with np.load(path, allow_pickle=False) as r:
+        arrays = {k: r[k] for k in r.files}
+    shape = tuple(int(v) for v in arrays["shape"])
+    return sp.csr_matrix((arrays["data"], arrays["indices"], arrays["indptr"]), shape=shape), arrays
+
+
 @dataclass
 class ModelBundle:
     vocab: Vocabularies
     movies: pd.DataFrame
     ratings: sp.csr_matrix
-    embedding: HybridRecommender
-    user_user: UserUserRecommender
+    methods: dict[str, Method]
 
     def __post_init__(self) -> None:
+        if not self.methods:
+            raise ValueError("a model bundle needs at least one method")
         self.popularity = PopularityRecommender(self.movies["n_ratings"].to_numpy(), np.zeros(len(self.movies)))
         self.attributes = MovieAttributes(self.movies)
-        self.explainer = EmbeddingExplainer.build(self.embedding.movie_vectors(), self.movies["movie_id"],
-                                                  self.movies["title"])
 
     # -- building and persistence -----------------------------------------------------------
 
     @classmethod
-    def build(cls, vocab: Vocabularies, movies: pd.DataFrame, embedding: HybridRecommender,
-              user_user: UserUserRecommender) -> ModelBundle:
-        # the known users' profiles read the user-user model's own CSR (one copy in memory, not two)
-        return cls(vocab, movies.reset_index(drop=True), user_user.ratings, embedding, user_user)
+    def build(cls, vocab: Vocabularies, movies: pd.DataFrame, ratings: sp.csr_matrix,
+              methods: dict[str, Method]) -> ModelBundle:
+        return cls(vocab, movies.reset_index(drop=True), sp.csr_matrix(ratings), dict(methods))
+
+    @classmethod
+    def from_models(cls, vocab: Vocabularies, movies: pd.DataFrame, embedding: HybridRecommender,
+                    user_user: UserUserRecommender) -> ModelBundle:
+        """The two original methods from their models (the known users' profiles: user-user's CSR)."""
+        return cls(vocab, movies.reset_index(drop=True), user_user.ratings,
+                   {"embedding": EmbeddingMethod(embedding), "user_user": UserUserMethod(user_user)})
+
+    @property
+    def method_names(self) -> list[str]:
+        return list(self.methods)
 
     def save(self, folder: str | Path) -> None:
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        arrays = self.user_user.to_arrays()
-        # numpy's stubs do not type **arrays for savez
-        np.savez(folder / "ratings.npz", **{k: arrays[k] for k in _RATINGS_KEYS})  # type: ignore[arg-type]
-        user_user = {k: v for k, v in arrays.items() if k not in _RATINGS_KEYS}
-        np.savez(folder / "user_user.npz", **user_user)  # type: ignore[arg-type]
-        self.embedding.save(folder / "embedding")
+        save_ratings(folder / "ratings.npz", self.ratings)
+        for name, method in self.methods.items():
+            method.save(folder / name)
         self.vocab.save(folder / "vocabulary.json")
         self.movies.to_parquet(folder / "movies.parquet", index=False)
-        manifest = {"format_version": FORMAT_VERSION, "n_users": len(self.vocab.users),
-                    "n_movies": len(self.vocab.movies), "user_user_config": asdict(self.user_user.config)}
+        manifest = {"format_version": FORMAT_VERSION, "methods": list(self.methods),
+                    "n_users": len(self.vocab.users), "n_movies": len(self.vocab.movies)}
         (folder / "manifest.json").write_text(json.dumps(manifest, indent=2))
 
     @classmethod
     def load(cls, folder: str | Path) -> ModelBundle:
         folder = Path(folder)
         manifest = json.loads((folder / "manifest.json").read_text())
-        if manifest.get("format_version") != FORMAT_VERSION:
-            raise ValueError(f"bundle {folder} has format {manifest.get('format_version')}, expected {FORMAT_VERSION}")
-        with np.load(folder / "ratings.npz", allow_pickle=False) as r, \
-                np.load(folder / "user_user.npz", allow_pickle=False) as u:
-            arrays = {**{k: r[k] for k in r.files}, **{k: u[k] for k in u.files}}
-        user_user = UserUserRecommender.from_arrays(arrays, UserUserConfig.from_saved(manifest["user_user_config"]))
+        version = manifest.get("format_version")
+        if version not in (FORMAT_VERSION, LEGACY_FORMAT):
+            raise BundleFormatError(
+                f"bundle {folder} has format version {version}; this code reads versions {LEGACY_FORMAT} and "
+                f"{FORMAT_VERSION}: rebuild it with this code (`dvc repro`, or `make run`) and register it again")
+        ratings, arrays = load_ratings(folder / "ratings.npz")
+        if version == LEGACY_FORMAT:
+            methods = cls._legacy_methods(folder, manifest, arrays)
+        else:
+            methods = {name: method_class(name).load(folder / name) for name in manifest["methods"]}
         movies = pd.read_parquet(folder / "movies.parquet")
         movies["genres"] = [list(g) for g in movies["genres"]]
-        return cls.build(Vocabularies.load(folder / "vocabulary.json"), movies,
-                         HybridRecommender.load(folder / "embedding"), user_user)
+        return cls.build(Vocabularies.load(folder / "vocabulary.json"), movies, ratings, methods)
+
+    @staticmethod
+    def _legacy_methods(folder: Path, manifest: dict, arrays: dict[str, np.ndarray]) -> dict[str, Method]:
+        with np.load(folder / "user_user.npz", allow_pickle=False) as u:
+            arrays = {**arrays, **{k: u[k] for k in u.files}}
+        user_user = UserUserRecommender.from_arrays(arrays, UserUserConfig.from_saved(manifest["user_user_config"]))
+        return {"embedding": EmbeddingMethod(HybridRecommender.load(folder / "embedding")),
+                "user_user": UserUserMethod(user_user)}
 
     # -- ids -> profiles ---------------------------------------------------------------------
 
-    def method(self, name: str) -> Recommender:
-        if name == "embedding":
-            return self.embedding
-        if name == "user_user":
-            return self.user_user
-        raise ValueError(f"unknown method {name!r}; choose one of {list(METHODS)}")
+    def method(self, name: str) -> Method:
+        try:
+            return self.methods[name]
+        except KeyError:
+            raise UnknownMethodRequest(f"method: this model holds {self.method_names}, not {name!r}") from None
 
     def profile_for_user(self, user_id: int) -> Profile:
         """A known user's profile: their train ratings."""
@@ -139,12 +177,8 @@ class ModelBundle:
         return recommend(self.method(method), profile, k, mask)
 
     def explain(self, method: str, profile: Profile, movie_idx) -> list[dict]:
-        """One `{"code", "text", ...}` reason per movie (see :mod:`movierec.serving.explanations`)."""
-        if method == "embedding":
-            return self.explainer.explain(profile, movie_idx)
-        if method == "user_user":
-            return because_user_user(self.user_user, profile, movie_idx)
-        raise ValueError(f"unknown method {method!r}; choose one of {list(METHODS)}")
+        """One `{"code", "text", ...}` reason per movie, from the method itself."""
+        return self.method(method).explain(profile, np.asarray(movie_idx, np.int64), self.movies)
 
     def predict(self, method: str, profile: Profile, movie_ids) -> tuple[np.ndarray, list[int]]:
         """Predicted ratings (clipped to [0.5, 5]) for known movie ids; unknown ids are returned."""
