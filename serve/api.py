@@ -15,8 +15,8 @@ from flask import Blueprint, current_app, jsonify, request
 from werkzeug.exceptions import Forbidden, NotFound, ServiceUnavailable
 
 from serve.model_store import LoadedModel, ModelStore
-from serve.openapi import path, query
-from serve.schemas import FILTERS, LIMIT_10, LIMIT_20, USER_ID, K, spec
+from serve.openapi import path, query, with_methods
+from serve.schemas import FILTERS, LIMIT_10, LIMIT_20, METHOD, USER_ID, K, spec
 from serve.validation import InvalidRequest
 
 ADMIN_TOKEN_ENV = "MOVIEREC_ADMIN_TOKEN"
@@ -28,6 +28,9 @@ route = spec.route
 
 USER_ID_QUERY = query("user_id", USER_ID, "A MovieLens userId the model was trained on", required=True)
 K_QUERY = query("k", K, "How many recommendations (1-100)")
+# the path's own method unless `method` names another of the served model's (`GET /methods`)
+DEFAULT_METHOD = {"/recommend": "embedding", "/recommend-simple": "user_user"}
+METHOD_QUERY = query("method", METHOD, "Which method ranks (`GET /methods`); default: the path's own")
 FILTER_QUERIES = tuple(query(name, schema, str(schema["description"])) for name, schema in FILTERS.items())
 FILTERED = ("Filters (`genres`, `exclude_genres`, `year_min`, `year_max`, `min_ratings`) apply before the "
             "top-k cut: the answer holds exactly `k` movies when `n_candidates` >= `k`, else all of them and "
@@ -80,10 +83,22 @@ def _note(n_candidates: int, k: int, movie_filter) -> str | None:
     return f"only {n_candidates} {movies} {verb} the filters"
 
 
+def _check_method(model: LoadedModel, method: str) -> str:
+    """`method` if the served model holds it, else 400 naming the ones it holds."""
+    from movierec.serving.model_bundle import UnknownMethodRequest
+
+    try:
+        model.bundle.method(method)
+    except UnknownMethodRequest as exc:
+        raise InvalidRequest(str(exc)) from None
+    return method
+
+
 def _recommendations(model: LoadedModel, method: str, profile, k: int, values: dict) -> dict:
     """`recommendations`, `n_candidates` and, when fewer than `k` movies qualify, a `note`."""
     from movierec.serving.movie_filter import UnknownGenre
 
+    _check_method(model, method)
     movie_filter = _movie_filter(values)
     try:
         ranked = model.bundle.recommend(method, profile, k, movie_filter=movie_filter)
@@ -115,6 +130,7 @@ def _known_user_response(method: str, user_id: int, k: int, filters: dict):
 
 def _new_user_response(method: str, body: dict):
     model = _model()
+    method = body.get("method") or method
     profile, ignored = _new_profile(model, body["ratings"])
     return jsonify(method=method, model_version=model.version, ignored_movie_ids=ignored,
                    **_recommendations(model, method, profile, body["k"], body))
@@ -122,34 +138,53 @@ def _new_user_response(method: str, body: dict):
 
 # -- recommendations -----------------------------------------------------------------------------
 
-@route(api, "/recommend", "GET", summary="Embedding recommendations for a known user", tags=("recommend",),
-       parameters=(USER_ID_QUERY, K_QUERY, *FILTER_QUERIES), response="RecommendResponse",
-       errors=RECOMMEND_ERRORS,
-       description="Top-k by the embedding model's ranking score; never a movie the user already rated. "
-                   + FILTERED)
-def recommend_known(user_id: int, k: int, **filters):
-    return _known_user_response("embedding", user_id, k, filters)
+BLEND = ("By default the embedding blend: a z-scored blend of an item-item model of co-rated movies and "
+         "the choice and rating heads of learned taste vectors (`GET /methods`); `method` picks another. ")
+SIMPLE = "By default user-user Pearson CF, ranked by neighbour support; `method` picks another. "
 
 
-@route(api, "/recommend", "POST", summary="Embedding recommendations for a new user (fold-in)",
-       tags=("recommend",), body="RecommendRequest", response="RecommendResponse", errors=NEW_USER_ERRORS,
-       description=FILTERED)
+@route(api, "/recommend", "GET", summary="Recommendations for a known user (default: the embedding blend)",
+       tags=("recommend",), parameters=(USER_ID_QUERY, K_QUERY, METHOD_QUERY, *FILTER_QUERIES),
+       response="RecommendResponse", errors=RECOMMEND_ERRORS,
+       description=BLEND + "Never a movie the user already rated. " + FILTERED)
+def recommend_known(user_id: int, k: int, method: str | None = None, **filters):
+    return _known_user_response(method or DEFAULT_METHOD["/recommend"], user_id, k, filters)
+
+
+@route(api, "/recommend", "POST", summary="Recommendations for a new user from their ratings (default: the "
+       "embedding blend, folded in)", tags=("recommend",), body="RecommendRequest", response="RecommendResponse",
+       errors=NEW_USER_ERRORS, description=BLEND + FILTERED)
 def recommend_new(body: dict):
-    return _new_user_response("embedding", body)
+    return _new_user_response(DEFAULT_METHOD["/recommend"], body)
 
 
-@route(api, "/recommend-simple", "GET", summary="User-user Pearson recommendations for a known user",
-       tags=("recommend",), parameters=(USER_ID_QUERY, K_QUERY, *FILTER_QUERIES), response="RecommendResponse",
-       errors=RECOMMEND_ERRORS, description="Top-k by neighbour support. " + FILTERED)
-def recommend_simple_known(user_id: int, k: int, **filters):
-    return _known_user_response("user_user", user_id, k, filters)
+@route(api, "/recommend-simple", "GET", summary="Recommendations for a known user (default: user-user "
+       "Pearson)", tags=("recommend",), parameters=(USER_ID_QUERY, K_QUERY, METHOD_QUERY, *FILTER_QUERIES),
+       response="RecommendResponse", errors=RECOMMEND_ERRORS, description=SIMPLE + FILTERED)
+def recommend_simple_known(user_id: int, k: int, method: str | None = None, **filters):
+    return _known_user_response(method or DEFAULT_METHOD["/recommend-simple"], user_id, k, filters)
 
 
-@route(api, "/recommend-simple", "POST", summary="User-user Pearson recommendations for a new user",
-       tags=("recommend",), body="RecommendRequest", response="RecommendResponse", errors=NEW_USER_ERRORS,
-       description=FILTERED)
+@route(api, "/recommend-simple", "POST", summary="Recommendations for a new user from their ratings "
+       "(default: user-user Pearson)", tags=("recommend",), body="RecommendRequest", response="RecommendResponse",
+       errors=NEW_USER_ERRORS, description=SIMPLE + FILTERED)
 def recommend_simple_new(body: dict):
-    return _new_user_response("user_user", body)
+    return _new_user_response(DEFAULT_METHOD["/recommend-simple"], body)
+
+
+@route(api, "/methods", "GET", summary="The served model's methods: names, labels, what they are, reason codes",
+       tags=("recommend",), response="MethodsResponse", errors=("503",))
+def list_methods():
+    model = _model()
+    paths = {method: path for path, method in DEFAULT_METHOD.items()}
+    methods = []
+    for name, method in model.bundle.methods.items():
+        item = {"name": name, "label": method.label, "description": method.description,
+                "reasons": dict(method.reasons)}
+        if name in paths:
+            item["path"] = paths[name]
+        methods.append(item)
+    return jsonify(model_version=model.version, methods=methods)
 
 
 @route(api, "/predict", "POST", summary="Predicted ratings of given movies for a known user",
@@ -159,7 +194,7 @@ def predict(body: dict):
     model = _model()
     profile = _known_profile(model, body["user_id"])
     movie_ids = np.asarray(body["movie_ids"], dtype=np.int64)
-    predicted, ignored = model.bundle.predict(body["method"], profile, movie_ids)
+    predicted, ignored = model.bundle.predict(_check_method(model, body["method"]), profile, movie_ids)
     idx = model.bundle.vocab.movies.lookup(movie_ids)
     known = idx >= 0
     predictions = [{"movie_id": int(mid), "title": model.catalogue.row(i)["title"],
@@ -252,4 +287,10 @@ def admin_reload():
 @route(api, "/openapi.json", "GET", summary="This API as OpenAPI 3.1", tags=("operations",),
        response="OpenApiDocument", errors=())
 def openapi_document():
-    return jsonify(spec.document())
+    """The spec, with the served model's method names and reason codes as enums (none while no model is loaded)."""
+    current = store().current
+    if current is None:
+        return jsonify(spec.document())
+    methods = current.bundle.methods
+    codes = sorted({code for method in methods.values() for code in method.reasons})
+    return jsonify(with_methods(spec.document(), list(methods), codes))

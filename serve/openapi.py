@@ -7,6 +7,7 @@ cannot drift from the routes: there is no second copy of either.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from functools import wraps
@@ -15,6 +16,12 @@ from typing import Any
 from flask import Blueprint, request
 
 from serve.validation import parse_json_body, parse_parameters
+
+# Schemas marked with these keys get the served model's method names / reason codes as `enum` in the
+# document /openapi.json answers with (:func:`with_methods`); the static document leaves them open, so
+# that a new method changes neither web/openapi.json nor the page's generated types.
+METHODS_MARK = "x-movierec-methods"
+REASONS_MARK = "x-movierec-reason-codes"
 
 ERROR_TEXT = {
     "400": "Malformed or invalid request; the message names the field",
@@ -110,3 +117,39 @@ class ApiSpec:
     def document(self) -> dict:
         return {"openapi": "3.1.0", "info": self.info, "paths": self.paths,
                 "components": {"schemas": self.schemas}}
+
+
+def _walk(node: Any, visit: Callable[[dict], None]) -> None:
+    if isinstance(node, dict):
+        visit(node)
+        for value in node.values():
+            _walk(value, visit)
+    elif isinstance(node, list):
+        for value in node:
+            _walk(value, visit)
+
+
+def with_methods(document: dict, methods: list[str], reason_codes: list[str]) -> dict:
+    """A copy of `document` whose method and reason-code schemas list these values as `enum`."""
+    doc = json.loads(json.dumps(document))
+
+    def visit(node: dict) -> None:
+        if node.get(METHODS_MARK):
+            node["enum"] = list(methods)
+        if node.get(REASONS_MARK):
+            node["enum"] = list(reason_codes)
+
+    _walk(doc, visit)
+    return doc
+
+
+def without_methods(document: dict) -> dict:
+    """The static document back from :func:`with_methods`' result (what web/openapi.json holds)."""
+    doc = json.loads(json.dumps(document))
+
+    def visit(node: dict) -> None:
+        if node.get(METHODS_MARK) or node.get(REASONS_MARK):
+            node.pop("enum", None)
+
+    _walk(doc, visit)
+    return doc

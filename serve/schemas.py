@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from serve.openapi import ApiSpec
+from serve.openapi import METHODS_MARK, REASONS_MARK, ApiSpec
 
 MAX_RATINGS = 1000
 MAX_K = 100
@@ -10,9 +10,10 @@ MAX_K = 100
 spec = ApiSpec(
     title="movierec",
     version="1",
-    description="MovieLens recommendations from the registered champion model: embedding CF "
-                "(`/recommend`) and user-user Pearson CF (`/recommend-simple`), for known users "
-                "(GET, by MovieLens userId) or new users (POST, from their ratings). "
+    description="MovieLens recommendations from the registered champion model, by any of its methods "
+                "(`GET /methods` lists them with labels): `/recommend` answers with the embedding blend "
+                "and `/recommend-simple` with user-user Pearson CF unless `method` names another, for "
+                "known users (GET, by MovieLens userId) or new users (POST, from their ratings). "
                 "Every error is `{\"error\": ...}`.",
 )
 
@@ -22,7 +23,10 @@ MOVIE_ID = {**ID, "description": "MovieLens movieId"}
 K = {"type": "integer", "minimum": 1, "maximum": MAX_K, "default": 10}
 LIMIT_10 = {"type": "integer", "minimum": 1, "maximum": 100, "default": 10}
 LIMIT_20 = {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}
-METHOD = {"type": "string", "enum": ["embedding", "user_user"], "default": "embedding"}
+# The method names and reason codes are the served model's (movierec.methods): /openapi.json lists them as
+# `enum` at runtime (serve.openapi.with_methods); the committed web/openapi.json leaves them open.
+METHOD = {"type": "string", "minLength": 1, "maxLength": 64, METHODS_MARK: True,
+          "description": "A method of the served model (`GET /methods`)"}
 RATING_VALUE = {"type": "number", "minimum": 0.5, "maximum": 5.0, "multipleOf": 0.5}
 RATINGS = {
     "type": "array", "maxItems": MAX_RATINGS,
@@ -51,35 +55,29 @@ FILTERS = {
     "min_ratings": {"type": "integer", "minimum": 0, "maximum": 2**31 - 1,
                     "description": "Only movies with at least this many ratings in the training data"},
 }
-BECAUSE_CODES = {
-    "similar_to_liked": "embedding: the user's liked movies nearest to it in embedding space (`movie_ids`)",
-    "taste_profile": "embedding: none of the liked movies is near it; it fits the ratings as a whole",
-    "popular_fallback": "embedding: fewer than 3 ratings, so no personal reason yet",
-    "similar_users": "user-user: `n_users` similar users rated it, `mean_rating` on average",
-    "no_similar_user_rated": "user-user: similar users exist, but none rated it",
-    "popular": "user-user: no similar users at all, so the ranking is by popularity",
-}
-
 spec.schema("RecommendRequest", {
     "type": "object", "required": ["ratings"], "additionalProperties": False,
-    "properties": {"ratings": RATINGS, "k": K, **FILTERS},
+    "properties": {"ratings": RATINGS, "k": K, "method": METHOD | {"description": "Which method ranks "
+                   "(`GET /methods`); default: the path's own (`/recommend`: embedding, `/recommend-simple`: "
+                   "user_user)"}, **FILTERS},
 })
 spec.schema("PredictRequest", {
     "type": "object", "required": ["user_id", "movie_ids"], "additionalProperties": False,
     "properties": {"user_id": USER_ID, "movie_ids": {"type": "array", "minItems": 1, "maxItems": MAX_RATINGS,
                                                      "items": MOVIE_ID},
-                   "method": METHOD},
+                   "method": METHOD | {"default": "embedding"}},
 })
 spec.schema("Because", {
     "type": "object", "required": ["code", "text"],
-    "description": "Why it was recommended. Codes: "
-                   + "; ".join(f"`{code}` ({text})" for code, text in BECAUSE_CODES.items()),
-    "properties": {"code": {"type": "string", "enum": list(BECAUSE_CODES)},
+    "description": "Why it was recommended: a code of the method that ranked it (`GET /methods` lists each "
+                   "method's codes and what they mean) and a line of text.",
+    "properties": {"code": {"type": "string", REASONS_MARK: True},
                    "text": {"type": "string", "description": "One line for people"},
                    "movie_ids": {"type": "array", "items": {"type": "integer"},
                                  "description": "`similar_to_liked`: the liked movies it is near"},
-                   "n_users": {"type": "integer", "description": "user-user codes"},
-                   "mean_rating": {"type": ["number", "null"], "description": "user-user codes"}},
+                   "n_users": {"type": "integer", "description": "`similar_users`: how many similar users "
+                               "rated it; `well_rated`: how many people rated it"},
+                   "mean_rating": {"type": ["number", "null"], "description": "their mean rating"}},
 })
 spec.schema("Recommendation", {
     "type": "object", "required": ["movie_id", "title", "year", "genres", "score", "predicted_rating", "because"],
@@ -90,7 +88,7 @@ spec.schema("Recommendation", {
 spec.schema("RecommendResponse", {
     "type": "object", "required": ["method", "model_version", "recommendations", "n_candidates"],
     "properties": {"user_id": {"type": "integer", "description": "GET only"},
-                   "method": {"type": "string", "enum": ["embedding", "user_user"]},
+                   "method": METHOD,
                    "model_version": {"type": "string"},
                    "recommendations": {"type": "array", "items": spec.ref("Recommendation"),
                                        "description": "Exactly `k` items when `n_candidates` >= `k`"},
@@ -153,5 +151,18 @@ spec.schema("Health", {
 spec.schema("ReloadResponse", {
     "type": "object", "required": ["changed", "model_version"],
     "properties": {"changed": {"type": "boolean"}, "model_version": {"type": "string"}},
+})
+spec.schema("MethodsResponse", {
+    "type": "object", "required": ["model_version", "methods"],
+    "properties": {"model_version": {"type": "string"},
+                   "methods": {"type": "array", "description": "The served model's methods, in configured order",
+                               "items": {
+                       "type": "object", "required": ["name", "label", "description", "reasons"],
+                       "properties": {"name": METHOD, "label": {"type": "string", "description": "A short title"},
+                                      "description": {"type": "string", "description": "What it is, one line"},
+                                      "path": {"type": "string", "description": "The path that answers with "
+                                               "it by default (others: `?method=`)"},
+                                      "reasons": {"type": "object", "additionalProperties": {"type": "string"},
+                                                  "description": "Its `because` codes and what each means"}}}}},
 })
 spec.schema("OpenApiDocument", {"type": "object", "description": "This document"})

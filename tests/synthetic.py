@@ -60,4 +60,4 @@ def small_bundle(seed: int = 0):
                                         ratings["rating"].to_numpy(), n_users, n_movies,
                                         UserUserConfig(rank_min_co_rated=2, rank_neighbours=10))
     vocab = Vocabularies(Vocabulary.from_ids(np.arange(n_users) + 1), Vocabulary.from_ids(np.arange(n_movies) * 10 + 7))
-    return ModelBundle.build(vocab, movie_frame(n_movies), HybridRecommender.single(embedding), user_user)
+    return ModelBundle.from_models(vocab, movie_frame(n_movies), HybridRecommender.single(embedding), user_user)

@@ -350,7 +350,7 @@ def bundle() -> ModelBundle:
     movies = movie_frame(N_MOVIES)
     movies["n_ratings"] = np.bincount(ratings()["movie_idx"], minlength=N_MOVIES)
     vocab = Vocabularies(Vocabulary.from_ids(np.arange(N_USERS) + 1), Vocabulary.from_ids(np.arange(N_MOVIES) * 10 + 7))
-    return ModelBundle.build(vocab, movies, fitted("embedding"), fitted("user_user"))
+    return ModelBundle.from_models(vocab, movies, fitted("embedding"), fitted("user_user"))
 
 
 def test_bundle_serves_the_conformance_models(bundle):

@@ -54,7 +54,7 @@ def hand_set_bundle() -> ModelBundle:
         "year": pd.array([2000] * n_movies, dtype="Int64"), "n_ratings": np.bincount(movies, minlength=n_movies),
     })
     vocab = Vocabularies(Vocabulary.from_ids([1, 2, 3, 4, 5]), Vocabulary.from_ids(MOVIE_IDS))
-    return ModelBundle.build(vocab, frame, HybridRecommender.single(EmbeddingRecommender(net)), user_user)
+    return ModelBundle.from_models(vocab, frame, HybridRecommender.single(EmbeddingRecommender(net)), user_user)
 
 
 @pytest.fixture(scope="module")

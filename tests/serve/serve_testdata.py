@@ -81,4 +81,4 @@ def build_bundle(ratings: pd.DataFrame):
         "year": pd.array([None if i == 3 else 1990 + i for i in range(len(vocab.movies))], dtype="Int64"),
         "n_ratings": np.bincount(m, minlength=len(vocab.movies)).astype(np.int64),
     })
-    return ModelBundle.build(vocab, movies, embedding, user_user)
+    return ModelBundle.from_models(vocab, movies, embedding, user_user)
