@@ -16,8 +16,21 @@ import yaml
 from omegaconf import OmegaConf
 
 from movierec.atomic import atomic_write_text
-from movierec.config import ConfigError, validate
+from movierec.config import Config, ConfigError, validate
 from pipeline.stage import PARAMS_FILE, StaleParams, check_params_current, compose_params
+
+
+def check_method_sections(cfg: Config) -> None:
+    """The sections of methods the schema does not declare, validated by each method's config class
+    (a stage validates its own when it trains the method: `train@<method>`)."""
+    from movierec.methods import method_config
+
+    for name, section in cfg.methods.items():
+        if section in cfg.sections:
+            try:
+                method_config(cfg, name)
+            except ValueError as exc:
+                raise ConfigError(str(exc)) from None
 
 
 def render(overrides: list[str] | None = None) -> str:
@@ -32,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:  # a conf/ or an override that does not fit the schema: one line, nothing written
         composed = compose_params(args.overrides)
-        validate(composed)
+        check_method_sections(validate(composed))
     except ConfigError as exc:
         print(f"params: {exc}", file=sys.stderr)
         return 1

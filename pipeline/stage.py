@@ -108,20 +108,6 @@ def select_config(composed: DictConfig | None, overrides: list[str], params_file
     return validate(OmegaConf.to_container(composed, resolve=True))  # type: ignore[arg-type]
 
 
-def check_method_sections(cfg: Config) -> None:
-    """The sections of methods the schema does not declare, validated by each method's config class."""
-    if not cfg.sections:
-        return
-    from movierec.methods import method_config
-
-    for name, section in cfg.methods.items():
-        if section in cfg.sections:
-            try:
-                method_config(cfg, name)
-            except ValueError as exc:
-                raise ConfigError(str(exc)) from None
-
-
 def configure_logging() -> None:
     """One log format for every stage; Lightning's start-up banners and loader hints say nothing
     useful for a small model trained in-process, so they are quieted here, in the entry point."""
@@ -160,7 +146,6 @@ def stage(task: Callable[[Config], object],
         overrides = list(HydraConfig.get().overrides.task)
         try:
             cfg = select_config(composed, overrides)
-            check_method_sections(cfg)
         except (StaleParams, ConfigError) as exc:  # one line, no traceback: the key, the value, the fix
             sys.exit(f"{_stage_name(task)}: {exc}")
         configure_logging()

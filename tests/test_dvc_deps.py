@@ -36,7 +36,25 @@ READERS = {
 
 
 def load_dvc_yaml(path: Path = REPO_ROOT / "dvc.yaml") -> dict:
-    return yaml.safe_load(path.read_text())["stages"]
+    """The stages, a `foreach` group expanded as DVC does (`train` over `methods`: train@embedding, ...)."""
+    stages = {}
+    for name, stage in yaml.safe_load(path.read_text())["stages"].items():
+        if "foreach" not in stage:
+            stages[name] = stage
+            continue
+        over = interpolate_value(stage["foreach"])
+        for key, item in (over.items() if isinstance(over, dict) else ((v, v) for v in over)):
+            text = yaml.safe_dump(stage["do"]).replace("${key}", str(key)).replace("${item}", str(item))
+            stages[f"{name}@{key}"] = yaml.safe_load(text)
+    return stages
+
+
+def interpolate_value(text: str):
+    """`${methods}` -> the value itself (a mapping or list) from params.yaml."""
+    node = params()
+    for key in re.fullmatch(r"\$\{([^}]+)\}", text).group(1).split("."):  # type: ignore[union-attr]
+        node = node[key]
+    return node
 
 
 @cache
@@ -101,6 +119,20 @@ def imported_modules(path: Path, module: str) -> set[str]:
     return found
 
 
+def imported_by_name(name: str) -> set[str]:
+    """Modules `name` imports by name (importlib): the method registry imports every method's module,
+    pipeline.train_method the methods' own entry points."""
+    if name == "movierec.methods":
+        from movierec.methods import available_methods
+
+        return {f"movierec.methods.{method}" for method in available_methods()}
+    if name == "pipeline.train_method":
+        from pipeline.train_method import OWN_ENTRY_POINT
+
+        return set(OWN_ENTRY_POINT.values())
+    return set()
+
+
 def import_closure(module: str) -> set[Path]:
     """The files `python -m <module>` runs: the module, its packages and everything they import."""
     todo, seen = list(with_parents(module)), set()
@@ -111,7 +143,7 @@ def import_closure(module: str) -> set[Path]:
         seen.add(name)
         path = module_file(name)
         assert path is not None, f"no first-party file for {name}"
-        todo.extend(imported_modules(path, name) - seen)
+        todo.extend((imported_modules(path, name) | imported_by_name(name)) - seen)
     return {module_file(name) for name in seen}  # type: ignore[misc]
 
 
@@ -120,7 +152,7 @@ def covered(path: str, deps: list[str]) -> bool:
 
 
 def stage_module(stage: dict) -> str:
-    match = re.fullmatch(r"python -m (pipeline\.\w+)", stage["cmd"].strip())
+    match = re.fullmatch(r"python -m (pipeline\.\w+)( \w+)?", stage["cmd"].strip())
     assert match, f"stage cmd is not `python -m pipeline.<x>`: {stage['cmd']!r}"
     return match.group(1)
 

@@ -128,19 +128,22 @@ def test_download_stage_generates_a_readable_raw_folder(tmp_path):
 
 @pytest.mark.slow
 def test_pipeline_stages_run_on_the_synthetic_set(tmp_path):
-    """download -> filter -> reindex -> train -> train_user_user -> bundle -> new_user -> evaluate."""
+    """download -> filter -> reindex -> train@<method> (each configured) -> bundle -> new_user -> evaluate."""
     paths = [f"paths.{k}={tmp_path / k}" for k in ("raw", "interim", "processed", "models", "reports")]
     overrides = ["data=synthetic", "data.synthetic.n_ratings=40000", "data.synthetic.n_users=600",
                  "data.synthetic.n_movies=1000", "trainer.max_epochs=3",
                  f"mlflow.tracking_uri=sqlite:///{tmp_path}/mlflow.db", *paths]
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
-    for stage in ("download", "filter", "reindex", "train", "train_user_user", "bundle", "new_user", "evaluate"):
-        proc = subprocess.run([sys.executable, "-m", f"pipeline.{stage}", *overrides], cwd=REPO_ROOT,
+    methods = yaml.safe_load((REPO_ROOT / "params.yaml").read_text())["methods"]
+    commands = [["download"], ["filter"], ["reindex"], *(["train_method", m] for m in methods), ["bundle"],
+                ["new_user"], ["evaluate"]]
+    for stage, *args in commands:
+        proc = subprocess.run([sys.executable, "-m", f"pipeline.{stage}", *args, *overrides], cwd=REPO_ROOT,
                               capture_output=True, text=True, timeout=300, env=env)
         assert proc.returncode == 0, f"{stage}: {proc.stderr[-3000:]}"
     import json
 
     metrics = json.loads((tmp_path / "reports" / "metrics.json").read_text())
     # a run, not a quality check (3 epochs of the ml-latest-small settings; see the test above)
-    assert set(metrics) == {"embedding", "user_user", "popularity", "new_user"}
+    assert set(metrics) == {*methods, "popularity", "new_user"}
     assert all(0 < metrics[m]["ndcg@10"] < 1 and 0 < metrics[m]["rmse"] < 2 for m in ("embedding", "user_user"))

@@ -224,7 +224,7 @@ def test_a_second_clone_pulls_instead_of_retraining(team):
     out = team["pulled"]
     ran = [line for line in out.splitlines() if line.startswith("Running stage")]
     assert ran == ["Running stage 'register':"], out
-    assert "Pulling data for stage: 'train'" in out, out
+    assert "Pulling data for stage: 'train@embedding'" in out, out
     assert (team["clone"] / "models" / "bundle").is_dir() and (team["clone"] / "data" / "processed").is_dir()
     # nothing differs from dvc.lock but register, which always runs
     changed = [line for line in team["status"].splitlines() if line and not line.startswith((" ", "\t"))]

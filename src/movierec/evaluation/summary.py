@@ -2,7 +2,7 @@
 
 reports/metrics.json keeps everything (every metric per method, beyond-accuracy, user segments,
 new users); reports/summary.json keeps RMSE and NDCG@k per method, on the test split and for new
-users: twelve numbers for the three methods, a terminal's width.
+users: four numbers per method (sixteen for four, a terminal's width).
 """
 
 from __future__ import annotations
