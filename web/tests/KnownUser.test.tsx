@@ -27,7 +27,7 @@ describe("KnownUser", () => {
     fireEvent.change(screen.getByLabelText("MovieLens user id"), { target: { value: "1" } });
     fireEvent.click(screen.getByRole("button", { name: "Recommend" }));
     await waitFor(() => expect(screen.getAllByText("model v3")).toHaveLength(2));
-    expect(screen.getByText("Embedding model")).toBeTruthy();
+    expect(screen.getByText("Embedding blend")).toBeTruthy();
     expect(screen.getByText("User-user")).toBeTruthy();
     expect(screen.getByText("Because you liked Heat (embedding)")).toBeTruthy();
     expect(screen.getByText("Because you liked Heat (user_user)")).toBeTruthy();

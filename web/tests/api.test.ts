@@ -4,6 +4,7 @@ import {
   becauseText,
   filtersKey,
   getFilterOptions,
+  getMethods,
   getRecommendations,
   getUserTopRated,
   postRecommendations,
@@ -35,11 +36,13 @@ describe("api client", () => {
     const fetch = mockFetch(async () => jsonResponse(recs));
     await expect(getRecommendations("embedding", 1, 10)).resolves.toEqual(recs);
     await getRecommendations("user_user", 42, 5);
+    await getRecommendations("item_mean", 3, 5);
     await getUserTopRated(7, 10);
     await searchMovies("toy story", 20);
     expect(fetch.mock.calls.map((c) => c[0])).toEqual([
       "/recommend?user_id=1&k=10",
       "/recommend-simple?user_id=42&k=5",
+      "/recommend?user_id=3&k=5&method=item_mean", // a method without a path of its own
       "/users/7/top-rated?limit=10",
       "/movies?query=toy+story&limit=20",
     ]);
@@ -54,6 +57,17 @@ describe("api client", () => {
     expect(init.method).toBe("POST");
     expect((init.headers as Record<string, string>)["Content-Type"]).toBe("application/json");
     expect(JSON.parse(init.body as string)).toEqual({ ratings: [{ movie_id: 1, rating: 4.5 }], k: 10 });
+    await postRecommendations("item_mean", [{ movie_id: 1, rating: 4.5 }], 10);
+    const [other, otherInit] = fetch.mock.calls[1] as [string, RequestInit];
+    expect(other).toBe("/recommend");
+    expect(JSON.parse(otherInit.body as string)).toEqual({ ratings: [{ movie_id: 1, rating: 4.5 }], k: 10, method: "item_mean" });
+  });
+
+  it("GETs the served model's methods", async () => {
+    const methods = { model_version: "3", methods: [{ name: "item_mean", label: "Damped item mean", description: "d", reasons: {} }] };
+    const fetch = mockFetch(async () => jsonResponse(methods));
+    await expect(getMethods()).resolves.toEqual(methods);
+    expect(fetch.mock.calls[0][0]).toBe("/methods");
   });
 
   it("sends filters in the query (lists comma-separated) and in the POST body, leaving unset ones out", async () => {

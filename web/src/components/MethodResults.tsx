@@ -5,8 +5,9 @@ import type { AsyncState } from "@/lib/hooks";
 import { ResultsList } from "./ResultsList";
 import { ResultsPanel } from "./ResultsPanel";
 
-const METHODS: Record<Method, { title: string; subtitle: string }> = {
-  embedding: { title: "Embedding model", subtitle: "Learned taste vectors" },
+// The service's own labels (GET /methods; movierec.methods.<name>: label, description), shortened.
+const METHODS: Record<string, { title: string; subtitle: string }> = {
+  embedding: { title: "Embedding blend", subtitle: "Taste vectors blended with an item-item model" },
   user_user: { title: "User-user", subtitle: "From people with similar ratings" },
 };
 
@@ -20,7 +21,7 @@ interface MethodResultsProps {
 
 /** One method's recommendations in its panel: version, loading, errors with retry, the list. */
 export function MethodResults({ method, request, pending = false, emptyMessage }: MethodResultsProps) {
-  const { title, subtitle } = METHODS[method];
+  const { title, subtitle } = METHODS[method] ?? { title: method, subtitle: "" };
   return (
     <ResultsPanel
       title={title}

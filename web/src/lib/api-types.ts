@@ -63,14 +63,14 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Embedding recommendations for a known user
-         * @description Top-k by the embedding model's ranking score; never a movie the user already rated. Filters (`genres`, `exclude_genres`, `year_min`, `year_max`, `min_ratings`) apply before the top-k cut: the answer holds exactly `k` movies when `n_candidates` >= `k`, else all of them and a `note`. Each item says `because` (a reason code and a line of text).
+         * Recommendations for a known user (default: the embedding blend)
+         * @description By default the embedding blend: a z-scored blend of an item-item model of co-rated movies and the choice and rating heads of learned taste vectors (`GET /methods`); `method` picks another. Never a movie the user already rated. Filters (`genres`, `exclude_genres`, `year_min`, `year_max`, `min_ratings`) apply before the top-k cut: the answer holds exactly `k` movies when `n_candidates` >= `k`, else all of them and a `note`. Each item says `because` (a reason code and a line of text).
          */
         get: operations["recommend_known"];
         put?: never;
         /**
-         * Embedding recommendations for a new user (fold-in)
-         * @description Filters (`genres`, `exclude_genres`, `year_min`, `year_max`, `min_ratings`) apply before the top-k cut: the answer holds exactly `k` movies when `n_candidates` >= `k`, else all of them and a `note`. Each item says `because` (a reason code and a line of text).
+         * Recommendations for a new user from their ratings (default: the embedding blend, folded in)
+         * @description By default the embedding blend: a z-scored blend of an item-item model of co-rated movies and the choice and rating heads of learned taste vectors (`GET /methods`); `method` picks another. Filters (`genres`, `exclude_genres`, `year_min`, `year_max`, `min_ratings`) apply before the top-k cut: the answer holds exactly `k` movies when `n_candidates` >= `k`, else all of them and a `note`. Each item says `because` (a reason code and a line of text).
          */
         post: operations["recommend_new"];
         delete?: never;
@@ -87,16 +87,33 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * User-user Pearson recommendations for a known user
-         * @description Top-k by neighbour support. Filters (`genres`, `exclude_genres`, `year_min`, `year_max`, `min_ratings`) apply before the top-k cut: the answer holds exactly `k` movies when `n_candidates` >= `k`, else all of them and a `note`. Each item says `because` (a reason code and a line of text).
+         * Recommendations for a known user (default: user-user Pearson)
+         * @description By default user-user Pearson CF, ranked by neighbour support; `method` picks another. Filters (`genres`, `exclude_genres`, `year_min`, `year_max`, `min_ratings`) apply before the top-k cut: the answer holds exactly `k` movies when `n_candidates` >= `k`, else all of them and a `note`. Each item says `because` (a reason code and a line of text).
          */
         get: operations["recommend_simple_known"];
         put?: never;
         /**
-         * User-user Pearson recommendations for a new user
-         * @description Filters (`genres`, `exclude_genres`, `year_min`, `year_max`, `min_ratings`) apply before the top-k cut: the answer holds exactly `k` movies when `n_candidates` >= `k`, else all of them and a `note`. Each item says `because` (a reason code and a line of text).
+         * Recommendations for a new user from their ratings (default: user-user Pearson)
+         * @description By default user-user Pearson CF, ranked by neighbour support; `method` picks another. Filters (`genres`, `exclude_genres`, `year_min`, `year_max`, `min_ratings`) apply before the top-k cut: the answer holds exactly `k` movies when `n_candidates` >= `k`, else all of them and a `note`. Each item says `because` (a reason code and a line of text).
          */
         post: operations["recommend_simple_new"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/methods": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The served model's methods: names, labels, what they are, reason codes */
+        get: operations["list_methods"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -247,6 +264,8 @@ export interface components {
             }[];
             /** @default 10 */
             k?: number;
+            /** @description Which method ranks (`GET /methods`); default: the path's own (`/recommend`: embedding, `/recommend-simple`: user_user) */
+            method?: string;
             /** @description Only movies with any of these genres (case-insensitive; see `/filters`); in a query, comma-separated */
             genres?: string[];
             /** @description No movie with any of these genres */
@@ -263,22 +282,21 @@ export interface components {
             user_id: number;
             movie_ids: number[];
             /**
+             * @description A method of the served model (`GET /methods`)
              * @default embedding
-             * @enum {string}
              */
-            method?: "embedding" | "user_user";
+            method?: string;
         };
-        /** @description Why it was recommended. Codes: `similar_to_liked` (embedding: the user's liked movies nearest to it in embedding space (`movie_ids`)); `taste_profile` (embedding: none of the liked movies is near it; it fits the ratings as a whole); `popular_fallback` (embedding: fewer than 3 ratings, so no personal reason yet); `similar_users` (user-user: `n_users` similar users rated it, `mean_rating` on average); `no_similar_user_rated` (user-user: similar users exist, but none rated it); `popular` (user-user: no similar users at all, so the ranking is by popularity) */
+        /** @description Why it was recommended: a code of the method that ranked it (`GET /methods` lists each method's codes and what they mean) and a line of text. */
         Because: {
-            /** @enum {string} */
-            code: "similar_to_liked" | "taste_profile" | "popular_fallback" | "similar_users" | "no_similar_user_rated" | "popular";
+            code: string;
             /** @description One line for people */
             text: string;
             /** @description `similar_to_liked`: the liked movies it is near */
             movie_ids?: number[];
-            /** @description user-user codes */
+            /** @description `similar_users`: how many similar users rated it; `well_rated`: how many people rated it */
             n_users?: number;
-            /** @description user-user codes */
+            /** @description their mean rating */
             mean_rating?: number | null;
         };
         Recommendation: {
@@ -294,8 +312,8 @@ export interface components {
         RecommendResponse: {
             /** @description GET only */
             user_id?: number;
-            /** @enum {string} */
-            method: "embedding" | "user_user";
+            /** @description A method of the served model (`GET /methods`) */
+            method: string;
             model_version: string;
             /** @description Exactly `k` items when `n_candidates` >= `k` */
             recommendations: components["schemas"]["Recommendation"][];
@@ -382,6 +400,24 @@ export interface components {
         ReloadResponse: {
             changed: boolean;
             model_version: string;
+        };
+        MethodsResponse: {
+            model_version: string;
+            /** @description The served model's methods, in configured order */
+            methods: {
+                /** @description A method of the served model (`GET /methods`) */
+                name: string;
+                /** @description A short title */
+                label: string;
+                /** @description What it is, one line */
+                description: string;
+                /** @description The path that answers with it by default (others: `?method=`) */
+                path?: string;
+                /** @description Its `because` codes and what each means */
+                reasons: {
+                    [key: string]: string;
+                };
+            }[];
         };
         /** @description This document */
         OpenApiDocument: Record<string, unknown>;
@@ -553,6 +589,8 @@ export interface operations {
                 user_id: number;
                 /** @description How many recommendations (1-100) */
                 k?: number;
+                /** @description Which method ranks (`GET /methods`); default: the path's own */
+                method?: string;
                 /** @description Only movies with any of these genres (case-insensitive; see `/filters`); in a query, comma-separated */
                 genres?: string[];
                 /** @description No movie with any of these genres */
@@ -675,6 +713,8 @@ export interface operations {
                 user_id: number;
                 /** @description How many recommendations (1-100) */
                 k?: number;
+                /** @description Which method ranks (`GET /methods`); default: the path's own */
+                method?: string;
                 /** @description Only movies with any of these genres (case-insensitive; see `/filters`); in a query, comma-separated */
                 genres?: string[];
                 /** @description No movie with any of these genres */
@@ -759,6 +799,53 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["RecommendResponse"];
+                };
+            };
+            /** @description Malformed or invalid request; the message names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body over the size limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No model loaded yet, or too busy (then with Retry-After) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    list_methods: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MethodsResponse"];
                 };
             };
             /** @description Malformed or invalid request; the message names the field */

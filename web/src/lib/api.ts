@@ -16,7 +16,9 @@ type Ok<P extends keyof paths, M extends "get" | "post"> = paths[P][M] extends {
 /** The query parameters of `GET path`, as the spec names them. */
 type Query<P extends keyof paths> = paths[P]["get"] extends { parameters: { query?: infer Q } } ? NonNullable<Q> : never;
 
+/** A method name of the served model (`GET /methods` lists them with labels). */
 export type Method = Schemas["RecommendResponse"]["method"];
+export type MethodInfo = Ok<"/methods", "get">["methods"][number];
 /** Why a movie was recommended: a reason code and a line of text (see the spec for the codes). */
 export type Because = Schemas["Because"];
 export type Recommendation = Schemas["Recommendation"];
@@ -107,10 +109,16 @@ function queryString(params: Record<string, string | number | string[] | undefin
   return qs;
 }
 
-const RECOMMEND_PATH: Record<Method, "/recommend" | "/recommend-simple"> = {
+/** The path that answers with a method by default; any other method is `/recommend` with `method`. */
+const RECOMMEND_PATH: Record<string, "/recommend" | "/recommend-simple"> = {
   embedding: "/recommend",
   user_user: "/recommend-simple",
 };
+
+function recommendPath(method: Method): { path: "/recommend" | "/recommend-simple"; named?: Method } {
+  const own = RECOMMEND_PATH[method];
+  return own ? { path: own } : { path: "/recommend", named: method };
+}
 
 /** The filters that are set, in the API's field names (lists stay lists). */
 export function activeFilters(filters: MovieFilters = {}): ApiFilters {
@@ -136,8 +144,14 @@ export function getRecommendations(
   filters: MovieFilters = {},
   signal?: AbortSignal,
 ): Promise<RecommendResponse> {
-  const query: Query<"/recommend"> & Query<"/recommend-simple"> = { user_id: userId, k, ...activeFilters(filters) };
-  return request<RecommendResponse>(`${RECOMMEND_PATH[method]}?${queryString(query)}`, { signal });
+  const { path, named } = recommendPath(method);
+  const query: Query<"/recommend"> & Query<"/recommend-simple"> = {
+    user_id: userId,
+    k,
+    ...(named ? { method: named } : {}),
+    ...activeFilters(filters),
+  };
+  return request<RecommendResponse>(`${path}?${queryString(query)}`, { signal });
 }
 
 export function postRecommendations(
@@ -147,13 +161,19 @@ export function postRecommendations(
   filters: MovieFilters = {},
   signal?: AbortSignal,
 ): Promise<RecommendResponse> {
-  const body: RecommendRequest = { ratings, k, ...activeFilters(filters) };
-  return request<Ok<"/recommend" | "/recommend-simple", "post">>(RECOMMEND_PATH[method], {
+  const { path, named } = recommendPath(method);
+  const body: RecommendRequest = { ratings, k, ...(named ? { method: named } : {}), ...activeFilters(filters) };
+  return request<Ok<"/recommend" | "/recommend-simple", "post">>(path, {
     method: "POST",
     headers: { "Content-Type": "application/json" },
     body: JSON.stringify(body),
     signal,
   });
+}
+
+/** The served model's methods: name, label, description, default path, reason codes. */
+export function getMethods(signal?: AbortSignal): Promise<Ok<"/methods", "get">> {
+  return request<Ok<"/methods", "get">>("/methods", { signal });
 }
 
 /** The genres and year range the filters accept. */
