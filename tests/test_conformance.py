@@ -42,6 +42,9 @@ import torch
 
 from movierec.config import ModelConfig, TrainerConfig, UserUserConfig
 from movierec.data.vocabulary import Vocabularies, Vocabulary
+from movierec.methods import FitContext, Method, TrainingData, available_methods, method_class
+from movierec.methods.embedding import EmbeddingMethod
+from movierec.methods.user_user import UserUserMethod
 from movierec.models.embedding.fit import train_embedding
 from movierec.models.embedding.hybrid import HybridRecommender
 from movierec.models.embedding.net import EmbeddingRecommender
@@ -50,9 +53,6 @@ from movierec.models.item_item import ItemItemModel
 from movierec.models.popularity import PopularityRecommender
 from movierec.models.protocol import Profile, Recommender, recommend
 from movierec.models.user_user.model import UserUserRecommender
-from movierec.methods import FitContext, Method, TrainingData, available_methods, method_class
-from movierec.methods.embedding import EmbeddingMethod
-from movierec.methods.user_user import UserUserMethod
 from movierec.serving.model_bundle import BundleFormatError, ModelBundle, UnknownMethodRequest, UnknownUser
 from movierec.serving.movie_filter import MovieFilter
 from tests.synthetic import movie_frame, two_group_ratings

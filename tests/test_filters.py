@@ -118,7 +118,8 @@ def tiny_bundle() -> ModelBundle:
         net.choice_movie_bias.weight.copy_(torch.tensor(CHOICE_BIAS).unsqueeze(1))
     user_user = UserUserRecommender.fit(users, movies, ratings, 4, 6, UserUserConfig(rank_min_co_rated=1))
     vocab = Vocabularies(Vocabulary.from_ids([1, 2, 3, 4]), Vocabulary.from_ids(MOVIE_IDS))
-    return ModelBundle.from_models(vocab, movies_frame(), HybridRecommender.single(EmbeddingRecommender(net)), user_user)
+    embedding = HybridRecommender.single(EmbeddingRecommender(net))
+    return ModelBundle.from_models(vocab, movies_frame(), embedding, user_user)
 
 
 @pytest.fixture(scope="module")

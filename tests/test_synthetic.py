@@ -8,6 +8,7 @@ import sys
 
 import numpy as np
 import pytest
+import yaml
 
 from movierec.config import SyntheticSpec, compose, validate
 from movierec.data.readers import read_dataset

@@ -81,4 +81,13 @@ def build_bundle(ratings: pd.DataFrame):
         "year": pd.array([None if i == 3 else 1990 + i for i in range(len(vocab.movies))], dtype="Int64"),
         "n_ratings": np.bincount(m, minlength=len(vocab.movies)).astype(np.int64),
     })
-    return ModelBundle.from_models(vocab, movies, embedding, user_user)
+    bundle = ModelBundle.from_models(vocab, movies, embedding, user_user)
+    # every other registered method (item_mean, any added later), fitted through its contract with its defaults
+    from movierec.methods import FitContext, TrainingData, available_methods, method_class
+
+    data = TrainingData(frame, len(vocab.users), len(vocab.movies))
+    for name in available_methods():
+        if name not in bundle.methods:
+            cls = method_class(name)
+            bundle.methods[name] = cls.fit(data, cls.config_class(), FitContext(seed=0, trainer=TrainerConfig()))
+    return bundle
