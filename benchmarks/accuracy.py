@@ -384,14 +384,14 @@ def our_methods(data: ProcessedData, bundle_dir: Path, refit_embedding: bool) ->
     train = data.train
     _, user_user_time = timed(lambda: UserUserRecommender.fit(
         train["user_idx"].to_numpy(), train["movie_idx"].to_numpy(), train["rating"].to_numpy(),
-        data.n_users, data.n_movies, bundle.user_user.config))
+        data.n_users, data.n_movies, bundle.method("user_user").model.config))
     embedding_time = fit_embedding_timed() if refit_embedding else None
     return {
-        "embedding (ours)": Fitted(bundle.embedding, embedding_time,
+        "embedding (ours)": Fitted(bundle.method("embedding"), embedding_time,
                                    "the bundle's model; fit = heads (epochs chosen on validation, refit on all "
                                    "train) + item-item"
                                    + ("" if refit_embedding else " (not timed)")),
-        "user-user Pearson (ours)": Fitted(bundle.user_user, user_user_time,
+        "user-user Pearson (ours)": Fitted(bundle.method("user_user"), user_user_time,
                                            "the bundle's model; fit = biases + sparse matrix "
                                            "(neighbours found per query)"),
     }

@@ -105,9 +105,12 @@ def step_train(cfg, args) -> dict:
 
 
 def step_train_user_user(cfg, args) -> dict:
-    from pipeline.train_user_user import run
+    """user_user and every other configured method but the embedding (step name kept for the results files)."""
+    from pipeline.train_method import train
 
-    run(cfg)
+    for name in cfg.methods:
+        if name != "embedding":
+            train(cfg, name)
     return {}
 
 
@@ -200,7 +203,7 @@ def step_quality(cfg, args) -> dict:
                                            data.n_movies)
     keep = ("rmse", "ndcg@10", "precision@10", "recall@10", "coverage@10")
     out = {"users": len(cases)}
-    for name, model in (("embedding", bundle.embedding), ("user_user", bundle.user_user),
+    for name, model in (("embedding", bundle.method("embedding")), ("user_user", bundle.method("user_user")),
                         ("popularity", popularity)):
         started = time.perf_counter()
         metrics = evaluate(model, cases, k=10, relevance_threshold=cfg.evaluate.relevance_threshold)

@@ -128,7 +128,7 @@ def test_zero_vectors_do_not_divide_by_zero():
 def test_user_user_counts_the_similar_users_who_rated_it_and_their_mean(bundle):
     # users 2 and 3 agree with the profile (neighbours), user 4 disagrees; both neighbours rated movie 3
     new = profile({0: 5.0, 1: 4.0, 2: 1.0})
-    neighbours, _ = bundle.user_user.rank_neighbours(new)
+    neighbours, _ = bundle.method("user_user").model.rank_neighbours(new)
     assert sorted(neighbours.tolist()) == [0, 1, 2]       # users 1, 2, 3 (indices 0-2); not 4, not 5
     rated_by_both, rated_by_the_one_who_disagrees = bundle.explain("user_user", new, [3, 4])
     assert rated_by_both == {"code": "similar_users", "text": "2 similar users rated it, 4.5 on average",

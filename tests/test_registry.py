@@ -99,7 +99,7 @@ def test_first_version_becomes_champion_and_loads_identically_in_a_fresh_process
     assert result.returncode == 0, result.stderr
     fresh = json.loads(result.stdout.strip().splitlines()[-1])
     profile = bundle.profile_for_user(3)
-    expected = np.clip(bundle.embedding.predict(profile, np.array([0, 1])), 0.5, 5.0)
+    expected = np.clip(bundle.method("embedding").predict(profile, np.array([0, 1])), 0.5, 5.0)
     np.testing.assert_array_equal(np.array(fresh["pred"][:2], dtype=np.float32), expected.astype(np.float32))
     assert np.isnan(fresh["pred"][2])  # unknown user
     for method in ("embedding", "user_user"):
