@@ -152,5 +152,5 @@ def test_user_user_without_any_similar_user_says_popular(bundle):
 
 
 def test_unknown_method_is_refused(bundle):
-    with pytest.raises(ValueError, match="unknown method 'svd'"):
+    with pytest.raises(ValueError, match=r"method: this model holds \['embedding', 'user_user'\], not 'svd'"):
         bundle.explain("svd", profile({}), [0])

@@ -2,8 +2,8 @@
 
 `mlflow.pyfunc.load_model("models:/movierec@champion")` gives a generic predictor
 (DataFrame of user_id, movie_id -> predicted rating; the signature's params schema takes
-``method``: "embedding", the default, or "user_user"); `.unwrap_python_model().bundle` gives
-the service the full bundle (both methods, ids, movie table). `mlflow models serve` answers
+``method``: "embedding", the default, or any other method of the bundle); `.unwrap_python_model().bundle`
+gives the service the full bundle (every method, ids, movie table). `mlflow models serve` answers
 `/invocations` with the same predictor.
 """
 
