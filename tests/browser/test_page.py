@@ -47,7 +47,7 @@ def test_known_user_sees_both_methods_and_their_own_top_rated(tab, service):
     expect(page).to_have_url(re.compile(rf"\?user={user}$"))
     known = page.get_by_role("tabpanel", name="Known user")
 
-    for title, path in (("Embedding model", "/recommend"), ("User-user", "/recommend-simple")):
+    for title, path in (("Embedding blend", "/recommend"), ("User-user", "/recommend-simple")):
         panel = card(page, known, title)
         expect(panel).to_have_attribute("aria-busy", "false")
         expect(panel.locator("ol > li")).to_have_count(K)
@@ -81,7 +81,7 @@ def test_new_user_rates_movies_and_recommendations_follow(tab, service):
     expect(page.get_by_role("tabpanel", name="Known user")).to_be_hidden()
     search = new.get_by_role("searchbox", name="Find movies you've seen")
     results = new.locator("section").filter(has=page.get_by_role("searchbox"))
-    embedding, user_user = card(page, new, "Embedding model"), card(page, new, "User-user")
+    embedding, user_user = card(page, new, "Embedding blend"), card(page, new, "User-user")
     ratings: list[dict] = []
 
     def rated_then_check(action, movie_id: int, rating: float) -> None:
@@ -192,7 +192,7 @@ def test_service_unavailable_is_explained_and_recoverable(tab, service):
     page.goto("/?user=1")
     known = page.get_by_role("tabpanel", name="Known user")
     expect(page.get_by_role("status").filter(has_text="Service unavailable")).to_be_visible()
-    for title in ("Embedding model", "User-user"):
+    for title in ("Embedding blend", "User-user"):
         alert = card(page, known, title).get_by_role("alert")
         expect(alert).to_contain_text("Service unavailable")
         expect(alert).to_contain_text("try again in a moment")
@@ -200,7 +200,7 @@ def test_service_unavailable_is_explained_and_recoverable(tab, service):
         "Can't reach the service")
 
     page.unroute(is_api, down)  # the service is back
-    embedding = card(page, known, "Embedding model")
+    embedding = card(page, known, "Embedding blend")
     embedding.get_by_role("button", name="Try again").click()
     expect(embedding.locator("ol > li")).to_have_count(K)
     page.get_by_role("button", name="retry", exact=True).click()
