@@ -475,6 +475,26 @@ def test_bundle_save_and_load_give_identical_rankings(bundle, tmp_path):
                                   recommend(bundle.popularity, profile, N_MOVIES).movie_idx)
 
 
+def test_bundle_and_user_user_hold_one_copy_of_the_train_ratings(bundle, tmp_path):
+    """Known users' profiles and user-user's neighbours read the same CSR arrays, also after a load."""
+    bundle.save(tmp_path / "bundle")
+    for held in (bundle, ModelBundle.load(tmp_path / "bundle")):
+        own = held.method("user_user").model.ratings
+        assert held.ratings is own
+        for name in ("indptr", "indices", "data"):
+            assert np.shares_memory(getattr(held.ratings, name), getattr(own, name)), name
+        profile = held.profile_for_user(5)
+        assert np.shares_memory(profile.rating, own.data)
+
+
+def test_a_bundle_keeps_its_own_ratings_when_no_method_holds_the_same(bundle):
+    other = bundle.ratings.copy()
+    other.data = other.data * 0.5  # not the matrix user-user was fit on
+    built = ModelBundle.build(bundle.vocab, bundle.movies, other, bundle.methods)
+    assert not np.shares_memory(built.ratings.data, bundle.method("user_user").model.ratings.data)
+    np.testing.assert_array_equal(built.ratings.data, other.data)
+
+
 def test_bundle_lists_its_methods_in_order_and_refuses_others(bundle, tmp_path):
     bundle.save(tmp_path / "bundle")
     manifest = json.loads((tmp_path / "bundle" / "manifest.json").read_text())

@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from movierec.config import TrainerConfig
 from movierec.models.protocol import Profile
@@ -92,3 +93,8 @@ class Method(ABC):
     def explain(self, profile: Profile, movie_idx: np.ndarray, movies: pd.DataFrame) -> list[dict]:
         """One ``{"code", "text", ...}`` reason per movie in `movie_idx`; `movies` is the movie table
         (``movie_id``, ``title``, ...) in index order. Codes come from :attr:`reasons`."""
+
+    def train_ratings(self) -> sp.csr_matrix | None:
+        """The users × movies train ratings (CSR) this method holds, if any (read only). A bundle whose
+        known users' profiles are the same matrix holds this one instead of a second copy."""
+        return None

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from movierec.atomic import atomic_path
 from movierec.config import UserUserConfig
@@ -61,6 +62,9 @@ class UserUserMethod(Method):
 
     def explain(self, profile: Profile, movie_idx: np.ndarray, movies: pd.DataFrame) -> list[dict]:
         return because_user_user(self.model, profile, movie_idx)
+
+    def train_ratings(self) -> sp.csr_matrix:
+        return self.model.ratings
 
 
 METHOD = UserUserMethod

@@ -2,7 +2,8 @@
 
     manifest.json     format version, the methods (in configured order), sizes
     <method>/         one folder per method, written by its own ``save`` (movierec.methods)
-    ratings.npz       train ratings as CSR (known users' profiles)
+    ratings.npz       train ratings as CSR (known users' profiles; in memory, the same arrays as a
+                      method holding this matrix, e.g. user_user: one copy per process)
     vocabulary.json   MovieLens ids <-> indices
     movies.parquet    movie table (title, genres, year, n_ratings)
 
@@ -17,6 +18,7 @@ manifest) still loads, as its two methods; any other format is refused naming it
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,6 +68,21 @@ def load_ratings(path: Path) -> tuple[sp.csr_matrix, dict[str, np.ndarray]]:
     return sp.csr_matrix((arrays["data"], arrays["indices"], arrays["indptr"]), shape=shape), arrays
 
 
+def same_matrix(a: sp.csr_matrix, b: sp.csr_matrix) -> bool:
+    """Identical CSR storage: shape, and indptr, indices and data with their dtypes."""
+    return a.shape == b.shape and all(x.dtype == y.dtype and np.array_equal(x, y) for x, y in
+                                      ((a.indptr, b.indptr), (a.indices, b.indices), (a.data, b.data)))
+
+
+def shared_ratings(ratings: sp.csr_matrix, methods: Iterable[Method]) -> sp.csr_matrix:
+    """`ratings`, or the identical matrix a method already holds (one copy per process, not two)."""
+    for method in methods:
+        own = method.train_ratings()
+        if own is not None and (own is ratings or same_matrix(own, ratings)):
+            return own
+    return ratings
+
+
 @dataclass
 class ModelBundle:
     vocab: Vocabularies
@@ -84,7 +101,9 @@ class ModelBundle:
     @classmethod
     def build(cls, vocab: Vocabularies, movies: pd.DataFrame, ratings: sp.csr_matrix,
               methods: dict[str, Method]) -> ModelBundle:
-        return cls(vocab, movies.reset_index(drop=True), sp.csr_matrix(ratings), dict(methods))
+        """`ratings` are the known users' profiles; a method holding the same matrix lends its own."""
+        return cls(vocab, movies.reset_index(drop=True), shared_ratings(sp.csr_matrix(ratings), methods.values()),
+                   dict(methods))
 
     @classmethod
     def from_models(cls, vocab: Vocabularies, movies: pd.DataFrame, embedding: HybridRecommender,
