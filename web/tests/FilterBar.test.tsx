@@ -40,7 +40,7 @@ describe("FilterBar", () => {
     renderBar();
     const chips = screen.getAllByRole("button").filter((b) => b.textContent && OPTIONS.genres.some((g) => b.textContent!.includes(g.name)));
     expect(chips.map((c) => c.textContent)).toEqual(["Comedy", "Drama", "Horror"]);
-    expect(screen.getByText(/apply to both methods/)).toBeTruthy();
+    expect(screen.getByText(/apply to every method/)).toBeTruthy();
     expect(screen.queryByRole("button", { name: "Clear filters" })).toBeNull();
   });
 

@@ -1,46 +1,73 @@
-import { fireEvent, render, screen, waitFor } from "@testing-library/react";
+import { fireEvent, render, screen, waitFor, within } from "@testing-library/react";
 import { describe, expect, it, vi } from "vitest";
-import { KnownUser } from "@/components/KnownUser";
-
-function jsonResponse(body: unknown, status = 200): Response {
-  return new Response(JSON.stringify(body), { status, headers: { "Content-Type": "application/json" } });
-}
+import { jsonResponse, KnownUserPage, methodOf, SERVED } from "./served";
 
 const movie = { movie_id: 1, title: "Toy Story (1995)", year: 1995, genres: ["Animation"] };
 
+/** A service with the given methods: /methods lists them, each answers with its name in the reason. */
+function stubService(methods = SERVED) {
+  const fetch = vi.fn(async (url: string, init?: RequestInit) => {
+    if (url === "/methods") return jsonResponse(methods);
+    if (url.startsWith("/users/")) return jsonResponse({ user_id: 1, movies: [{ ...movie, rating: 5 }] });
+    const method = methodOf(url, init);
+    return jsonResponse({
+      user_id: 1,
+      method,
+      model_version: "3",
+      recommendations: [{ ...movie, score: 1, predicted_rating: 4.4, because: { code: "c", text: `Because you liked Heat (${method})` } }],
+    });
+  });
+  vi.stubGlobal("fetch", fetch);
+  return fetch;
+}
+
+function showUser(id: string) {
+  fireEvent.change(screen.getByLabelText("MovieLens user id"), { target: { value: id } });
+  fireEvent.click(screen.getByRole("button", { name: "Recommend" }));
+}
+
+const panel = (title: string) => screen.getByRole("heading", { name: title }).closest("section")!;
+
 describe("KnownUser", () => {
-  it("shows both methods side by side with the model version, and the user's top-rated", async () => {
-    vi.stubGlobal(
-      "fetch",
-      vi.fn(async (url: string) => {
-        if (url.startsWith("/users/")) return jsonResponse({ user_id: 1, movies: [{ ...movie, rating: 5 }] });
-        const method = url.startsWith("/recommend-simple") ? "user_user" : "embedding";
-        return jsonResponse({
-          user_id: 1,
-          method,
-          model_version: "3",
-          recommendations: [{ ...movie, score: 1, predicted_rating: 4.4, because: { code: method === "user_user" ? "similar_users" : "taste_profile", text: `Because you liked Heat (${method})` } }],
-        });
-      }),
-    );
-    render(<KnownUser />);
-    fireEvent.change(screen.getByLabelText("MovieLens user id"), { target: { value: "1" } });
-    fireEvent.click(screen.getByRole("button", { name: "Recommend" }));
-    await waitFor(() => expect(screen.getAllByText("model v3")).toHaveLength(2));
-    expect(screen.getByText("Embedding blend")).toBeTruthy();
-    expect(screen.getByText("User-user")).toBeTruthy();
-    expect(screen.getByText("Because you liked Heat (embedding)")).toBeTruthy();
-    expect(screen.getByText("Because you liked Heat (user_user)")).toBeTruthy();
+  it("shows one panel per served method, titled by the service, and the user's top-rated", async () => {
+    const fetch = stubService();
+    render(<KnownUserPage />);
+    showUser("1");
+    await waitFor(() => expect(screen.getAllByText("model v3")).toHaveLength(3));
+    for (const { name, label, description } of SERVED.methods) {
+      expect(within(panel(label)).getByText(description)).toBeTruthy();
+      expect(within(panel(label)).getByText(`Because you liked Heat (${name})`)).toBeTruthy();
+    }
     expect(screen.getByLabelText("Rated 5.0 out of 5")).toBeTruthy();
+    const urls = fetch.mock.calls.map((c) => c[0]);
+    expect(urls.filter((u) => u.startsWith("/methods"))).toEqual(["/methods"]);
+    // the two original methods keep their own paths; the others are /recommend with method
+    expect(urls).toContain("/recommend?user_id=1&k=10");
+    expect(urls).toContain("/recommend-simple?user_id=1&k=10");
+    expect(urls).toContain("/recommend?user_id=1&k=10&method=item_mean");
   });
 
-  it("asks both methods with the filters, shows each reason and the service's note", async () => {
+  it("shows a method the page has never heard of, in the service's order", async () => {
+    const brandNew = { name: "brand_new", label: "Brand new", description: "Added to the model only", reasons: {} };
+    const fetch = stubService({ model_version: "3", methods: [brandNew, SERVED.methods[1]] });
+    render(<KnownUserPage />);
+    showUser("1");
+    await waitFor(() => expect(screen.getAllByText("model v3")).toHaveLength(2));
+    expect(screen.getByText("Because you liked Heat (brand_new)")).toBeTruthy();
+    const titles = screen.getAllByRole("heading", { level: 3 }).map((h) => h.textContent);
+    expect(titles).toEqual(["What user 1 rated highest", "Brand new", "User-user"]);
+    expect(screen.queryByText("Embedding blend")).toBeNull();
+    expect(fetch.mock.calls.map((c) => c[0])).toContain("/recommend?user_id=1&k=10&method=brand_new");
+  });
+
+  it("asks every method with the filters, shows each reason and the service's note", async () => {
     const fetch = vi.fn(async (url: string) => {
+      if (url === "/methods") return jsonResponse(SERVED);
       if (url.startsWith("/users/")) return jsonResponse({ user_id: 1, movies: [{ ...movie, rating: 5 }] });
       const userUser = url.startsWith("/recommend-simple");
       return jsonResponse({
         user_id: 1,
-        method: userUser ? "user_user" : "embedding",
+        method: methodOf(url),
         model_version: "3",
         n_candidates: 1,
         note: "only 1 unrated movie matches the filters",
@@ -57,24 +84,62 @@ describe("KnownUser", () => {
       });
     });
     vi.stubGlobal("fetch", fetch);
-    render(<KnownUser filters={{ genres: ["Animation"], year_min: 1990 }} />);
-    fireEvent.change(screen.getByLabelText("MovieLens user id"), { target: { value: "1" } });
-    fireEvent.click(screen.getByRole("button", { name: "Recommend" }));
-    await waitFor(() => expect(screen.getAllByText("model v3")).toHaveLength(2));
+    render(<KnownUserPage filters={{ genres: ["Animation"], year_min: 1990 }} />);
+    showUser("1");
+    await waitFor(() => expect(screen.getAllByText("model v3")).toHaveLength(3));
     const urls = fetch.mock.calls.map((c) => c[0]);
     expect(urls).toContain("/recommend?user_id=1&k=10&genres=Animation&year_min=1990");
     expect(urls).toContain("/recommend-simple?user_id=1&k=10&genres=Animation&year_min=1990");
+    expect(urls).toContain("/recommend?user_id=1&k=10&method=item_mean&genres=Animation&year_min=1990");
     expect(urls).toContain("/users/1/top-rated?limit=10"); // their own ratings are not filtered
-    expect(screen.getByText("because you liked Heat")).toBeTruthy();
+    expect(screen.getAllByText("because you liked Heat")).toHaveLength(2);
     expect(screen.getByText("12 similar users rated it, 4.3 on average")).toBeTruthy();
-    expect(screen.getAllByText("Only 1 unrated movie matches the filters.")).toHaveLength(2);
+    expect(screen.getAllByText("Only 1 unrated movie matches the filters.")).toHaveLength(3);
+  });
+
+  it("retries one method's panel alone", async () => {
+    let itemMeanUp = false;
+    const fetch = stubService();
+    const served = fetch.getMockImplementation()!;
+    fetch.mockImplementation(async (url: string, init?: RequestInit) =>
+      url.includes("method=item_mean") && !itemMeanUp ? jsonResponse({ error: "busy" }, 503) : served(url, init),
+    );
+    render(<KnownUserPage />);
+    showUser("1");
+    const itemMean = () => panel("Damped item mean");
+    await waitFor(() => expect(within(itemMean()).getByRole("alert").textContent).toContain("Service unavailable"));
+    expect(screen.getAllByText("model v3")).toHaveLength(2);
+    const asked = fetch.mock.calls.length;
+    itemMeanUp = true;
+    fireEvent.click(within(itemMean()).getByRole("button", { name: "Try again" }));
+    await waitFor(() => expect(screen.getAllByText("model v3")).toHaveLength(3));
+    expect(fetch.mock.calls.slice(asked).map((c) => c[0])).toEqual(["/recommend?user_id=1&k=10&method=item_mean"]);
+  });
+
+  it("says when the methods cannot be listed, and gets them on retry", async () => {
+    let methodsUp = false;
+    const fetch = stubService();
+    const served = fetch.getMockImplementation()!;
+    fetch.mockImplementation(async (url: string, init?: RequestInit) =>
+      url === "/methods" && !methodsUp ? jsonResponse({ error: "no model loaded yet" }, 503) : served(url, init),
+    );
+    render(<KnownUserPage />);
+    showUser("1");
+    await waitFor(() => expect(within(panel("Recommendations")).getByRole("alert").textContent).toContain("Service unavailable"));
+    expect(screen.getByLabelText("Rated 5.0 out of 5")).toBeTruthy(); // their own list still shows
+    methodsUp = true;
+    fireEvent.click(within(panel("Recommendations")).getByRole("button", { name: "Try again" }));
+    await waitFor(() => expect(screen.getAllByText("model v3")).toHaveLength(3));
+    expect(screen.queryByRole("heading", { name: "Recommendations" })).toBeNull();
   });
 
   it("says once that an unknown user is unknown", async () => {
-    vi.stubGlobal("fetch", vi.fn(async () => jsonResponse({ error: "unknown user 99999" }, 404)));
-    render(<KnownUser />);
-    fireEvent.change(screen.getByLabelText("MovieLens user id"), { target: { value: "99999" } });
-    fireEvent.click(screen.getByRole("button", { name: "Recommend" }));
+    vi.stubGlobal(
+      "fetch",
+      vi.fn(async (url: string) => (url === "/methods" ? jsonResponse(SERVED) : jsonResponse({ error: "unknown user 99999" }, 404))),
+    );
+    render(<KnownUserPage />);
+    showUser("99999");
     await waitFor(() => expect(screen.getAllByRole("alert")).toHaveLength(1));
     expect(screen.getByRole("alert").textContent).toContain("unknown user 99999");
   });
@@ -85,13 +150,12 @@ describe("KnownUser", () => {
     const notFound = () => jsonResponse({ error: "unknown user 99999" }, 404);
     vi.stubGlobal(
       "fetch",
-      vi.fn(async (url: string) => (url.startsWith("/users/") ? topRated : notFound())),
+      vi.fn(async (url: string) => (url === "/methods" ? jsonResponse(SERVED) : url.startsWith("/users/") ? topRated : notFound())),
     );
-    render(<KnownUser />);
-    fireEvent.change(screen.getByLabelText("MovieLens user id"), { target: { value: "99999" } });
-    fireEvent.click(screen.getByRole("button", { name: "Recommend" }));
+    render(<KnownUserPage />);
+    showUser("99999");
     await waitFor(() => expect(screen.getByRole("alert").textContent).toContain("unknown user 99999"));
-    await new Promise((r) => setTimeout(r, 20)); // both recommendation answers are in by now
+    await new Promise((r) => setTimeout(r, 20)); // every recommendation answer is in by now
     expect(screen.getAllByRole("alert")).toHaveLength(1);
     answerTopRated(notFound());
     await new Promise((r) => setTimeout(r, 20));
@@ -99,13 +163,13 @@ describe("KnownUser", () => {
     expect(screen.getByRole("alert").textContent).toContain("unknown user 99999");
   });
 
-  it("rejects an id that is not a positive whole number without calling the service", () => {
-    const fetch = vi.fn();
-    vi.stubGlobal("fetch", fetch);
-    render(<KnownUser />);
-    fireEvent.change(screen.getByLabelText("MovieLens user id"), { target: { value: "abc" } });
-    fireEvent.click(screen.getByRole("button", { name: "Recommend" }));
+  it("rejects an id that is not a positive whole number without calling the service", async () => {
+    const fetch = stubService();
+    render(<KnownUserPage />);
+    await waitFor(() => expect(fetch).toHaveBeenCalledTimes(1)); // the methods, once
+    showUser("abc");
     expect(screen.getByText(/whole number/)).toBeTruthy();
-    expect(fetch).not.toHaveBeenCalled();
+    await new Promise((r) => setTimeout(r, 20));
+    expect(fetch.mock.calls.map((c) => c[0])).toEqual(["/methods"]);
   });
 });

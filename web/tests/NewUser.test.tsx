@@ -1,20 +1,17 @@
 import { fireEvent, render, screen, waitFor, within } from "@testing-library/react";
 import { describe, expect, it, vi } from "vitest";
-import { NewUser } from "@/components/NewUser";
 import { STORAGE_KEY } from "@/lib/useStoredRatings";
-
-function jsonResponse(body: unknown, status = 200): Response {
-  return new Response(JSON.stringify(body), { status, headers: { "Content-Type": "application/json" } });
-}
+import { jsonResponse, methodOf, NewUserPage, SERVED } from "./served";
 
 const toyStory = { movie_id: 1, title: "Toy Story (1995)", year: 1995, genres: ["Animation"], n_ratings: 12 };
 const heat = { movie_id: 6, title: "Heat (1995)", year: 1995, genres: ["Crime"], n_ratings: 8 };
 
 function stubService() {
-  const fetch = vi.fn(async (url: string, _init?: RequestInit) => {
+  const fetch = vi.fn(async (url: string, init?: RequestInit) => {
+    if (url === "/methods") return jsonResponse(SERVED);
     if (url.startsWith("/movies?")) return jsonResponse({ query: "heat", model_version: "3", movies: [heat] });
     return jsonResponse({
-      method: url === "/recommend-simple" ? "user_user" : "embedding",
+      method: methodOf(url, init),
       model_version: "3",
       n_candidates: 5,
       ignored_movie_ids: [],
@@ -30,18 +27,19 @@ const postedRatings = (fetch: ReturnType<typeof stubService>) =>
   fetch.mock.calls.filter(([, init]) => init?.method === "POST").map(([, init]) => JSON.parse(init!.body as string).ratings);
 
 describe("NewUser", () => {
-  it("picks up the ratings saved in this browser and asks both methods for them", async () => {
+  it("picks up the ratings saved in this browser and asks every served method for them", async () => {
     window.localStorage.setItem(STORAGE_KEY, JSON.stringify([{ movie: toyStory, rating: 4.5 }]));
     const fetch = stubService();
-    render(<NewUser />);
+    render(<NewUserPage />);
     expect(within(ratingsList()).getByText("Toy Story")).toBeTruthy();
-    await waitFor(() => expect(screen.getAllByText("model v3")).toHaveLength(2), { timeout: 2000 });
-    expect(postedRatings(fetch)).toEqual([[{ movie_id: 1, rating: 4.5 }], [{ movie_id: 1, rating: 4.5 }]]);
+    await waitFor(() => expect(screen.getAllByText("model v3")).toHaveLength(3), { timeout: 2000 });
+    expect(postedRatings(fetch)).toEqual(Array(3).fill([{ movie_id: 1, rating: 4.5 }]));
+    for (const { label } of SERVED.methods) expect(screen.getByRole("heading", { name: label })).toBeTruthy();
   });
 
   it("rates a search result into the list and the browser's storage, and removes it again", async () => {
     stubService();
-    render(<NewUser filters={{ genres: ["Crime"] }} />);
+    render(<NewUserPage filters={{ genres: ["Crime"] }} />);
     fireEvent.change(screen.getByLabelText("Find movies you've seen"), { target: { value: "heat" } });
     const stars = await screen.findByRole("slider", { name: "Your rating for Heat (1995)" });
     fireEvent.keyDown(stars, { key: "4" });

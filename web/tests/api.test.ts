@@ -63,6 +63,19 @@ describe("api client", () => {
     expect(JSON.parse(otherInit.body as string)).toEqual({ ratings: [{ movie_id: 1, rating: 4.5 }], k: 10, method: "item_mean" });
   });
 
+  it("asks a method from GET /methods at the path the service gives it, else /recommend with method", async () => {
+    const fetch = mockFetch(async () => jsonResponse(recs));
+    await getRecommendations({ name: "renamed", path: "/recommend-simple" }, 1, 10);
+    await getRecommendations({ name: "user_user" }, 1, 10); // the service says it has no path of its own
+    await postRecommendations({ name: "brand_new", path: "/elsewhere" }, [{ movie_id: 1, rating: 4 }], 10);
+    expect(fetch.mock.calls.map((c) => c[0])).toEqual([
+      "/recommend-simple?user_id=1&k=10",
+      "/recommend?user_id=1&k=10&method=user_user",
+      "/recommend",
+    ]);
+    expect(JSON.parse((fetch.mock.calls[2][1] as RequestInit).body as string).method).toBe("brand_new");
+  });
+
   it("GETs the served model's methods", async () => {
     const methods = { model_version: "3", methods: [{ name: "item_mean", label: "Damped item mean", description: "d", reasons: {} }] };
     const fetch = mockFetch(async () => jsonResponse(methods));

@@ -7,6 +7,7 @@ import { KnownUser } from "@/components/KnownUser";
 import { NewUser } from "@/components/NewUser";
 import { getFilterOptions, type MovieFilters } from "@/lib/api";
 import { useAsync, useDebounced } from "@/lib/hooks";
+import { useMethods } from "@/lib/useMethods";
 
 const TABS = [
   { id: "known", label: "Known user", hint: "See what each method suggests for a MovieLens user" },
@@ -21,6 +22,7 @@ export default function Home() {
   // Requests follow the filters 300 ms after the last change (typing a year sends one request).
   const appliedFilters = useDebounced(filters, 300);
   const filterOptions = useAsync("filters", getFilterOptions);
+  const methods = useMethods(); // one panel per served method, in both tabs
 
   // Arrow keys move between tabs (WAI-ARIA tabs pattern).
   function onTabKey(e: KeyboardEvent<HTMLButtonElement>) {
@@ -41,8 +43,7 @@ export default function Home() {
               Movie recommendations
             </h1>
             <p className="text-sm text-slate-500">
-              Two MovieLens recommenders, side by side: an embedding model and user-user collaborative
-              filtering.
+              MovieLens recommenders side by side: every method the service serves.
             </p>
           </div>
           <HealthBadge />
@@ -81,10 +82,10 @@ export default function Home() {
 
         {/* Both stay mounted so switching tabs keeps what was typed and rated. */}
         <div id="panel-known" role="tabpanel" aria-labelledby="tab-known" hidden={tab !== "known"}>
-          <KnownUser filters={appliedFilters} />
+          <KnownUser methods={methods} filters={appliedFilters} />
         </div>
         <div id="panel-new" role="tabpanel" aria-labelledby="tab-new" hidden={tab !== "new"}>
-          <NewUser filters={appliedFilters} />
+          <NewUser methods={methods} filters={appliedFilters} />
         </div>
       </main>
 

@@ -77,7 +77,7 @@ export function FilterBar({ options, value, onChange }: FilterBarProps) {
         <h2 className="text-sm font-semibold text-slate-900">
           Filters{" "}
           <span className="font-normal text-slate-500">
-            {nActive ? `(${nActive} active, both methods)` : "(apply to both methods)"}
+            {nActive ? `(${nActive} active, every method)` : "(apply to every method)"}
           </span>
         </h2>
         {nActive > 0 || yearFrom || yearTo ? (

@@ -2,9 +2,10 @@
 
 import { useEffect, useState, type FormEvent } from "react";
 import { ApiError, filtersKey, getRecommendations, getUserTopRated, type MovieFilters } from "@/lib/api";
-import { useAsync } from "@/lib/hooks";
+import { useAsync, useAsyncEach } from "@/lib/hooks";
+import type { ServedMethods } from "@/lib/useMethods";
 import { ErrorBox } from "./ErrorBox";
-import { MethodResults } from "./MethodResults";
+import { MethodResults, MethodsPending } from "./MethodResults";
 import { ResultsList } from "./ResultsList";
 import { ResultsPanel } from "./ResultsPanel";
 
@@ -22,7 +23,8 @@ function saysUnknownUser(r: { error: unknown }): boolean {
   return r.error instanceof ApiError && r.error.status === 404 && Boolean(r.error.serverMessage);
 }
 
-export function KnownUser({ filters = {} }: { filters?: MovieFilters }) {
+/** A known user: their own top-rated movies and one panel per served method (`GET /methods`). */
+export function KnownUser({ methods, filters = {} }: { methods: ServedMethods; filters?: MovieFilters }) {
   const [input, setInput] = useState("");
   const [inputError, setInputError] = useState<string | null>(null);
   const [userId, setUserId] = useState<number | null>(null);
@@ -39,17 +41,18 @@ export function KnownUser({ filters = {} }: { filters?: MovieFilters }) {
   const key = userId === null ? null : String(userId);
   // The recommendations follow the filters too; the user's own top-rated list does not.
   const recKey = key === null ? null : `${key} ${filtersKey(filters)}`;
-  const embedding = useAsync(recKey, (s) => getRecommendations("embedding", userId!, K, filters, s), {
-    keepPrevious: true,
-  });
-  const userUser = useAsync(recKey, (s) => getRecommendations("user_user", userId!, K, filters, s), {
-    keepPrevious: true,
-  });
+  const served = methods.data?.methods ?? [];
+  const recommendations = useAsyncEach(
+    served.map((m) => m.name),
+    recKey,
+    (name, s) => getRecommendations(served.find((m) => m.name === name) ?? name, userId!, K, filters, s),
+    { keepPrevious: true },
+  );
   const topRated = useAsync(key, (s) => getUserTopRated(userId!, K, s));
 
-  // An unknown user gets the same 404 from all three (e.g. "unknown user 99999"): say it once, from
+  // An unknown user gets the same 404 from every list (e.g. "unknown user 99999"): say it once, from
   // the first answer on, while the others are still on their way (not once per list meanwhile).
-  const requests = [embedding, userUser, topRated];
+  const requests = [...Object.values(recommendations), topRated];
   const firstUnknown = requests.find(saysUnknownUser);
   const unknownUser =
     firstUnknown && requests.every((r) => saysUnknownUser(r) || (r.loading && !r.error))
@@ -132,7 +135,7 @@ export function KnownUser({ filters = {} }: { filters?: MovieFilters }) {
 
       {userId === null ? (
         <p className="rounded-xl border border-dashed border-slate-300 px-4 py-8 text-center text-slate-500">
-          Enter a user id to compare what the two recommenders suggest for them.
+          Enter a user id to compare what each recommender suggests for them.
         </p>
       ) : unknownUser ? (
         <ErrorBox error={unknownUser} />
@@ -153,8 +156,18 @@ export function KnownUser({ filters = {} }: { filters?: MovieFilters }) {
               />
             </ResultsPanel>
           </div>
-          <MethodResults method="embedding" request={embedding} emptyMessage="No recommendations for this user." />
-          <MethodResults method="user_user" request={userUser} emptyMessage="No recommendations for this user." />
+          {methods.data ? (
+            served.map((method) => (
+              <MethodResults
+                key={method.name}
+                method={method}
+                request={recommendations[method.name]}
+                emptyMessage="No recommendations for this user."
+              />
+            ))
+          ) : (
+            <MethodsPending methods={methods} />
+          )}
         </div>
       )}
     </div>

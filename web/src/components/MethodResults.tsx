@@ -1,18 +1,14 @@
 "use client";
 
-import type { Method, RecommendResponse } from "@/lib/api";
+import type { MethodInfo, RecommendResponse } from "@/lib/api";
 import type { AsyncState } from "@/lib/hooks";
+import type { ServedMethods } from "@/lib/useMethods";
 import { ResultsList } from "./ResultsList";
 import { ResultsPanel } from "./ResultsPanel";
 
-// The service's own labels (GET /methods; movierec.methods.<name>: label, description), shortened.
-const METHODS: Record<string, { title: string; subtitle: string }> = {
-  embedding: { title: "Embedding blend", subtitle: "Taste vectors blended with an item-item model" },
-  user_user: { title: "User-user", subtitle: "From people with similar ratings" },
-};
-
 interface MethodResultsProps {
-  method: Method;
+  /** The service's entry for the method (`GET /methods`): its label titles the panel. */
+  method: MethodInfo;
   request: AsyncState<RecommendResponse>;
   /** A newer request is about to start (e.g. ratings still being typed). */
   pending?: boolean;
@@ -21,11 +17,10 @@ interface MethodResultsProps {
 
 /** One method's recommendations in its panel: version, loading, errors with retry, the list. */
 export function MethodResults({ method, request, pending = false, emptyMessage }: MethodResultsProps) {
-  const { title, subtitle } = METHODS[method] ?? { title: method, subtitle: "" };
   return (
     <ResultsPanel
-      title={title}
-      subtitle={subtitle}
+      title={method.label}
+      subtitle={method.description}
       modelVersion={request.data?.model_version}
       loading={request.loading || pending}
       error={request.error}
@@ -34,5 +29,18 @@ export function MethodResults({ method, request, pending = false, emptyMessage }
     >
       <ResultsList items={request.data?.recommendations ?? []} note={request.data?.note} emptyMessage={emptyMessage} />
     </ResultsPanel>
+  );
+}
+
+/** In place of the method panels until the served methods are known: loading, or the error with retry. */
+export function MethodsPending({ methods }: { methods: ServedMethods }) {
+  return (
+    <ResultsPanel
+      title="Recommendations"
+      subtitle="The served model's methods"
+      loading={methods.loading}
+      error={methods.error}
+      onRetry={methods.retry}
+    />
   );
 }

@@ -1,16 +1,26 @@
 "use client";
 
 import type { MovieFilters } from "@/lib/api";
+import type { ServedMethods } from "@/lib/useMethods";
 import { useNewUserRecommendations } from "@/lib/useNewUserRecommendations";
 import type { Rated } from "@/lib/useStoredRatings";
-import { MethodResults } from "./MethodResults";
+import { MethodResults, MethodsPending } from "./MethodResults";
 
 const EMPTY = "No recommendations yet.";
 
-/** Both methods' recommendations for the ratings so far, and which rated movies the model skipped. */
-export function NewUserRecommendations({ rated, filters = {} }: { rated: Rated[]; filters?: MovieFilters }) {
+/** Every served method's recommendations for the ratings so far, and which rated movies the model skipped. */
+export function NewUserRecommendations({
+  methods,
+  rated,
+  filters = {},
+}: {
+  methods: ServedMethods;
+  rated: Rated[];
+  filters?: MovieFilters;
+}) {
+  const served = methods.data?.methods ?? [];
   const ratings = rated.map((r) => ({ movie_id: r.movie.movie_id, rating: r.rating }));
-  const { embedding, userUser, pending, ignoredIds } = useNewUserRecommendations(ratings, filters);
+  const { results, pending, ignoredIds } = useNewUserRecommendations(served, ratings, filters);
   const ignoredTitles = rated.filter((r) => ignoredIds.has(r.movie.movie_id)).map((r) => r.movie.title);
 
   return (
@@ -23,9 +33,14 @@ export function NewUserRecommendations({ rated, filters = {} }: { rated: Rated[]
       ) : null}
 
       {rated.length === 0 ? null : (
-        <div className="grid gap-4 md:grid-cols-2">
-          <MethodResults method="embedding" request={embedding} pending={pending} emptyMessage={EMPTY} />
-          <MethodResults method="user_user" request={userUser} pending={pending} emptyMessage={EMPTY} />
+        <div className={`grid gap-4 md:grid-cols-2 ${served.length > 2 ? "lg:grid-cols-3" : ""}`}>
+          {methods.data ? (
+            served.map((method) => (
+              <MethodResults key={method.name} method={method} request={results[method.name]} pending={pending} emptyMessage={EMPTY} />
+            ))
+          ) : (
+            <MethodsPending methods={methods} />
+          )}
         </div>
       )}
     </>

@@ -18,7 +18,9 @@ type Query<P extends keyof paths> = paths[P]["get"] extends { parameters: { quer
 
 /** A method name of the served model (`GET /methods` lists them with labels). */
 export type Method = Schemas["RecommendResponse"]["method"];
-export type MethodInfo = Ok<"/methods", "get">["methods"][number];
+export type MethodsResponse = Ok<"/methods", "get">;
+/** One served method: `name`, `label` (a panel's title), `description`, its own `path` if any, reason codes. */
+export type MethodInfo = MethodsResponse["methods"][number];
 /** Why a movie was recommended: a reason code and a line of text (see the spec for the codes). */
 export type Because = Schemas["Because"];
 export type Recommendation = Schemas["Recommendation"];
@@ -109,15 +111,19 @@ function queryString(params: Record<string, string | number | string[] | undefin
   return qs;
 }
 
-/** The path that answers with a method by default; any other method is `/recommend` with `method`. */
+/** A method to ask: its name, or the service's entry for it (`GET /methods`), whose `path` then decides. */
+export type MethodRef = Method | Pick<MethodInfo, "name" | "path">;
+
+/** The paths that answer with a method of their own (a name alone: the two original methods'). */
 const RECOMMEND_PATH: Record<string, "/recommend" | "/recommend-simple"> = {
   embedding: "/recommend",
   user_user: "/recommend-simple",
 };
 
-function recommendPath(method: Method): { path: "/recommend" | "/recommend-simple"; named?: Method } {
-  const own = RECOMMEND_PATH[method];
-  return own ? { path: own } : { path: "/recommend", named: method };
+/** A method's own path when it has one; any other method is `/recommend` with `method`. */
+function recommendPath(method: MethodRef): { path: "/recommend" | "/recommend-simple"; named?: Method } {
+  const { name, path } = typeof method === "string" ? { name: method, path: RECOMMEND_PATH[method] } : method;
+  return path === "/recommend" || path === "/recommend-simple" ? { path } : { path: "/recommend", named: name };
 }
 
 /** The filters that are set, in the API's field names (lists stay lists). */
@@ -138,7 +144,7 @@ export function filtersKey(filters: MovieFilters = {}): string {
 }
 
 export function getRecommendations(
-  method: Method,
+  method: MethodRef,
   userId: number,
   k = 10,
   filters: MovieFilters = {},
@@ -155,7 +161,7 @@ export function getRecommendations(
 }
 
 export function postRecommendations(
-  method: Method,
+  method: MethodRef,
   ratings: RatingInput[],
   k = 10,
   filters: MovieFilters = {},
@@ -172,8 +178,8 @@ export function postRecommendations(
 }
 
 /** The served model's methods: name, label, description, default path, reason codes. */
-export function getMethods(signal?: AbortSignal): Promise<Ok<"/methods", "get">> {
-  return request<Ok<"/methods", "get">>("/methods", { signal });
+export function getMethods(signal?: AbortSignal): Promise<MethodsResponse> {
+  return request<MethodsResponse>("/methods", { signal });
 }
 
 /** The genres and year range the filters accept. */

@@ -1,11 +1,11 @@
 "use client";
 
-import { filtersKey, postRecommendations, type Method, type MovieFilters, type RatingInput, type RecommendResponse } from "./api";
-import { useAsync, useDebounced, type AsyncState } from "./hooks";
+import { filtersKey, postRecommendations, type MethodInfo, type MovieFilters, type RatingInput, type RecommendResponse } from "./api";
+import { useAsyncEach, useDebounced, type AsyncState } from "./hooks";
 
 export interface NewUserRecommendations {
-  embedding: AsyncState<RecommendResponse>;
-  userUser: AsyncState<RecommendResponse>;
+  /** Each method's answer, by method name. */
+  results: Record<string, AsyncState<RecommendResponse>>;
   /** The ratings changed and the requests for them have not started yet. */
   pending: boolean;
   /** Rated movies the model does not know (left out by the service). */
@@ -13,10 +13,11 @@ export interface NewUserRecommendations {
 }
 
 /**
- * Both methods' recommendations for a new user's ratings (POST), `delayMs` after the last change of
- * the ratings, and again when the filters change. No ratings: no requests.
+ * Every given method's recommendations for a new user's ratings (POST), `delayMs` after the last
+ * change of the ratings, and again when the filters change. No ratings: no requests.
  */
 export function useNewUserRecommendations(
+  methods: readonly Pick<MethodInfo, "name" | "path">[],
   ratings: RatingInput[],
   filters: MovieFilters = {},
   { k = 10, delayMs = 500 }: { k?: number; delayMs?: number } = {},
@@ -26,15 +27,15 @@ export function useNewUserRecommendations(
     ? JSON.stringify(ratings.map(({ movie_id, rating }) => ({ movie_id, rating })))
     : null;
   const ratingsKey = useDebounced(currentKey, delayMs);
-  const load = (method: Method) => (signal: AbortSignal) =>
-    postRecommendations(method, JSON.parse(ratingsKey!) as RatingInput[], k, filters, signal);
   const requestKey = ratingsKey === null ? null : `${ratingsKey} ${k} ${filtersKey(filters)}`;
-  const embedding = useAsync(requestKey, load("embedding"), { keepPrevious: true });
-  const userUser = useAsync(requestKey, load("user_user"), { keepPrevious: true });
+  const results = useAsyncEach(
+    methods.map((m) => m.name),
+    requestKey,
+    (name, signal) =>
+      postRecommendations(methods.find((m) => m.name === name) ?? name, JSON.parse(ratingsKey!) as RatingInput[], k, filters, signal),
+    { keepPrevious: true },
+  );
 
-  const ignoredIds = new Set([
-    ...(embedding.data?.ignored_movie_ids ?? []),
-    ...(userUser.data?.ignored_movie_ids ?? []),
-  ]);
-  return { embedding, userUser, pending: currentKey !== ratingsKey, ignoredIds };
+  const ignoredIds = new Set(Object.values(results).flatMap((r) => r.data?.ignored_movie_ids ?? []));
+  return { results, pending: currentKey !== ratingsKey, ignoredIds };
 }
