@@ -11,6 +11,10 @@ from playwright.sync_api import Locator, Page, expect
 
 K = 10  # the page asks the service for 10 of each
 SERVICE_DOWN = {"error": "no model loaded yet: loading"}
+# Every method of the small model, as the page asks it: a panel title, a path and the `method` it names.
+# item_mean has no web/ code of its own: its panel comes from GET /methods alone.
+PANELS = (("Embedding blend", "/recommend", None), ("User-user", "/recommend-simple", None),
+          ("Damped item mean", "/recommend", "item_mean"))
 
 
 def card(page: Page, scope: Locator, title: str) -> Locator:
@@ -35,7 +39,7 @@ def assert_stayed_home(tab) -> None:
     assert "Traceback" not in body and "Internal Server Error" not in body
 
 
-def test_known_user_sees_both_methods_and_their_own_top_rated(tab, service):
+def test_known_user_sees_every_served_method_and_their_own_top_rated(tab, service):
     page, model, user = tab.page, service.model, 1
     rated = model.rated(user)
     page.goto("/")
@@ -47,8 +51,14 @@ def test_known_user_sees_both_methods_and_their_own_top_rated(tab, service):
     expect(page).to_have_url(re.compile(rf"\?user={user}$"))
     known = page.get_by_role("tabpanel", name="Known user")
 
-    for title, path in (("Embedding blend", "/recommend"), ("User-user", "/recommend-simple")):
+    served = requests.get(service.base + "/methods", timeout=10).json()["methods"]
+    assert [(m["label"], m.get("path", "/recommend")) for m in served] == [(t, p) for t, p, _ in PANELS]
+    # one card per served method, in the service's order, after the user's own top-rated
+    expect(known.get_by_role("heading", level=3)).to_have_text(
+        [f"What user {user} rated highest"] + [m["label"] for m in served])
+    for (title, path, method), info in zip(PANELS, served):
         panel = card(page, known, title)
+        expect(panel.get_by_text(info["description"], exact=True)).to_be_visible()
         expect(panel).to_have_attribute("aria-busy", "false")
         expect(panel.locator("ol > li")).to_have_count(K)
         expect(panel.get_by_title("Model version that answered")).to_have_text("model v1")
@@ -56,8 +66,10 @@ def test_known_user_sees_both_methods_and_their_own_top_rated(tab, service):
         ids = shown_movie_ids(panel, model)
         assert len(set(ids)) == K, ids
         assert not set(ids) & set(rated), f"{title} recommends movies user {user} already rated"
-        served = requests.get(service.base + path, params={"user_id": user, "k": K}, timeout=10).json()
-        assert ids == [r["movie_id"] for r in served["recommendations"]], f"{title}: not the service's order"
+        params = {"user_id": user, "k": K, **({"method": method} if method else {})}
+        answer = requests.get(service.base + path, params=params, timeout=10).json()
+        assert answer["method"] == info["name"]
+        assert ids == [r["movie_id"] for r in answer["recommendations"]], f"{title}: not the service's order"
     expect(card(page, known, "User-user").get_by_text(re.compile(r"similar users? rated it"))).not_to_have_count(0)
 
     top = card(page, known, f"What user {user} rated highest")
@@ -81,26 +93,31 @@ def test_new_user_rates_movies_and_recommendations_follow(tab, service):
     expect(page.get_by_role("tabpanel", name="Known user")).to_be_hidden()
     search = new.get_by_role("searchbox", name="Find movies you've seen")
     results = new.locator("section").filter(has=page.get_by_role("searchbox"))
-    embedding, user_user = card(page, new, "Embedding blend"), card(page, new, "User-user")
+    panels = [card(page, new, title) for title, _, _ in PANELS]
+    embedding = panels[0]
     ratings: list[dict] = []
 
     def rated_then_check(action, movie_id: int, rating: float) -> None:
-        """Do `action`; both lists must then show the service's answer for all the ratings so far."""
+        """Do `action`; every method's list must then show the service's answer for all the ratings so far."""
         expected = [r for r in ratings if r["movie_id"] != movie_id] + [{"movie_id": movie_id, "rating": rating}]
         if any(r["movie_id"] == movie_id for r in ratings):
             expected = [dict(r, rating=rating) if r["movie_id"] == movie_id else r for r in ratings]
 
-        def answers(path):
-            return lambda r: (r.request.method == "POST" and r.url == service.base + path
-                              and json.loads(r.request.post_data or "{}").get("ratings") == expected)
+        def answers(path, method):
+            def matches(r) -> bool:
+                body = json.loads(r.request.post_data or "{}") if r.request.method == "POST" else {}
+                return (r.request.method == "POST" and r.url == service.base + path
+                        and body.get("method") == method and body.get("ratings") == expected)
+            return matches
 
-        with page.expect_response(answers("/recommend")) as emb, \
-                page.expect_response(answers("/recommend-simple")) as uu:
+        (_, p0, m0), (_, p1, m1), (_, p2, m2) = PANELS
+        with page.expect_response(answers(p0, m0)) as a0, page.expect_response(answers(p1, m1)) as a1, \
+                page.expect_response(answers(p2, m2)) as a2:
             action()
         ratings[:] = expected
         expect(new.get_by_role("heading", name=re.compile(r"^Your ratings"))).to_have_text(
             f"Your ratings ({len(ratings)})")
-        for panel, response in ((embedding, emb.value), (user_user, uu.value)):
+        for panel, response in zip(panels, (a0.value, a1.value, a2.value)):
             assert response.ok, response.text()
             served = [r["movie_id"] for r in response.json()["recommendations"]]
             expect(panel).to_have_attribute("aria-busy", "false")
@@ -192,7 +209,7 @@ def test_service_unavailable_is_explained_and_recoverable(tab, service):
     page.goto("/?user=1")
     known = page.get_by_role("tabpanel", name="Known user")
     expect(page.get_by_role("status").filter(has_text="Service unavailable")).to_be_visible()
-    for title in ("Embedding blend", "User-user"):
+    for title, _, _ in PANELS:
         alert = card(page, known, title).get_by_role("alert")
         expect(alert).to_contain_text("Service unavailable")
         expect(alert).to_contain_text("try again in a moment")
