@@ -29,3 +29,44 @@ def test_python_m_serve_answers_over_http(registry, tmp_path):
         assert bad.status_code == 400 and "user_id" in bad.json()["error"]
         assert "Server" not in bad.headers or "Werkzeug" not in bad.headers["Server"]
     assert "serving on http://127.0.0.1:" in (tmp_path / "serve.log").read_text()
+
+
+def _metrics_folders(temp: Path) -> list[Path]:
+    return sorted(temp.glob("movierec-metrics-*"))
+
+
+def test_each_service_removes_its_own_metrics_folder_when_it_stops(tmp_path, monkeypatch):
+    """`python -m serve` makes a Prometheus multiprocess folder in the temp dir; its stop removes that
+    folder and no other: a second service, still running, keeps its own (and its metrics)."""
+    from serve.process import serve_subprocess
+
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(temp))   # the services' tempfile.mkdtemp() lands here
+    store = f"sqlite:///{tmp_path / 'empty.db'}"  # no model needed: /livez and /metrics answer without one
+    with serve_subprocess(tmp_path / "a.log", store, timeout=60, ready_path="/livez") as first:
+        with serve_subprocess(tmp_path / "b.log", store, timeout=60, ready_path="/livez"):
+            assert len(_metrics_folders(temp)) == 2
+        (left,) = _metrics_folders(temp)
+        assert requests.get(f"{first.base_url}/metrics", timeout=10).status_code == 200
+        assert list(left.glob("*.db")), "the running service's metrics files are gone"
+    assert first.process.returncode == 0
+    assert _metrics_folders(temp) == []
+
+
+def test_a_metrics_folder_the_caller_names_is_emptied_at_start_and_kept(tmp_path, monkeypatch):
+    from serve.__main__ import GunicornServer, prepare_metrics_dir, release_metrics_dir
+    from serve.settings import ServeSettings
+
+    given = tmp_path / "metrics"
+    given.mkdir()
+    (given / "counter_1.db").write_bytes(b"old run")
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(given))
+    monkeypatch.delenv("GUNICORN_PID", raising=False)
+    assert prepare_metrics_dir() == (str(given), False)
+    assert given.is_dir() and not list(given.iterdir())     # no counters of an earlier run
+    (given / "counter_2.db").write_bytes(b"this run")
+    release_metrics_dir(str(given), False, GunicornServer(ServeSettings.load()))
+    assert (given / "counter_2.db").exists()                # the caller's folder: never removed
+    monkeypatch.setenv("GUNICORN_PID", "1")                   # a re-executed master: its parent's workers write there
+    assert prepare_metrics_dir() == (str(given), False) and (given / "counter_2.db").exists()
