@@ -38,6 +38,7 @@ class GunicornServer(BaseApplication):
 
     def __init__(self, settings: ServeSettings) -> None:
         self.settings = settings
+        self.arbiter: DrainingArbiter | None = None
         self.draining = DrainFlag()   # created in the master, shared with the workers it forks
         super().__init__()
 
@@ -84,7 +85,8 @@ class GunicornServer(BaseApplication):
 
     def run(self) -> None:
         try:
-            DrainingArbiter(self, self.draining, self.settings.drain_seconds).run()
+            self.arbiter = DrainingArbiter(self, self.draining, self.settings.drain_seconds)
+            self.arbiter.run()
         except RuntimeError as exc:   # as gunicorn's BaseApplication.run
             print(f"\nError: {exc}\n", file=sys.stderr, flush=True)
             sys.exit(1)
@@ -112,13 +114,30 @@ def _mark_worker_dead(server, worker) -> None:
     multiprocess.mark_process_dead(worker.pid)
 
 
-def prepare_metrics_dir() -> str:
-    """A fresh folder where every worker writes its Prometheus metrics (before any worker starts)."""
-    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or tempfile.mkdtemp(prefix="movierec-metrics-")
-    shutil.rmtree(folder, ignore_errors=True)
-    os.makedirs(folder, exist_ok=True)
+def prepare_metrics_dir() -> tuple[str, bool]:
+    """A fresh folder where every worker writes its Prometheus metrics (before any worker starts), and
+    whether this service created it (then it removes it when it stops: :func:`release_metrics_dir`).
+
+    A folder named by ``PROMETHEUS_MULTIPROC_DIR`` is the caller's: emptied now (Prometheus' rule: no
+    counters of an earlier run), kept at the end. A master gunicorn re-executed (SIGUSR2, ``GUNICORN_PID``
+    set) inherits its parent's folder, whose workers still write to it: it is left as it is."""
+    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if given and os.environ.get("GUNICORN_PID"):
+        return given, False
+    folder = given or tempfile.mkdtemp(prefix="movierec-metrics-")
+    if given:
+        shutil.rmtree(folder, ignore_errors=True)
+        os.makedirs(folder, exist_ok=True)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
-    return folder
+    return folder, not given
+
+
+def release_metrics_dir(folder: str, created: bool, server: GunicornServer) -> None:
+    """When the master stops: remove the metrics folder it created, unless a re-executed master
+    (SIGUSR2) took it over. Never a folder it was given (another live service may use it)."""
+    handed_over = server.arbiter is not None and bool(server.arbiter.reexec_pid)
+    if created and not handed_over:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def parse_args(argv: list[str] | None = None) -> ServeSettings:
@@ -160,8 +179,16 @@ def parse_args(argv: list[str] | None = None) -> ServeSettings:
 
 def main(argv: list[str] | None = None) -> None:
     settings = parse_args(argv)
-    prepare_metrics_dir()
-    GunicornServer(settings).run()
+    folder, created = prepare_metrics_dir()
+    master = os.getpid()
+    server = GunicornServer(settings)
+    try:
+        server.run()
+    finally:
+        # the master only: gunicorn's halt (any stop signal) and a failed start (port taken) end here by
+        # SystemExit; forked workers leave through `_exit_without_teardown` and never reach this line
+        if os.getpid() == master:
+            release_metrics_dir(folder, created, server)
 
 
 if __name__ == "__main__":

@@ -93,11 +93,11 @@ def digests(folder: Path) -> dict[str, str]:
             for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-@pytest.fixture
-def tiny_repo(tmp_path) -> tuple[Path, dict]:
+@pytest.fixture(scope="module")
+def tiny_template(tmp_path_factory) -> Path:
     """The pipeline's code and config in a git + DVC repository whose conf/ selects tiny synthetic data;
-    `dvc repro reindex` ran and everything is committed."""
-    work = tmp_path / "repo"
+    `dvc repro reindex` ran and everything is committed. Built once; each test works on a copy."""
+    work = tmp_path_factory.mktemp("keep-drop") / "repo"
     work.mkdir()
     for name in ("pipeline", "src", "conf"):
         shutil.copytree(REPO_ROOT / name, work / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
@@ -113,13 +113,29 @@ def tiny_repo(tmp_path) -> tuple[Path, dict]:
     for key, value in TINY.items():
         text = text.replace(f"  {key}: {yaml.safe_load(text)['synthetic'][key]}", f"  {key}: {value}", 1)
     synthetic.write_text(text)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DVC_", "MLFLOW_"))}
-    env.update({"PYTHONPATH": str(work / "src"), "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"})
+    env = repo_env(work)
     run([sys.executable, "-m", "pipeline.params"], work, env)
     run(["git", "init", "-q"], work, env)
     run([sys.executable, "-m", "dvc", "repro", "reindex"], work, env)
     run(["git", "add", "-A"], work, env)
     run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "tiny"], work, env)
+    return work
+
+
+def repo_env(work: Path) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DVC_", "MLFLOW_"))}
+    env.update({"PYTHONPATH": str(work / "src"), "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"})
+    return env
+
+
+@pytest.fixture
+def tiny_repo(tiny_template, tmp_path) -> tuple[Path, dict]:
+    """A copy of the template repository (git, DVC cache and outputs, committed), its own environment."""
+    work = tmp_path / "repo"
+    shutil.copytree(tiny_template, work, symlinks=True)
+    env = repo_env(work)
+    assert git_status(work, env) == ""
+    assert "up to date" in run([sys.executable, "-m", "dvc", "status", "reindex"], work, env).stdout
     return work, env
 
 

@@ -24,6 +24,13 @@ _AT_ROOT = {"mlruns", "models", "multirun", "outputs", "test-artifacts", "web/ou
             ".tracking", ".dvc/tmp", ".dvc/cache", ".dvc/config.local", "reports/registry.json"}
 
 
+E2E_TRAINER = """
+# tests/test_pipeline_e2e.py: fewer epochs, same data
+trainer:
+  max_epochs: 4
+"""
+
+
 def IGNORE(folder: str, names: list[str]) -> set[str]:
     """shutil.copytree's ignore: build outputs anywhere, this machine's state at its own paths."""
     relative = Path(folder).resolve().relative_to(REPO_ROOT.resolve())
@@ -48,6 +55,11 @@ def pipeline_copy(tmp_path_factory, mirror):
     # commands about the project as a whole (reproduce, champion) find it by MOVIEREC_ROOT, never from the
     # working directory: without it they would mean the checkout this venv was installed from
     env["MOVIEREC_ROOT"] = str(work)
+    # the real data and every stage, at most 4 epochs (early stopping picks 6 of 40 here anyway): the
+    # train and new_user stages, run twice (the repro and `reproduce`), are most of this module's time
+    config = work / "conf" / "config.yaml"
+    config.write_text(config.read_text() + E2E_TRAINER)
+    _run([sys.executable, "-m", "pipeline.params"], work, env)
     _run(["git", "init", "-q"], work, env)
     _run(["git", "add", "-A"], work, env)
     _run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "copy"], work, env)

@@ -150,3 +150,17 @@ def test_the_tracking_server_says_what_is_missing(tmp_path):
               root=None, env_extra={"MOVIEREC_PG_BIN": str(tmp_path / "no-postgres")})
     assert out.returncode == 2 and f"MOVIEREC_PG_BIN={tmp_path / 'no-postgres'} holds no initdb" in out.stderr
     assert not (tmp_path / "state").exists() or not list((tmp_path / "state").rglob("*.pid"))
+
+
+def test_reproduce_refuses_a_project_without_a_store_and_creates_none(tmp_path):
+    """`python -m movierec.registry.reproduce 1` on a project that has no mlflow.db: a clear error, no empty
+    store left behind (MLflow would create one at the configured path on first read)."""
+    project = make_project(tmp_path / "project", None)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    out = cli("movierec.registry.reproduce", "1", cwd=elsewhere, root=project)
+    assert out.returncode == 2, out.stderr
+    assert f"no MLflow store at {project.resolve() / 'mlflow.db'}" in out.stderr
+    assert "Traceback" not in out.stderr
+    assert not (project / "mlflow.db").exists() and not list(elsewhere.iterdir())
+    assert sorted(p.name for p in project.iterdir()) == ["conf"]

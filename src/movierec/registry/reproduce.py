@@ -48,7 +48,7 @@ def reproduce(root: Path, commit: str, workdir: Path) -> dict[str, float]:
 def main(argv: list[str] | None = None) -> int:
     from mlflow.tracking import MlflowClient
 
-    from movierec.registry.store import configured_tracking_uri, display_uri, find_project_root
+    from movierec.registry.store import configured_tracking_uri, display_uri, find_project_root, missing_store
     from movierec.registry.tracking import use_store
 
     parser = argparse.ArgumentParser(prog="python -m movierec.registry.reproduce", description=__doc__.splitlines()[0])
@@ -58,9 +58,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the temporary checkout")
     args = parser.parse_args(argv)
 
-    root = find_project_root()
-    uri = configured_tracking_uri(root)
+    try:
+        root = find_project_root()
+        uri = configured_tracking_uri(root)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     print(f"store: {display_uri(uri)}", file=sys.stderr)
+    missing = missing_store(uri)
+    if missing is not None:  # reading must not create an empty store (MLflow would, at that path)
+        print(f"error: no MLflow store at {missing}: nothing registered to reproduce (run the pipeline first, "
+              "or set mlflow.tracking_uri / MLFLOW_TRACKING_URI)", file=sys.stderr)
+        return 2
     use_store(uri)
     tags = MlflowClient().get_model_version(args.name, args.version).tags
     commit = tags.get("git_commit", "unknown")
