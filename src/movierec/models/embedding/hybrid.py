@@ -63,9 +63,16 @@ class RatingHead:
         self.cbias = net.choice_movie_bias.weight.detach().numpy()[:, 0]
         self.mu = float(net.global_mean)
         self.l2 = float(net.hp.l2)
+        self.Y = net.implicit_movie.detach().numpy()          # y_j of the implicit term (zeros: none)
+
+    def implicit_sum(self, movie_idx: np.ndarray) -> np.ndarray:
+        """s = |N|^-1/2 Σ_{j ∈ N} y_j over the profile's movies N, what training added to a known
+        user's own p (models/embedding/stacked.py)."""
+        return (self.Y[movie_idx].astype(np.float64).sum(0) / np.sqrt(len(movie_idx)))
 
     def fold_in(self, movie_idx: np.ndarray, rating: np.ndarray) -> tuple[np.ndarray, float]:
-        """A new user's (p, b): argmin  Σ_m (r_m − μ − b_m − b − p·q_m)² + n · l2 (|p|² + b²).
+        """A new user's vector and bias (p + s, b): s = :meth:`implicit_sum` of their movies and
+        (p, b) = argmin  Σ_m (r_m − μ − b_m − b − (p + s)·q_m)² + n · l2 (|p|² + b²).
 
         The training objective's MSE and l2 terms for this one user (the mean over their n ratings
         plus l2 (|p|² + b²), times n), the choice term left out: a ridge regression on [q_m, 1].
@@ -74,14 +81,16 @@ class RatingHead:
         dim = self.Q.shape[1]
         if n == 0:
             return np.zeros(dim, np.float32), 0.0
+        movie_idx = np.asarray(movie_idx, dtype=np.int64)
+        s = self.implicit_sum(movie_idx)
         A = np.empty((n, dim + 1), dtype=np.float64)
         A[:, :dim] = self.Q[movie_idx]
         A[:, dim] = 1.0
-        y = np.asarray(rating, np.float64) - self.mu - self.bm[movie_idx]
+        y = np.asarray(rating, np.float64) - self.mu - self.bm[movie_idx] - A[:, :dim] @ s
         gram = A.T @ A
         gram[np.diag_indices_from(gram)] += n * self.l2
         theta = np.linalg.solve(gram, A.T @ y)
-        return theta[:dim].astype(np.float32), float(theta[dim])
+        return (theta[:dim] + s).astype(np.float32), float(theta[dim])
 
     def vector(self, profile: Profile) -> tuple[np.ndarray, float]:
         if profile.user_idx is not None:
