@@ -52,7 +52,8 @@ VARIANTS: dict[str, dict] = {
 }
 
 
-def run(name: str, cfg, fit_part, val_part, cases, n_users: int, n_movies: int) -> dict:
+def run(name: str, cfg, fit_part, val_part, cases, n_users: int, n_movies: int,
+        blends: list[Blend] | None = None) -> list[dict]:
     fields = VARIANTS[name]
     model_cfg = replace(cfg.model, **fields)
     seeds = [cfg.seed + i * model_cfg.head_seed_offset for i in range(model_cfg.n_heads)]
@@ -62,9 +63,17 @@ def run(name: str, cfg, fit_part, val_part, cases, n_users: int, n_movies: int) 
                                 average_from=model_cfg.average_from)
     item_item = fit_item_item(fit_part, n_users, n_movies, model_cfg)
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
-    model = HybridRecommender(heads, item_item, Blend.from_config(model_cfg))
-    metrics = evaluate(model, cases, cfg.evaluate.k, cfg.evaluate.relevance_threshold)
     curve = [round(row["val_loss"] ** 0.5, 4) for row in record.history]
+    rows = []
+    for blend in [Blend.from_config(model_cfg)] + (blends or []):
+        model = HybridRecommender(heads, item_item, blend)
+        metrics = evaluate(model, cases, cfg.evaluate.k, cfg.evaluate.relevance_threshold)
+        label = name if not rows else f"{name}; blend ii {blend.item_item:g}, c {blend.choice:g}, r {blend.rating:g}"
+        rows.append(row(label, metrics, model_cfg, fields, cpu, wall, curve))
+    return rows
+
+
+def row(name: str, metrics: dict, model_cfg, fields: dict, cpu: float, wall: float, curve: list[float]) -> dict:
     return {"variant": name, **{k: float(metrics[k]) for k in KEYS},
             "epochs": [model_cfg.epochs], "fit_cpu_seconds": round(cpu, 1), "fit_wall_seconds": round(wall, 1),
             "model": fields, "trainer": {},
@@ -74,6 +83,8 @@ def run(name: str, cfg, fit_part, val_part, cases, n_users: int, n_movies: int) 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--variants", required=True, help="';'-separated variant names")
+    parser.add_argument("--blends", default="", help="';'-separated ITEM_ITEM,CHOICE,RATING ranking blends to "
+                        "score too (the trained heads are reused)")
     args = parser.parse_args(argv)
     names = [v.strip() for v in args.variants.split(";")]
     unknown = set(names) - set(VARIANTS)
@@ -88,14 +99,16 @@ def main(argv: list[str] | None = None) -> int:
     cases = list(known_user_cases(fit_part, val_part))
     out = REPO_ROOT / "benchmarks" / "results"
     saved = json.loads((out / "rating_research.json").read_text())
-    for name in names:
-        row = run(name, cfg, fit_part, val_part, cases, data.n_users, data.n_movies)
-        print(f"{name}: val RMSE {row['rmse']:.4f} MAE {row['mae']:.4f} NDCG@10 {row['ndcg@10']:.4f} "
+    blends = [Blend(*(float(x) for x in b.split(","))) for b in args.blends.split(";") if b.strip()]
+    rows = [row for name in names for row in run(name, cfg, fit_part, val_part, cases, data.n_users,
+                                                   data.n_movies, blends)]
+    for row in rows:
+        print(f"{row['variant']}: val RMSE {row['rmse']:.4f} MAE {row['mae']:.4f} NDCG@10 {row['ndcg@10']:.4f} "
               f"P@10 {row['precision@10']:.4f} cov {row['coverage@10']:.4f} epochs {row['epochs']} "
               f"({row['fit_cpu_seconds']:.0f} CPU s) {row['research']}", flush=True)
-        saved["rows"] = [r for r in saved["rows"] if r["variant"] != name] + [row]
-        atomic_write_json(out / "rating_research.json", saved)
-        atomic_write_text(out / "rating_research.md", markdown(saved["rows"], saved["protocol"]))
+        saved["rows"] = [r for r in saved["rows"] if r["variant"] != row["variant"]] + [row]
+    atomic_write_json(out / "rating_research.json", saved)
+    atomic_write_text(out / "rating_research.md", markdown(saved["rows"], saved["protocol"]))
     return 0
 
 

@@ -15,7 +15,9 @@ from movierec.models.protocol import Profile, recommend
 from tests.synthetic import liked_movies, two_group_ratings
 
 N_USERS, N_MOVIES = 60, 40
-MODEL = ModelConfig(embedding_dim=4, learning_rate=0.05, l2=0.01, batch_size=64, implicit_users=16, dropout=0.0)
+# the lone-head trainer (epoch selection, refit); the stacked one: tests/test_stacked_embedding.py
+MODEL = ModelConfig(embedding_dim=4, learning_rate=0.05, l2=0.01, batch_size=64, implicit_users=16, dropout=0.0,
+                    epochs=0, average_from=0, implicit_l2=0.0)
 TRAINER = TrainerConfig(max_epochs=30, patience=5, refit=False)
 
 
@@ -195,7 +197,7 @@ def test_ridge_fold_in_of_ten_ratings_predicts_them_better_than_the_zero_user(tr
 def hybrid():
     ratings = two_group_ratings()
     cfg = ModelConfig(embedding_dim=4, learning_rate=0.05, l2=0.01, batch_size=64, implicit_users=16, dropout=0.0,
-                      n_heads=2, head_seed_offset=7, item_item_lambda=5.0)
+                      n_heads=2, head_seed_offset=7, item_item_lambda=5.0, epochs=0, average_from=0, implicit_l2=0.0)
     return ratings, train_hybrid(ratings, None, N_USERS, N_MOVIES, cfg, TrainerConfig(max_epochs=5, refit=False),
                                  seed=3)
 
@@ -244,7 +246,7 @@ def test_one_head_without_item_item_ranks_like_the_model_alone(trained):
 
 
 HEADS = ModelConfig(embedding_dim=4, learning_rate=0.05, l2=0.01, batch_size=64, implicit_users=16, dropout=0.0,
-                    n_heads=2, head_seed_offset=7, blend_item_item=0.0)
+                    n_heads=2, head_seed_offset=7, blend_item_item=0.0, epochs=0, average_from=0, implicit_l2=0.0)
 
 
 def test_with_refit_later_heads_train_for_the_count_head_zero_chose():

@@ -135,7 +135,7 @@ def test_train_hybrid_with_a_fixed_epoch_count_trains_the_stack_and_logs_each_ep
     assert len(training.model.heads) == 2 and training.head_seeds == [4, 104]
     assert logged == list(range(MODEL.epochs)) and "test_loss" in training.heads[0].history[0]
     assert [h.best_epoch for h in training.heads] == [MODEL.epochs - 1] * 2
-    with pytest.raises(ValueError, match="stacked heads train"):
+    with pytest.raises(ValueError, match="stacked heads train 6 epochs"):
         train_hybrid(RATINGS, None, N_USERS, N_MOVIES, MODEL, TRAINER, seed=4, epochs=[2, 2])
 
 

@@ -21,7 +21,6 @@ from torch import nn
 
 from movierec.models.protocol import Profile
 
-
 SAVE_FORMAT = 2  # 2: the implicit_movie buffer (y of the implicit term) is saved with the weights
 
 

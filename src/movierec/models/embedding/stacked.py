@@ -41,8 +41,24 @@ def scaled_sets(pattern: sp.csr_matrix, power: float) -> torch.Tensor:
     return _sparse(sp.diags(scale.astype(np.float32)) @ binary)
 
 
+class _SparseTimesDense(torch.autograd.Function):
+    """sets @ dense with the backward through a transpose made once (autograd's own backward of a
+    sparse matmul transposes and coalesces `sets` on every call)."""
+
+    @staticmethod
+    def forward(ctx, sets: torch.Tensor, sets_t: torch.Tensor, dense: torch.Tensor) -> torch.Tensor:
+        ctx.sets_t = sets_t
+        return torch.sparse.mm(sets, dense)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return None, None, torch.sparse.mm(ctx.sets_t, grad)
+
+
 class StackedNet(nn.Module):
     """`n_heads` embedding models (init seeds `seeds`) trained in one module."""
+
+    global_mean: torch.Tensor
 
     def __init__(self, hp: EmbeddingHParams, seeds: list[int], pattern: sp.csr_matrix | None = None,
                  implicit_l2: float = 0.0) -> None:
@@ -72,19 +88,22 @@ class StackedNet(nn.Module):
             for name, rows, power in (("user_sets", pattern, 0.5), ("movie_sets", transposed, 0.5),
                                       ("user_means", pattern, 1.0), ("movie_means", transposed, 1.0)):
                 self.register_buffer(name, scaled_sets(rows, power), persistent=False)
+                self.register_buffer(f"{name}_t", scaled_sets(rows, power).t().coalesce(), persistent=False)
 
-    def _sum(self, sets: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
-        """sets @ table for every head at once: (rows, n) @ (H, n, d) -> (H, rows, d)."""
+    def _sum(self, name: str, table: torch.Tensor) -> torch.Tensor:
+        """sets @ table for every head at once: (rows, n) @ (H, n, d) -> (H, rows, d); `name`: the
+        buffer of the sets (user_sets, movie_sets, user_means, movie_means)."""
         heads, n, dim = table.shape
         flat = table.permute(1, 0, 2).reshape(n, heads * dim)
-        return torch.sparse.mm(sets, flat).reshape(-1, heads, dim).permute(1, 0, 2)
+        sums = _SparseTimesDense.apply(getattr(self, name), getattr(self, f"{name}_t"), flat)
+        return sums.reshape(-1, heads, dim).permute(1, 0, 2)
 
     def tables(self) -> tuple[torch.Tensor, torch.Tensor]:
         """(users, movies) vectors of every head, implicit sums included: (H, U, d), (H, M, d)."""
         if not self.implicit:
             return self.user, self.movie
-        return (self.user + self._sum(self.user_sets, self.implicit_movie),
-                self.movie + self._sum(self.movie_sets, self.implicit_user))
+        return (self.user + self._sum("user_sets", self.implicit_movie),
+                self.movie + self._sum("movie_sets", self.implicit_user))
 
     def rating_loss(self, tables: tuple[torch.Tensor, torch.Tensor], users: torch.Tensor, movies: torch.Tensor,
                     ratings: torch.Tensor, l2: float) -> tuple[torch.Tensor, torch.Tensor]:
@@ -101,8 +120,8 @@ class StackedNet(nn.Module):
                + bu ** 2 + bm ** 2).mean(-1)
         loss = mse + l2 * reg
         if self.implicit:
-            y_sq = self._sum(self.user_means, self.implicit_movie.pow(2).sum(-1, keepdim=True))[..., 0]
-            z_sq = self._sum(self.movie_means, self.implicit_user.pow(2).sum(-1, keepdim=True))[..., 0]
+            y_sq = self._sum("user_means", self.implicit_movie.pow(2).sum(-1, keepdim=True))[..., 0]
+            z_sq = self._sum("movie_means", self.implicit_user.pow(2).sum(-1, keepdim=True))[..., 0]
             loss = loss + self.implicit_l2 * (y_sq[heads, users] + z_sq[heads, movies]).mean(-1)
         return mse.mean(), loss.sum()
 

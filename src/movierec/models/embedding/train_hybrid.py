@@ -90,18 +90,21 @@ def train_stacked(train: pd.DataFrame, test: pd.DataFrame | None, n_users: int, 
                   model_cfg: ModelConfig, trainer_cfg: TrainerConfig, seed: int,
                   hooks: HeadHooks | None = None, epochs: list[int] | None = None) -> HybridTraining:
     """`model.epochs` > 0: every head at once (:mod:`movierec.models.embedding.stacked_fit`) on all of
-    `train` for exactly that many epochs (chosen earlier on validation), weights averaged from epoch
-    `model.average_from`. The seed's validation carve of `train` is training data here: its loss is
-    logged (``val_loss``, head 0's epoch hook) beside the test loss, and chooses nothing."""
-    if epochs is not None and set(epochs) != {model_cfg.epochs}:
-        raise ValueError(f"stacked heads train model.epochs={model_cfg.epochs} epochs each (asked for {epochs})")
+    `train` for that many epochs (chosen earlier on validation; `trainer.max_epochs` caps it, as it
+    caps every run), weights averaged from epoch `model.average_from` (capped likewise). The seed's
+    validation carve of `train` is training data here: its loss is logged (``val_loss``, head 0's
+    epoch hook) beside the test loss, and chooses nothing."""
+    n_epochs = min(model_cfg.epochs, trainer_cfg.max_epochs)
+    if epochs is not None and set(epochs) != {n_epochs}:
+        raise ValueError(f"stacked heads train {n_epochs} epochs each (model.epochs, trainer.max_epochs; "
+                         f"asked for {epochs})")
     seeds = [seed + i * model_cfg.head_seed_offset for i in range(model_cfg.n_heads)]
     carve = Ratings.from_frame(train[random_fraction_mask(len(train), trainer_cfg.val_fraction, seed)])
     on_epoch = hooks(0)[0] if hooks is not None else None
-    heads, record = fit_stacked(Ratings.from_frame(train), carve, Ratings.from_frame(test) if test is not None else None,
-                                n_users, n_movies, model_cfg, trainer_cfg, seeds, model_cfg.epochs, on_epoch,
-                                model_cfg.average_from)
-    last = model_cfg.epochs - 1
+    test_r = Ratings.from_frame(test) if test is not None else None
+    heads, record = fit_stacked(Ratings.from_frame(train), carve, test_r, n_users, n_movies, model_cfg, trainer_cfg,
+                                seeds, n_epochs, on_epoch, min(model_cfg.average_from, n_epochs))
+    last = n_epochs - 1
     trainings = [EmbeddingTraining(head, record.history if i == 0 else [], last) for i, head in enumerate(heads)]
     started = time.perf_counter()
     item_item = fit_item_item(train, n_users, n_movies, model_cfg)
