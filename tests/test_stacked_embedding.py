@@ -148,3 +148,21 @@ def test_an_old_save_format_is_refused_clearly(tmp_path):
         EmbeddingRecommender.load(tmp_path / "old.pt")
     model.save(tmp_path / "new.pt")
     assert torch.equal(EmbeddingRecommender.load(tmp_path / "new.pt").net.implicit_movie, model.net.implicit_movie)
+
+
+def test_the_served_new_user_path_folds_in_each_heads_implicit_sum():
+    """HybridRecommender's batched fold-in (all heads at once) = each head's RatingHead.fold_in."""
+    pattern = ratings_csr(RATINGS, N_USERS, N_MOVIES)
+    net = StackedNet(_hp(l2=0.05), [0, 100, 200], pattern, implicit_l2=0.1)
+    with torch.no_grad():
+        net.implicit_movie.normal_(0, 0.3, generator=torch.Generator().manual_seed(1))
+    heads = [EmbeddingRecommender(net.head(h)) for h in range(3)]
+    model = HybridRecommender(heads, None)
+    profile = Profile(np.array([0, 3, 21, 30]), np.array([5.0, 4.5, 1.0, 2.0], np.float32))
+    per_head = [RatingHead(h) for h in heads]
+    expected = np.mean([t.rating(*t.fold_in(profile.movie_idx, profile.rating)) for t in per_head], axis=0)
+    np.testing.assert_allclose(model.predict_all(profile), expected, rtol=1e-5, atol=1e-5)
+    for t in per_head:  # the same heads without the implicit sum (the served model keeps its own copy)
+        t.Y = np.zeros_like(t.Y)
+    without_y = np.mean([t.rating(*t.fold_in(profile.movie_idx, profile.rating)) for t in per_head], axis=0)
+    assert np.abs(model.predict_all(profile) - without_y).max() > 1e-3
