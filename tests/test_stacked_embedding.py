@@ -166,3 +166,12 @@ def test_the_served_new_user_path_folds_in_each_heads_implicit_sum():
         t.Y = np.zeros_like(t.Y)
     without_y = np.mean([t.rating(*t.fold_in(profile.movie_idx, profile.rating)) for t in per_head], axis=0)
     assert np.abs(model.predict_all(profile) - without_y).max() > 1e-3
+
+
+def test_logging_test_loss_does_not_change_the_stacked_weights():
+    data, carve = Ratings.from_frame(RATINGS), Ratings.from_frame(RATINGS.sample(200, random_state=1))
+    model = replace(MODEL, dropout=0.3, epochs=2)
+    runs = [fit_stacked(data, carve, test, N_USERS, N_MOVIES, model, TRAINER, [0, 100], 2)[0]
+            for test in (None, Ratings.from_frame(RATINGS.sample(100, random_state=2)))]
+    for a, b in zip(runs[0][1].net.state_dict().values(), runs[1][1].net.state_dict().values()):
+        assert torch.equal(a, b)

@@ -129,8 +129,10 @@ def fit_stacked(train: Ratings, val: Ratings | None, test: Ratings | None, n_use
         accelerator=trainer_cfg.accelerator, devices=1, max_epochs=epochs, deterministic=trainer_cfg.deterministic,
         logger=False, enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
         num_sanity_val_steps=0, callbacks=callbacks)
-    loaders = [DataLoader(RatingBatches(d, 1 << 15, None), batch_size=None, num_workers=0)
-               for d in (val, test) if d is not None]
+    # own generators: iterating a loader must not draw from the global RNG (dropout's), so whether
+    # test loss is logged cannot change the trained weights
+    loaders = [DataLoader(RatingBatches(d, 1 << 15, None), batch_size=None, num_workers=0,
+                          generator=torch.Generator().manual_seed(seeds[0])) for d in (val, test) if d is not None]
     train_loader = DataLoader(StackedRatingBatches(train, model_cfg.batch_size, seeds), batch_size=None,
                               num_workers=0, generator=torch.Generator().manual_seed(seeds[0]))
     if val is None and test is not None:
