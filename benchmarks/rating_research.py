@@ -162,6 +162,9 @@ class ResearchNet(EmbeddingNet):
         """A plain EmbeddingNet with the sums as its tables: the same predictions for known users."""
         plain = EmbeddingNet(self.hp)
         state = {k: v for k, v in self.state_dict().items() if not k.startswith("implicit_")}
+        # y is kept (the package's EmbeddingNet folds a new user's implicit sum in with it)
+        state["implicit_movie"] = self.implicit_movie.detach().clone() if self.sets is not None \
+            else torch.zeros_like(plain.implicit_movie)
         plain.load_state_dict(state)
         plain.user.weight.copy_(self.user_table())
         plain.movie.weight.copy_(self.movie_table())

@@ -32,7 +32,8 @@ DRIVER = textwrap.dedent('''
                           "rating": ratings["rating"]})
     rank = int(os.environ.get("LOCAL_RANK", 0))
     epochs = []
-    model = ModelConfig(embedding_dim=8, batch_size=512, implicit_users=16, learning_rate=0.01, l2=0.01)
+    model = ModelConfig(embedding_dim=8, batch_size=512, implicit_users=16, learning_rate=0.01, l2=0.01,
+                        epochs=0, average_from=0, implicit_l2=0.0)  # DDP: the lone-head trainer
     trainer = TrainerConfig(accelerator="cpu", devices=2, strategy="ddp", max_epochs=3, patience=5, refit=True)
     result = train_embedding(frame, None, 300, 200, model, trainer, seed=0,
                              on_epoch=lambda epoch, row: epochs.append((rank, epoch)))

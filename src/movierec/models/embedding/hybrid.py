@@ -63,9 +63,16 @@ class RatingHead:
         self.cbias = net.choice_movie_bias.weight.detach().numpy()[:, 0]
         self.mu = float(net.global_mean)
         self.l2 = float(net.hp.l2)
+        self.Y = net.implicit_movie.detach().numpy()          # y_j of the implicit term (zeros: none)
+
+    def implicit_sum(self, movie_idx: np.ndarray) -> np.ndarray:
+        """s = |N|^-1/2 Σ_{j ∈ N} y_j over the profile's movies N, what training added to a known
+        user's own p (models/embedding/stacked.py)."""
+        return (self.Y[movie_idx].astype(np.float64).sum(0) / np.sqrt(len(movie_idx)))
 
     def fold_in(self, movie_idx: np.ndarray, rating: np.ndarray) -> tuple[np.ndarray, float]:
-        """A new user's (p, b): argmin  Σ_m (r_m − μ − b_m − b − p·q_m)² + n · l2 (|p|² + b²).
+        """A new user's vector and bias (p + s, b): s = :meth:`implicit_sum` of their movies and
+        (p, b) = argmin  Σ_m (r_m − μ − b_m − b − (p + s)·q_m)² + n · l2 (|p|² + b²).
 
         The training objective's MSE and l2 terms for this one user (the mean over their n ratings
         plus l2 (|p|² + b²), times n), the choice term left out: a ridge regression on [q_m, 1].
@@ -74,14 +81,16 @@ class RatingHead:
         dim = self.Q.shape[1]
         if n == 0:
             return np.zeros(dim, np.float32), 0.0
+        movie_idx = np.asarray(movie_idx, dtype=np.int64)
+        s = self.implicit_sum(movie_idx)
         A = np.empty((n, dim + 1), dtype=np.float64)
         A[:, :dim] = self.Q[movie_idx]
         A[:, dim] = 1.0
-        y = np.asarray(rating, np.float64) - self.mu - self.bm[movie_idx]
+        y = np.asarray(rating, np.float64) - self.mu - self.bm[movie_idx] - A[:, :dim] @ s
         gram = A.T @ A
         gram[np.diag_indices_from(gram)] += n * self.l2
         theta = np.linalg.solve(gram, A.T @ y)
-        return theta[:dim].astype(np.float32), float(theta[dim])
+        return (theta[:dim] + s).astype(np.float32), float(theta[dim])
 
     def vector(self, profile: Profile) -> tuple[np.ndarray, float]:
         if profile.user_idx is not None:
@@ -94,6 +103,55 @@ class RatingHead:
 
     def choice(self, p: np.ndarray) -> np.ndarray:
         return self.Q @ (self.proj @ p) + self.cbias
+
+
+def zscore_rows(scores: np.ndarray) -> np.ndarray:
+    """:func:`zscore` of each row (float64)."""
+    s = np.asarray(scores, dtype=np.float64)
+    centred = s - s.mean(axis=1, keepdims=True)
+    sd = np.sqrt(np.mean(centred * centred, axis=1, keepdims=True))
+    return np.divide(centred, sd, out=centred.copy(), where=sd > 0)
+
+
+class StackedTables:
+    """The heads' movie-side tables stacked (heads, movies, ...): one batched product per request
+    for every head's ratings and choice scores, and one batched ridge solve for a new user."""
+
+    def __init__(self, tables: Sequence[RatingHead]) -> None:
+        self.Q = np.ascontiguousarray(np.stack([t.Q for t in tables]))       # (H, M, d)
+        self.bm = np.stack([t.bm for t in tables]).astype(np.float64)        # (H, M)
+        self.cbias = np.stack([t.cbias for t in tables]).astype(np.float64)  # (H, M)
+        self.proj = np.stack([t.proj for t in tables])                       # (H, d, d)
+        self.Y = np.stack([t.Y for t in tables])                             # (H, M, d)
+        self.mu = np.array([t.mu for t in tables])
+        self.l2 = np.array([t.l2 for t in tables])
+
+    def fold_in(self, movie_idx: np.ndarray, rating: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`RatingHead.fold_in` of every head at once: (heads, dim), (heads,)."""
+        heads, _, dim = self.Q.shape
+        n = len(movie_idx)
+        if n == 0:
+            return np.zeros((heads, dim), np.float32), np.zeros(heads)
+        movie_idx = np.asarray(movie_idx, dtype=np.int64)
+        s = self.Y[:, movie_idx].astype(np.float64).sum(1) / np.sqrt(n)      # (H, d)
+        A = np.ones((heads, n, dim + 1))
+        A[:, :, :dim] = self.Q[:, movie_idx]
+        y = (np.asarray(rating, np.float64)[None] - self.mu[:, None] - self.bm[:, movie_idx]
+             - np.einsum("hnd,hd->hn", A[:, :, :dim], s))
+        gram = A.transpose(0, 2, 1) @ A
+        gram[:, np.arange(dim + 1), np.arange(dim + 1)] += n * self.l2[:, None]
+        theta = np.linalg.solve(gram, (A.transpose(0, 2, 1) @ y[:, :, None]))[:, :, 0]
+        return (theta[:, :dim] + s).astype(np.float32), theta[:, dim]
+
+    def ratings(self, p: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """Every head's predicted ratings of every movie: (heads, movies), float64."""
+        return (self.Q @ p[:, :, None])[:, :, 0] + (self.mu + b)[:, None] + self.bm
+
+    def ratings_and_choices(self, p: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(ratings, choice scores) of every head and movie from one pass over Q: (heads, movies) each."""
+        h = (self.proj @ p[:, :, None])[:, :, 0]                          # (H, d): proj @ p per head
+        both = self.Q @ np.stack([p, h.astype(p.dtype)], axis=2)          # (H, M, 2)
+        return both[:, :, 0] + (self.mu + b)[:, None] + self.bm, both[:, :, 1] + self.cbias
 
 
 class HybridRecommender:
@@ -111,6 +169,7 @@ class HybridRecommender:
         self.blend = blend
         self.n_movies = heads[0].n_movies
         self._tables = [RatingHead(h) for h in self.heads]
+        self._stack = StackedTables(self._tables)
 
     @classmethod
     def single(cls, model: EmbeddingRecommender) -> HybridRecommender:
@@ -118,27 +177,32 @@ class HybridRecommender:
         ranking (choice + rank_rating_weight × rating) — a model trained or built on its own, served."""
         return cls([model], None, Blend(item_item=0.0, choice=1.0, rating=model.net.hp.rank_rating_weight))
 
-    def _vectors(self, profile: Profile) -> list[tuple[np.ndarray, float]]:
-        return [t.vector(profile) for t in self._tables]
+    def _vectors(self, profile: Profile) -> tuple[np.ndarray, np.ndarray]:
+        """Every head's user vector and bias: (heads, dim), (heads,)."""
+        if profile.user_idx is not None:
+            u = int(profile.user_idx)
+            return np.stack([t.P[u] for t in self._tables]), np.array([t.bu[u] for t in self._tables], np.float64)
+        return self._stack.fold_in(profile.movie_idx, profile.rating)
 
     def predict_all(self, profile: Profile) -> np.ndarray:
-        vectors = self._vectors(profile)
-        return np.mean([t.rating(p, b) for t, (p, b) in zip(self._tables, vectors)], axis=0)
+        p, b = self._vectors(profile)
+        return self._stack.ratings(p, b).mean(axis=0)
 
     def predict(self, profile: Profile, movie_idx: np.ndarray) -> np.ndarray:
         return self.predict_all(profile)[np.asarray(movie_idx, dtype=np.int64)]
 
     def rank_scores(self, profile: Profile) -> np.ndarray:
-        vectors = self._vectors(profile)
+        p, b = self._vectors(profile)
         blend = self.blend
         score = np.zeros(self.n_movies, dtype=np.float64)
         if self.item_item is not None and blend.item_item:
             score += blend.item_item * zscore(self.item_item.scores(profile.movie_idx, profile.rating))
-        if blend.choice:
-            score += blend.choice * np.mean([zscore(t.choice(p)) for t, (p, _) in zip(self._tables, vectors)], axis=0)
-        if blend.rating:
-            score += blend.rating * np.mean([zscore(t.rating(p, b)) for t, (p, b) in zip(self._tables, vectors)],
-                                            axis=0)
+        if blend.choice or blend.rating:
+            rating, choice = self._stack.ratings_and_choices(p, b)
+            if blend.choice:
+                score += blend.choice * zscore_rows(choice).mean(axis=0)
+            if blend.rating:
+                score += blend.rating * zscore_rows(rating).mean(axis=0)
         return score
 
     def movie_vectors(self) -> np.ndarray:

@@ -21,6 +21,8 @@ from torch import nn
 
 from movierec.models.protocol import Profile
 
+SAVE_FORMAT = 2  # 2: the implicit_movie buffer (y of the implicit term) is saved with the weights
+
 
 @dataclass(frozen=True)
 class EmbeddingHParams:
@@ -43,6 +45,9 @@ class EmbeddingNet(nn.Module):
     """User/movie embeddings and biases with a rating head and a choice head."""
 
     global_mean: torch.Tensor  # a buffer (saved with the weights, not trained)
+    # y_j of the SVD++-style implicit term (models/embedding/stacked.py), kept for folding in a new
+    # user: their vector adds |N|^-1/2 Σ_{j ∈ N} y_j over the movies they rated (zeros: no term)
+    implicit_movie: torch.Tensor
 
     def __init__(self, hp: EmbeddingHParams, seed: int = 0) -> None:
         super().__init__()
@@ -62,7 +67,14 @@ class EmbeddingNet(nn.Module):
                 table.weight.zero_()
             self.choice_proj.weight.copy_(torch.eye(dim) + torch.randn(dim, dim, generator=gen) * 0.01)
         self.register_buffer("global_mean", torch.tensor(float(hp.global_mean)))
+        self.register_buffer("implicit_movie", torch.zeros(hp.n_movies, dim))
         self.dropout = nn.Dropout(hp.dropout)
+
+    def implicit_sum(self, movie_idx: torch.Tensor) -> torch.Tensor:
+        """|N|^-1/2 Σ_{j ∈ N} y_j over a user's rated movies N (zeros for no movies)."""
+        if len(movie_idx) == 0:
+            return torch.zeros(self.hp.embedding_dim)
+        return self.implicit_movie[movie_idx].sum(0) / math.sqrt(len(movie_idx))
 
     def predict_pairs(self, user_idx: torch.Tensor, movie_idx: torch.Tensor) -> torch.Tensor:
         """Rating head for (user, movie) pairs; dropout on the embeddings while training."""
@@ -129,8 +141,10 @@ def fold_in(net: EmbeddingNet, movie_idx: np.ndarray, rating: np.ndarray,
             max_iter: int = 50) -> tuple[torch.Tensor, torch.Tensor]:
     """A new user's (p, b): the training objective for that one user, movie side frozen.
 
-    Minimises  mean_m (r_m − μ − b_m − b − p·q_m)²  +  w_c · CE(choice(p), ratings)  +  l2 (|p|² + b²)
-    with the model's own ``implicit_weight`` (w_c) and ``l2``. The objective is convex in (p, b)
+    Minimises  mean_m (r_m − μ − b_m − b − (p + s)·q_m)²  +  w_c · CE(choice(p + s), ratings)
+    +  l2 (|p|² + b²) with the model's own ``implicit_weight`` (w_c) and ``l2``; s = the implicit sum of
+    the rated movies (:meth:`EmbeddingNet.implicit_sum`). Returns (p + s, b), the user's vector.
+    The objective is convex in (p, b)
     (least squares plus log-sum-exp of a linear map), so L-BFGS from zero finds the optimum.
     With no ratings: p = 0, b = 0 (the ranking falls back to the movies' choice biases).
     """
@@ -144,12 +158,13 @@ def fold_in(net: EmbeddingNet, movie_idx: np.ndarray, rating: np.ndarray,
     proj, choice_bias = net.choice_proj.weight.detach(), net.choice_movie_bias.weight.detach()[:, 0]
     weights = r / r.sum() if float(r.sum()) > 0 else torch.full_like(r, 1.0 / len(r))
     hp = net.hp
+    implicit = net.implicit_sum(idx).detach()
     theta = torch.zeros(dim + 1, requires_grad=True)
     optimizer = torch.optim.LBFGS([theta], max_iter=max_iter, tolerance_grad=1e-6, line_search_fn="strong_wolfe")
 
     def objective() -> torch.Tensor:
         optimizer.zero_grad()
-        p, b = theta[:dim], theta[dim]
+        p, b = theta[:dim] + implicit, theta[dim]
         mse = torch.mean((net.global_mean + b + bm + q @ p - r) ** 2)
         loss = mse + hp.l2 * theta.pow(2).sum()
         if hp.implicit_weight > 0:
@@ -160,7 +175,7 @@ def fold_in(net: EmbeddingNet, movie_idx: np.ndarray, rating: np.ndarray,
 
     optimizer.step(objective)
     theta = theta.detach()
-    return theta[:dim].clone(), theta[dim].clone()
+    return theta[:dim] + implicit, theta[dim].clone()
 
 
 class EmbeddingRecommender:
@@ -202,7 +217,7 @@ class EmbeddingRecommender:
     # -- persistence: plain tensors + a JSON-able dict, loadable with weights_only=True -------
 
     def state(self) -> dict:
-        return {"hparams": self.net.hp.to_dict(), "state_dict": self.net.state_dict()}
+        return {"format": SAVE_FORMAT, "hparams": self.net.hp.to_dict(), "state_dict": self.net.state_dict()}
 
     def save(self, path) -> None:
         torch.save(self.state(), path)
@@ -210,6 +225,10 @@ class EmbeddingRecommender:
     @classmethod
     def load(cls, path) -> EmbeddingRecommender:
         state = torch.load(path, map_location="cpu", weights_only=True)
+        if not isinstance(state, dict) or state.get("format") != SAVE_FORMAT:
+            found = state.get("format", 1) if isinstance(state, dict) else "?"
+            raise ValueError(f"{path}: embedding model save format {found}, this version reads format "
+                             f"{SAVE_FORMAT} (implicit terms); retrain the model (dvc repro train)")
         net = EmbeddingNet(EmbeddingHParams(**state["hparams"]))
         net.load_state_dict(state["state_dict"])
         return cls(net)

@@ -15,8 +15,11 @@ import pandas as pd
 import scipy.sparse as sp
 
 from movierec.config import ModelConfig, TrainerConfig
+from movierec.data.split import random_fraction_mask
+from movierec.models.embedding.batches import Ratings
 from movierec.models.embedding.fit import EmbeddingTraining, train_embedding
 from movierec.models.embedding.hybrid import Blend, HybridRecommender
+from movierec.models.embedding.stacked_fit import fit_stacked
 from movierec.models.embedding.task import EpochHook
 from movierec.models.item_item import ItemItemModel
 
@@ -59,6 +62,8 @@ def train_hybrid(train: pd.DataFrame, test: pd.DataFrame | None, n_users: int, n
     """
     if epochs is not None and len(epochs) != model_cfg.n_heads:
         raise ValueError(f"epochs gives {len(epochs)} counts for {model_cfg.n_heads} heads (model.n_heads)")
+    if model_cfg.epochs > 0:
+        return train_stacked(train, test, n_users, n_movies, model_cfg, trainer_cfg, seed, hooks, epochs)
     trainings: list[EmbeddingTraining] = []
     seeds: list[int] = []
     for i in range(model_cfg.n_heads):
@@ -79,3 +84,29 @@ def train_hybrid(train: pd.DataFrame, test: pd.DataFrame | None, n_users: int, n
     seconds = time.perf_counter() - started
     model = HybridRecommender([t.model for t in trainings], item_item, Blend.from_config(model_cfg))
     return HybridTraining(model, trainings, seeds, seconds)
+
+
+def train_stacked(train: pd.DataFrame, test: pd.DataFrame | None, n_users: int, n_movies: int,
+                  model_cfg: ModelConfig, trainer_cfg: TrainerConfig, seed: int,
+                  hooks: HeadHooks | None = None, epochs: list[int] | None = None) -> HybridTraining:
+    """`model.epochs` > 0: every head at once (:mod:`movierec.models.embedding.stacked_fit`) on all of
+    `train` for that many epochs (chosen earlier on validation; `trainer.max_epochs` caps it, as it
+    caps every run), weights averaged from epoch `model.average_from` (capped likewise). The seed's
+    validation carve of `train` is training data here: its loss is logged (``val_loss``, head 0's
+    epoch hook) beside the test loss, and chooses nothing."""
+    n_epochs = min(model_cfg.epochs, trainer_cfg.max_epochs)
+    if epochs is not None and set(epochs) != {n_epochs}:
+        raise ValueError(f"stacked heads train {n_epochs} epochs each (model.epochs, trainer.max_epochs; "
+                         f"asked for {epochs})")
+    seeds = [seed + i * model_cfg.head_seed_offset for i in range(model_cfg.n_heads)]
+    carve = Ratings.from_frame(train[random_fraction_mask(len(train), trainer_cfg.val_fraction, seed)])
+    on_epoch = hooks(0)[0] if hooks is not None else None
+    test_r = Ratings.from_frame(test) if test is not None else None
+    heads, record = fit_stacked(Ratings.from_frame(train), carve, test_r, n_users, n_movies, model_cfg, trainer_cfg,
+                                seeds, n_epochs, on_epoch, min(model_cfg.average_from, n_epochs))
+    last = n_epochs - 1
+    trainings = [EmbeddingTraining(head, record.history if i == 0 else [], last) for i, head in enumerate(heads)]
+    started = time.perf_counter()
+    item_item = fit_item_item(train, n_users, n_movies, model_cfg)
+    seconds = time.perf_counter() - started
+    return HybridTraining(HybridRecommender(heads, item_item, Blend.from_config(model_cfg)), trainings, seeds, seconds)

@@ -1,0 +1,116 @@
+"""Stacked heads with implicit terms (issue 24, item 2) on VALIDATION data only.
+
+Same protocol as benchmarks/rating_research.py: ``data/processed/train.parquet`` only; a seeded
+10% of it (seed 42) is the validation set, the other 90% trains. Each variant trains all its
+heads at once (:func:`movierec.models.embedding.stacked_fit.fit_stacked`) for its ``epochs``
+(weights averaged from ``average_from``), logging the validation RMSE of each epoch's own weights;
+the final weights are scored (RMSE/MAE of the mean of the heads, NDCG@10/P@10/coverage@10 of the
+served blend with the item-item model fitted on the same 90%). Epoch counts and averaging windows
+were read off these validation curves.
+
+    python benchmarks/stacked_research.py --variants "name;name"
+
+Appends rows to benchmarks/results/rating_research.{json,md} (a variant run again replaces its row).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT))
+
+from benchmarks.rating_research import KEYS, SEED, VALIDATION_FRACTION, markdown  # noqa: E402
+from movierec.atomic import atomic_write_json, atomic_write_text  # noqa: E402
+from movierec.config import validate  # noqa: E402
+from movierec.data.dataset import load_processed  # noqa: E402
+from movierec.data.split import random_fraction_mask  # noqa: E402
+from movierec.evaluation.protocol import evaluate, known_user_cases  # noqa: E402
+from movierec.models.embedding.batches import Ratings  # noqa: E402
+from movierec.models.embedding.hybrid import Blend, HybridRecommender  # noqa: E402
+from movierec.models.embedding.stacked_fit import fit_stacked  # noqa: E402
+from movierec.models.embedding.train_hybrid import fit_item_item  # noqa: E402
+from pipeline.memory import prepare_training_process  # noqa: E402
+from pipeline.stage import compose_params, configure_logging  # noqa: E402
+
+# name -> ModelConfig fields replaced (n_heads, implicit_l2, epochs, average_from, ...)
+IMPLICIT = {"implicit_l2": 0.3}
+VARIANTS: dict[str, dict] = {
+    "stacked: implicit L2 0.3, 2 heads, 4 epochs": {**IMPLICIT, "n_heads": 2, "epochs": 4},
+    "stacked: implicit L2 0.3, 16 heads, 3 epochs": {**IMPLICIT, "n_heads": 16, "epochs": 3},
+    "stacked: implicit L2 0.3, 4 heads, 5 epochs, SWA from 2": {**IMPLICIT, "n_heads": 4, "epochs": 5,
+                                                                 "average_from": 2},
+    "stacked: implicit L2 0.3, 8 heads, 5 epochs, SWA from 2": {**IMPLICIT, "n_heads": 8, "epochs": 5,
+                                                                 "average_from": 2},
+    "stacked: implicit L2 0.3, 16 heads, 5 epochs, SWA from 2": {**IMPLICIT, "n_heads": 16, "epochs": 5,
+                                                                  "average_from": 2},
+}
+
+
+def run(name: str, cfg, fit_part, val_part, cases, n_users: int, n_movies: int,
+        blends: list[Blend] | None = None) -> list[dict]:
+    fields = VARIANTS[name]
+    model_cfg = replace(cfg.model, **fields)
+    seeds = [cfg.seed + i * model_cfg.head_seed_offset for i in range(model_cfg.n_heads)]
+    wall, cpu = time.perf_counter(), time.process_time()
+    heads, record = fit_stacked(Ratings.from_frame(fit_part), Ratings.from_frame(val_part), None, n_users,
+                                n_movies, model_cfg, cfg.trainer, seeds, model_cfg.epochs,
+                                average_from=model_cfg.average_from)
+    item_item = fit_item_item(fit_part, n_users, n_movies, model_cfg)
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    curve = [round(row["val_loss"] ** 0.5, 4) for row in record.history]
+    rows = []
+    for blend in [Blend.from_config(model_cfg)] + (blends or []):
+        model = HybridRecommender(heads, item_item, blend)
+        metrics = evaluate(model, cases, cfg.evaluate.k, cfg.evaluate.relevance_threshold)
+        label = name if not rows else f"{name}; blend ii {blend.item_item:g}, c {blend.choice:g}, r {blend.rating:g}"
+        rows.append(row(label, metrics, model_cfg, fields, cpu, wall, curve))
+    return rows
+
+
+def row(name: str, metrics: dict, model_cfg, fields: dict, cpu: float, wall: float, curve: list[float]) -> dict:
+    return {"variant": name, **{k: float(metrics[k]) for k in KEYS},
+            "epochs": [model_cfg.epochs], "fit_cpu_seconds": round(cpu, 1), "fit_wall_seconds": round(wall, 1),
+            "model": fields, "trainer": {},
+            "research": f"stacked heads; val RMSE of each epoch's own weights {curve}"}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--variants", required=True, help="';'-separated variant names")
+    parser.add_argument("--blends", default="", help="';'-separated ITEM_ITEM,CHOICE,RATING ranking blends to "
+                        "score too (the trained heads are reused)")
+    args = parser.parse_args(argv)
+    names = [v.strip() for v in args.variants.split(";")]
+    unknown = set(names) - set(VARIANTS)
+    if unknown:
+        parser.error(f"unknown variant(s) {sorted(unknown)}; known: {sorted(VARIANTS)}")
+    cfg = validate(compose_params())
+    prepare_training_process(cfg.trainer)
+    configure_logging()
+    data = load_processed(REPO_ROOT / cfg.paths.processed)
+    is_val = random_fraction_mask(len(data.train), VALIDATION_FRACTION, SEED)
+    fit_part, val_part = data.train[~is_val], data.train[is_val]
+    cases = list(known_user_cases(fit_part, val_part))
+    out = REPO_ROOT / "benchmarks" / "results"
+    saved = json.loads((out / "rating_research.json").read_text())
+    blends = [Blend(*(float(x) for x in b.split(","))) for b in args.blends.split(";") if b.strip()]
+    rows = [row for name in names for row in run(name, cfg, fit_part, val_part, cases, data.n_users,
+                                                   data.n_movies, blends)]
+    for row in rows:
+        print(f"{row['variant']}: val RMSE {row['rmse']:.4f} MAE {row['mae']:.4f} NDCG@10 {row['ndcg@10']:.4f} "
+              f"P@10 {row['precision@10']:.4f} cov {row['coverage@10']:.4f} epochs {row['epochs']} "
+              f"({row['fit_cpu_seconds']:.0f} CPU s) {row['research']}", flush=True)
+        saved["rows"] = [r for r in saved["rows"] if r["variant"] != row["variant"]] + [row]
+    atomic_write_json(out / "rating_research.json", saved)
+    atomic_write_text(out / "rating_research.md", markdown(saved["rows"], saved["protocol"]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

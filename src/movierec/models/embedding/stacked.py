@@ -1,0 +1,158 @@
+"""All rating heads of the embedding method in one module, with SVD++-style implicit terms.
+
+Head h is the :class:`~movierec.models.embedding.net.EmbeddingNet` model (rating head + choice
+head, same initialisation for the same seed), its tables stacked along a leading head axis so
+that one forward/backward per batch trains every head. With ``implicit_l2 > 0`` both sides carry
+implicit-feedback sums (the SVD++ idea):
+
+    user vector  p_u + |N(u)|^-1/2 Σ_{j ∈ N(u)} y_j      (N(u): the movies u rated in training)
+    movie vector q_m + |R(m)|^-1/2 Σ_{v ∈ R(m)} z_v      (R(m): the users who rated m)
+
+used by both heads; y, z start at zero and carry their own L2, per rating: ``implicit_l2`` × (the
+mean |y_j|² over N(u) + the mean |z_v|² over R(m)). The sums are one sparse matmul per side per
+step for all heads. After training, :meth:`StackedNet.head` *bakes* head h into a plain
+EmbeddingNet whose tables are those sums (the same predictions for known users) and which keeps y
+(``implicit_movie``) so that a new user's fold-in adds |N|^-1/2 Σ y_j over the request's movies.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from torch import nn
+
+from movierec.models.embedding.net import EmbeddingHParams, EmbeddingNet
+
+
+def _sparse(matrix: sp.spmatrix) -> torch.Tensor:
+    coo = sp.coo_matrix(matrix)
+    indices = torch.from_numpy(np.vstack([coo.row, coo.col]).astype(np.int64))
+    return torch.sparse_coo_tensor(indices, torch.from_numpy(coo.data.astype(np.float32)), coo.shape,
+                                   check_invariants=True).coalesce()
+
+
+def scaled_sets(pattern: sp.csr_matrix, power: float) -> torch.Tensor:
+    """Binary rows of `pattern` times count^-power (empty rows stay zero), as a sparse tensor."""
+    binary = sp.csr_matrix(pattern, dtype=np.float32, copy=True)
+    binary.data[:] = 1.0
+    count = np.diff(binary.indptr).astype(np.float64)
+    scale = np.where(count > 0, np.maximum(count, 1.0) ** -power, 0.0)
+    return _sparse(sp.diags(scale.astype(np.float32)) @ binary)
+
+
+class _SparseTimesDense(torch.autograd.Function):
+    """sets @ dense with the backward through a transpose made once (autograd's own backward of a
+    sparse matmul transposes and coalesces `sets` on every call)."""
+
+    @staticmethod
+    def forward(ctx, sets: torch.Tensor, sets_t: torch.Tensor, dense: torch.Tensor) -> torch.Tensor:
+        ctx.sets_t = sets_t
+        return torch.sparse.mm(sets, dense)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return None, None, torch.sparse.mm(ctx.sets_t, grad)
+
+
+class StackedNet(nn.Module):
+    """`n_heads` embedding models (init seeds `seeds`) trained in one module."""
+
+    global_mean: torch.Tensor
+
+    def __init__(self, hp: EmbeddingHParams, seeds: list[int], pattern: sp.csr_matrix | None = None,
+                 implicit_l2: float = 0.0) -> None:
+        super().__init__()
+        self.hp, self.n_heads, self.implicit_l2 = hp, len(seeds), implicit_l2
+        heads = [EmbeddingNet(hp, seed=s) for s in seeds]  # the same initial weights as lone heads
+
+        def stack(get) -> nn.Parameter:
+            return nn.Parameter(torch.stack([get(h).detach().clone() for h in heads]))
+
+        self.user, self.movie = stack(lambda h: h.user.weight), stack(lambda h: h.movie.weight)
+        self.user_bias = stack(lambda h: h.user_bias.weight[:, 0])
+        self.movie_bias = stack(lambda h: h.movie_bias.weight[:, 0])
+        self.choice_bias = stack(lambda h: h.choice_movie_bias.weight[:, 0])
+        self.choice_proj = stack(lambda h: h.choice_proj.weight)      # h = proj @ p, per head
+        self.register_buffer("global_mean", torch.tensor(float(hp.global_mean)))
+        self.dropout = nn.Dropout(hp.dropout)
+        self.implicit = implicit_l2 > 0
+        if self.implicit:
+            if pattern is None:
+                raise ValueError("implicit terms need the training ratings' pattern")
+            shape = (self.n_heads, hp.n_movies, hp.embedding_dim)
+            self.implicit_movie = nn.Parameter(torch.zeros(shape))                          # y_j
+            self.implicit_user = nn.Parameter(torch.zeros(self.n_heads, hp.n_users, hp.embedding_dim))  # z_v
+            transposed = pattern.T.tocsr()
+            # N(u) scaled by |N(u)|^-1/2 (the sums) and by |N(u)|^-1 (the means of the L2 term); R(m) likewise
+            for name, rows, power in (("user_sets", pattern, 0.5), ("movie_sets", transposed, 0.5),
+                                      ("user_means", pattern, 1.0), ("movie_means", transposed, 1.0)):
+                self.register_buffer(name, scaled_sets(rows, power), persistent=False)
+                self.register_buffer(f"{name}_t", scaled_sets(rows, power).t().coalesce(), persistent=False)
+
+    def _sum(self, name: str, table: torch.Tensor) -> torch.Tensor:
+        """sets @ table for every head at once: (rows, n) @ (H, n, d) -> (H, rows, d); `name`: the
+        buffer of the sets (user_sets, movie_sets, user_means, movie_means)."""
+        heads, n, dim = table.shape
+        flat = table.permute(1, 0, 2).reshape(n, heads * dim)
+        sums = _SparseTimesDense.apply(getattr(self, name), getattr(self, f"{name}_t"), flat)
+        return sums.reshape(-1, heads, dim).permute(1, 0, 2)
+
+    def tables(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(users, movies) vectors of every head, implicit sums included: (H, U, d), (H, M, d)."""
+        if not self.implicit:
+            return self.user, self.movie
+        return (self.user + self._sum("user_sets", self.implicit_movie),
+                self.movie + self._sum("movie_sets", self.implicit_user))
+
+    def rating_loss(self, tables: tuple[torch.Tensor, torch.Tensor], users: torch.Tensor, movies: torch.Tensor,
+                    ratings: torch.Tensor, l2: float) -> tuple[torch.Tensor, torch.Tensor]:
+        """(mean over heads of each head's batch MSE, the sum over heads of each head's loss).
+
+        `tables`: :meth:`tables` (computed once per step); `users`, `movies`, `ratings`: (H, B),
+        head h's batch in row h."""
+        heads = torch.arange(self.n_heads).unsqueeze(-1)
+        P, Q = tables
+        p, q = self.dropout(P[heads, users]), self.dropout(Q[heads, movies])
+        bu, bm = self.user_bias[heads, users], self.movie_bias[heads, movies]
+        mse = ((self.global_mean + bu + bm + (p * q).sum(-1) - ratings) ** 2).mean(-1)  # (H,)
+        reg = (self.user[heads, users].pow(2).sum(-1) + self.movie[heads, movies].pow(2).sum(-1)
+               + bu ** 2 + bm ** 2).mean(-1)
+        loss = mse + l2 * reg
+        if self.implicit:
+            y_sq = self._sum("user_means", self.implicit_movie.pow(2).sum(-1, keepdim=True))[..., 0]
+            z_sq = self._sum("movie_means", self.implicit_user.pow(2).sum(-1, keepdim=True))[..., 0]
+            loss = loss + self.implicit_l2 * (y_sq[heads, users] + z_sq[heads, movies]).mean(-1)
+        return mse.mean(), loss.sum()
+
+    def choice_loss(self, tables: tuple[torch.Tensor, torch.Tensor], users: torch.Tensor,
+                    weights: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Every head's choice cross-entropy on the same users: (mean over heads, sum over heads)."""
+        P, Q = tables
+        h = torch.einsum("hed,hbd->hbe", self.choice_proj, self.dropout(P[:, users]))
+        logits = torch.einsum("hbd,hmd->hbm", h, Q) + self.choice_bias.unsqueeze(1)
+        per_head = -(weights * torch.log_softmax(logits, dim=-1)).sum(-1).mean(-1)
+        return per_head.mean(), per_head.sum()
+
+    @torch.no_grad()
+    def predict_mean(self, users: torch.Tensor, movies: torch.Tensor) -> torch.Tensor:
+        """The served rating of (user, movie) pairs: the mean over heads (no dropout)."""
+        P, Q = self.tables()
+        pred = (self.global_mean + self.user_bias[:, users] + self.movie_bias[:, movies]
+                + (P[:, users] * Q[:, movies]).sum(-1))
+        return pred.mean(0)
+
+    @torch.no_grad()
+    def head(self, h: int) -> EmbeddingNet:
+        """Head h as a plain EmbeddingNet: the implicit sums baked into its tables, y kept for fold-in."""
+        P, Q = self.tables()
+        net = EmbeddingNet(self.hp)
+        net.user.weight.copy_(P[h])
+        net.movie.weight.copy_(Q[h])
+        net.user_bias.weight.copy_(self.user_bias[h].unsqueeze(-1))
+        net.movie_bias.weight.copy_(self.movie_bias[h].unsqueeze(-1))
+        net.choice_movie_bias.weight.copy_(self.choice_bias[h].unsqueeze(-1))
+        net.choice_proj.weight.copy_(self.choice_proj[h])
+        if self.implicit:
+            net.implicit_movie.copy_(self.implicit_movie[h])
+        return net
