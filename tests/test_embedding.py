@@ -230,8 +230,7 @@ def test_hybrid_rank_scores_are_the_blend_of_z_scores(hybrid):
         expected = (z(model.item_item.scores(profile.movie_idx, profile.rating).astype(np.float64))
                     + 0.75 * np.mean([z(t.choice(p).astype(np.float64)) for t, (p, _) in zip(tables, vectors)], 0)
                     + 0.5 * np.mean([z(t.rating(p, b).astype(np.float64)) for t, (p, b) in zip(tables, vectors)], 0))
-        # the served scores come from one batched float32 product over the heads: float32 rounding apart
-        np.testing.assert_allclose(model.rank_scores(profile), expected, rtol=1e-6, atol=1e-6)
+        np.testing.assert_allclose(model.rank_scores(profile), expected, rtol=1e-9, atol=1e-9)
         top = recommend(model, profile, 5).movie_idx
         assert set(top) <= liked_movies(8) - set(profile.movie_idx.tolist())
 

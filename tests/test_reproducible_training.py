@@ -33,7 +33,7 @@ def train(out: Path, overrides: list[str], cwd: Path, **extra: str) -> Path:
     """One train stage process writing under `out`; returns its model folder."""
     cwd.mkdir(parents=True, exist_ok=True)
     data = [o for o in overrides if not o.startswith(("paths.models=", "paths.reports="))]
-    cmd = [sys.executable, "-m", "pipeline.train", *data, "trainer.max_epochs=3", "model.n_heads=2",
+    cmd = [sys.executable, "-m", "pipeline.train", *data, "trainer.max_epochs=3",
            "model.embedding_dim=8", f"paths.models={out / 'models'}", f"paths.reports={out / 'reports'}"]
     env = clean_env(MLFLOW_TRACKING_URI=f"sqlite:///{out / 'mlflow.db'}", **extra)
     result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
@@ -66,7 +66,7 @@ def test_two_training_processes_write_identical_models(tiny_processed, tmp_path)
     first_run, second_run = the_run(tmp_path / "a/mlflow.db"), the_run(tmp_path / "b/mlflow.db")
     assert first_run.data.tags[MODEL_HASH_TAG] == second_run.data.tags[MODEL_HASH_TAG] == digest
     # item 4: runs are named by the experiment and what differs from conf/ (paths are no change)
-    changed = "data=synthetic-100k,model.embedding_dim=8,model.n_heads=2,trainer.max_epochs=3"
+    changed = "data=synthetic-100k,model.embedding_dim=8,trainer.max_epochs=3"
     assert first_run.info.run_name == changed
     assert second_run.info.run_name == f"exp-b:{changed}"
 

@@ -151,7 +151,7 @@ def test_an_old_save_format_is_refused_clearly(tmp_path):
 
 
 def test_the_served_new_user_path_folds_in_each_heads_implicit_sum():
-    """HybridRecommender's batched fold-in (all heads at once) = each head's RatingHead.fold_in."""
+    """HybridRecommender's new-user path = each head's RatingHead.fold_in, implicit sum included."""
     pattern = ratings_csr(RATINGS, N_USERS, N_MOVIES)
     net = StackedNet(_hp(l2=0.05), [0, 100, 200], pattern, implicit_l2=0.1)
     with torch.no_grad():

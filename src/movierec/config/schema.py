@@ -88,17 +88,18 @@ class ModelConfig:
     # the served method (models/embedding/hybrid.py): n_heads models of the above (init seeds
     # seed + i x head_seed_offset, one validation carve), rating = their mean; ranking = the blend
     # blend_item_item z(x B) + blend_choice z(choice) + blend_rating z(rating), z per user over movies
-    n_heads: int = 16
+    n_heads: int = 2
     head_seed_offset: int = 100
     # > 0: SVD++-style implicit terms on both sides (user + |N(u)|^-1/2 Σ y_j, movie + |R(m)|^-1/2 Σ z_v),
     # this L2 on y and z (models/embedding/stacked.py)
-    implicit_l2: float = 0.3
+    implicit_l2: float = 0.0
     # > 0: every head trains at once (one stacked module) for this many epochs (capped by
     # trainer.max_epochs) on all of train, chosen earlier on validation (benchmarks/stacked_research.py);
-    # 0: head 0 chooses the count by early stopping on a validation carve, then each head refits
-    epochs: int = 5
+    # 0 (default): head 0 chooses the count by early stopping on a validation carve, then each head refits;
+    # the stacked variant (n_heads 16, implicit_l2 0.3, epochs 5, average_from 2): docs/results.md
+    epochs: int = 0
     # with epochs > 0, k > 0: the kept weights are their mean over the ends of epochs k..epochs (SWA)
-    average_from: int = 2
+    average_from: int = 0
     item_item_lambda: float = 300.0
     item_item_tilt: float = 0.25
     # dense item-item weights are n_movies^2 floats: above this many movies only the most rated are

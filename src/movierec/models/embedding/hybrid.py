@@ -105,55 +105,6 @@ class RatingHead:
         return self.Q @ (self.proj @ p) + self.cbias
 
 
-def zscore_rows(scores: np.ndarray) -> np.ndarray:
-    """:func:`zscore` of each row (float64)."""
-    s = np.asarray(scores, dtype=np.float64)
-    centred = s - s.mean(axis=1, keepdims=True)
-    sd = np.sqrt(np.mean(centred * centred, axis=1, keepdims=True))
-    return np.divide(centred, sd, out=centred.copy(), where=sd > 0)
-
-
-class StackedTables:
-    """The heads' movie-side tables stacked (heads, movies, ...): one batched product per request
-    for every head's ratings and choice scores, and one batched ridge solve for a new user."""
-
-    def __init__(self, tables: Sequence[RatingHead]) -> None:
-        self.Q = np.ascontiguousarray(np.stack([t.Q for t in tables]))       # (H, M, d)
-        self.bm = np.stack([t.bm for t in tables]).astype(np.float64)        # (H, M)
-        self.cbias = np.stack([t.cbias for t in tables]).astype(np.float64)  # (H, M)
-        self.proj = np.stack([t.proj for t in tables])                       # (H, d, d)
-        self.Y = np.stack([t.Y for t in tables])                             # (H, M, d)
-        self.mu = np.array([t.mu for t in tables])
-        self.l2 = np.array([t.l2 for t in tables])
-
-    def fold_in(self, movie_idx: np.ndarray, rating: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """:meth:`RatingHead.fold_in` of every head at once: (heads, dim), (heads,)."""
-        heads, _, dim = self.Q.shape
-        n = len(movie_idx)
-        if n == 0:
-            return np.zeros((heads, dim), np.float32), np.zeros(heads)
-        movie_idx = np.asarray(movie_idx, dtype=np.int64)
-        s = self.Y[:, movie_idx].astype(np.float64).sum(1) / np.sqrt(n)      # (H, d)
-        A = np.ones((heads, n, dim + 1))
-        A[:, :, :dim] = self.Q[:, movie_idx]
-        y = (np.asarray(rating, np.float64)[None] - self.mu[:, None] - self.bm[:, movie_idx]
-             - np.einsum("hnd,hd->hn", A[:, :, :dim], s))
-        gram = A.transpose(0, 2, 1) @ A
-        gram[:, np.arange(dim + 1), np.arange(dim + 1)] += n * self.l2[:, None]
-        theta = np.linalg.solve(gram, (A.transpose(0, 2, 1) @ y[:, :, None]))[:, :, 0]
-        return (theta[:, :dim] + s).astype(np.float32), theta[:, dim]
-
-    def ratings(self, p: np.ndarray, b: np.ndarray) -> np.ndarray:
-        """Every head's predicted ratings of every movie: (heads, movies), float64."""
-        return (self.Q @ p[:, :, None])[:, :, 0] + (self.mu + b)[:, None] + self.bm
-
-    def ratings_and_choices(self, p: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(ratings, choice scores) of every head and movie from one pass over Q: (heads, movies) each."""
-        h = (self.proj @ p[:, :, None])[:, :, 0]                          # (H, d): proj @ p per head
-        both = self.Q @ np.stack([p, h.astype(p.dtype)], axis=2)          # (H, M, 2)
-        return both[:, :, 0] + (self.mu + b)[:, None] + self.bm, both[:, :, 1] + self.cbias
-
-
 class HybridRecommender:
     """Rating heads + tilted EASE^R behind the :class:`~movierec.models.protocol.Recommender` protocol."""
 
@@ -169,7 +120,6 @@ class HybridRecommender:
         self.blend = blend
         self.n_movies = heads[0].n_movies
         self._tables = [RatingHead(h) for h in self.heads]
-        self._stack = StackedTables(self._tables)
 
     @classmethod
     def single(cls, model: EmbeddingRecommender) -> HybridRecommender:
@@ -177,32 +127,27 @@ class HybridRecommender:
         ranking (choice + rank_rating_weight × rating) — a model trained or built on its own, served."""
         return cls([model], None, Blend(item_item=0.0, choice=1.0, rating=model.net.hp.rank_rating_weight))
 
-    def _vectors(self, profile: Profile) -> tuple[np.ndarray, np.ndarray]:
-        """Every head's user vector and bias: (heads, dim), (heads,)."""
-        if profile.user_idx is not None:
-            u = int(profile.user_idx)
-            return np.stack([t.P[u] for t in self._tables]), np.array([t.bu[u] for t in self._tables], np.float64)
-        return self._stack.fold_in(profile.movie_idx, profile.rating)
+    def _vectors(self, profile: Profile) -> list[tuple[np.ndarray, float]]:
+        return [t.vector(profile) for t in self._tables]
 
     def predict_all(self, profile: Profile) -> np.ndarray:
-        p, b = self._vectors(profile)
-        return self._stack.ratings(p, b).mean(axis=0)
+        vectors = self._vectors(profile)
+        return np.mean([t.rating(p, b) for t, (p, b) in zip(self._tables, vectors)], axis=0)
 
     def predict(self, profile: Profile, movie_idx: np.ndarray) -> np.ndarray:
         return self.predict_all(profile)[np.asarray(movie_idx, dtype=np.int64)]
 
     def rank_scores(self, profile: Profile) -> np.ndarray:
-        p, b = self._vectors(profile)
+        vectors = self._vectors(profile)
         blend = self.blend
         score = np.zeros(self.n_movies, dtype=np.float64)
         if self.item_item is not None and blend.item_item:
             score += blend.item_item * zscore(self.item_item.scores(profile.movie_idx, profile.rating))
-        if blend.choice or blend.rating:
-            rating, choice = self._stack.ratings_and_choices(p, b)
-            if blend.choice:
-                score += blend.choice * zscore_rows(choice).mean(axis=0)
-            if blend.rating:
-                score += blend.rating * zscore_rows(rating).mean(axis=0)
+        if blend.choice:
+            score += blend.choice * np.mean([zscore(t.choice(p)) for t, (p, _) in zip(self._tables, vectors)], axis=0)
+        if blend.rating:
+            score += blend.rating * np.mean([zscore(t.rating(p, b)) for t, (p, b) in zip(self._tables, vectors)],
+                                            axis=0)
         return score
 
     def movie_vectors(self) -> np.ndarray:
