@@ -105,11 +105,17 @@ def test_git_dirty_ignores_pipeline_outputs_including_folders_but_not_code(tmp_p
         "schema: '2.0'\nstages:\n  evaluate:\n    outs:\n    - path: reports/figures\n      md5: x.dir\n"
         "    - path: reports/metrics.json\n      md5: y\n")
     (tmp_path / "reports" / "metrics.json").write_text("{}")
+    # a file a stage writes without declaring it (a foreach stage's extra file) listed as a top-level plot
+    (tmp_path / "reports" / "loss.csv").write_text("epoch\n")
+    (tmp_path / "dvc.yaml").write_text("stages: {}\nplots:\n  - reports/loss.csv\n  - reports/x.csv:\n      x: a\n")
     _git(tmp_path, "init", "-q")
     _git(tmp_path, "add", ".")
     _git(tmp_path, "commit", "-qm", "x")
     ignore = pipeline_outputs(tmp_path / "dvc.lock")
-    assert ignore == {"reports/figures", "reports/metrics.json", "dvc.lock"}
+    assert ignore == {"reports/figures", "reports/metrics.json", "reports/loss.csv", "reports/x.csv", "dvc.lock"}
+    (tmp_path / "reports" / "loss.csv").write_text("epoch\n1\n")
+    assert git_state(tmp_path, ignore)["git_dirty"] == "false"
+    _git(tmp_path, "checkout", "--", "reports/loss.csv")
     # what `dvc repro` rewrites on a fresh clone: outputs (a folder's files too) and dvc.lock
     (tmp_path / "reports" / "figures" / "a.png").write_bytes(b"2")
     (tmp_path / "reports" / "metrics.json").write_text('{"a": 1}')

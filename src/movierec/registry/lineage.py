@@ -18,12 +18,26 @@ DATA_STAGES = ("download", "reindex")  # their outputs are the data every model 
 
 
 def pipeline_outputs(lock_file: Path) -> set[str]:
-    """Paths `dvc repro` itself rewrites (every stage's outs, and dvc.lock): not "dirty" code."""
+    """Paths `dvc repro` itself rewrites: every stage's outs, dvc.lock, and the files dvc.yaml's
+    top-level `plots` names (train@embedding's loss curve: written by a `foreach` stage whose other
+    entries have no such file, so it is not one of its outs). Not "dirty" code."""
     if not lock_file.is_file():
         return set()
     lock = yaml.safe_load(lock_file.read_text()) or {}
     outs = {out["path"] for stage in (lock.get("stages") or {}).values() for out in (stage.get("outs") or [])}
-    return outs | {lock_file.name}
+    return outs | plot_files(lock_file.parent / "dvc.yaml") | {lock_file.name}
+
+
+def plot_files(dvc_yaml: Path) -> set[str]:
+    """The paths of dvc.yaml's top-level `plots` (entries are paths or `{path: options}`)."""
+    if not dvc_yaml.is_file():
+        return set()
+    plots = (yaml.safe_load(dvc_yaml.read_text()) or {}).get("plots") or []
+    paths: set[str] = set()
+    for entry in plots:
+        keys = [entry] if isinstance(entry, str) else list(entry) if isinstance(entry, dict) else []
+        paths.update(k for k in keys if "${" not in k)
+    return paths
 
 
 def is_ignored(path: str, ignore: set[str] | frozenset[str]) -> bool:
