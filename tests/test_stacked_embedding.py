@@ -139,13 +139,23 @@ def test_train_hybrid_with_a_fixed_epoch_count_trains_the_stack_and_logs_each_ep
         train_hybrid(RATINGS, None, N_USERS, N_MOVIES, MODEL, TRAINER, seed=4, epochs=[2, 2])
 
 
-def test_an_old_save_format_is_refused_clearly(tmp_path):
-    model = EmbeddingRecommender(EmbeddingNet(_hp()))
+def test_a_model_saved_before_the_implicit_terms_loads_as_it_was_and_an_unknown_format_is_refused(tmp_path):
+    """Format 1 (registered versions from before the implicit terms: no `format`, no implicit_movie)
+    loads with y = 0, which is the model as it was trained; any other format is refused clearly."""
+    net = EmbeddingNet(_hp(), seed=3)
+    model = EmbeddingRecommender(net)
     state = model.state()
     del state["format"]
+    del state["state_dict"]["implicit_movie"]
     torch.save(state, tmp_path / "old.pt")
-    with pytest.raises(ValueError, match="save format 1.*retrain"):
-        EmbeddingRecommender.load(tmp_path / "old.pt")
+    old = EmbeddingRecommender.load(tmp_path / "old.pt")
+    assert not old.net.implicit_movie.any()
+    profile = Profile(np.array([0, 3, 21]), np.array([5.0, 4.5, 1.0], np.float32))
+    np.testing.assert_array_equal(old.rank_scores(profile), model.rank_scores(profile))
+    state["format"] = 7
+    torch.save(state, tmp_path / "future.pt")
+    with pytest.raises(ValueError, match="save format 7.*retrain"):
+        EmbeddingRecommender.load(tmp_path / "future.pt")
     model.save(tmp_path / "new.pt")
     assert torch.equal(EmbeddingRecommender.load(tmp_path / "new.pt").net.implicit_movie, model.net.implicit_movie)
 

@@ -225,10 +225,13 @@ class EmbeddingRecommender:
     @classmethod
     def load(cls, path) -> EmbeddingRecommender:
         state = torch.load(path, map_location="cpu", weights_only=True)
-        if not isinstance(state, dict) or state.get("format") != SAVE_FORMAT:
-            found = state.get("format", 1) if isinstance(state, dict) else "?"
-            raise ValueError(f"{path}: embedding model save format {found}, this version reads format "
-                             f"{SAVE_FORMAT} (implicit terms); retrain the model (dvc repro train)")
+        found = state.get("format", 1) if isinstance(state, dict) else "?"
+        if found not in (1, SAVE_FORMAT):
+            raise ValueError(f"{path}: embedding model save format {found}, this version reads formats 1 and "
+                             f"{SAVE_FORMAT}; retrain the model with this code (dvc repro)")
         net = EmbeddingNet(EmbeddingHParams(**state["hparams"]))
-        net.load_state_dict(state["state_dict"])
+        weights = dict(state["state_dict"])
+        if found == 1:  # saved before the implicit terms existed: y = 0 is exactly the model it was
+            weights.setdefault("implicit_movie", torch.zeros_like(net.implicit_movie))
+        net.load_state_dict(weights)
         return cls(net)
