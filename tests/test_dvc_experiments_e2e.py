@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO_ROOT
+from tests.git_repo import commit, run
 
 pytestmark = [pytest.mark.slow, pytest.mark.experiments]
 
@@ -47,22 +48,11 @@ def ignore(folder: str, names: list[str]) -> set[str]:
     return skipped
 
 
-def _run(cmd: list[str], cwd: Path, env: dict, timeout: float = 600) -> str:
-    result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
-    assert result.returncode == 0, f"{' '.join(cmd)} failed:\n{result.stdout}\n{result.stderr}"
-    return result.stdout + result.stderr
-
-
-def _commit(work: Path, env: dict, message: str) -> None:
-    _run(["git", "add", "-A"], work, env)
-    _run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", message], work, env)
-
-
 def wait_for_queue(work: Path, env: dict, timeout: float = 900, every: float = 10) -> str:
     """Poll `dvc queue status` until nothing is queued or running; its last answer."""
     deadline = time.monotonic() + timeout
     while True:
-        status = _run([sys.executable, "-m", "dvc", "queue", "status"], work, env)
+        status = run([sys.executable, "-m", "dvc", "queue", "status"], work, env)
         rows = [line.split() for line in status.splitlines()[1:] if line.strip() and not line.startswith("Worker")]
         if not any(row[-1] in ("Queued", "Running") for row in rows):
             return status
@@ -87,24 +77,24 @@ def swept(tmp_path_factory):
     inherited = ("MLFLOW_TRACKING_URI", "MLFLOW_RUN_CONTEXT", "DVC_ROOT", "DVC_EXP_NAME", "DVC_EXP_BASELINE_REV")
     env = {k: v for k, v in os.environ.items() if k not in inherited}
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
-    _run([sys.executable, "-m", "pipeline.params"], work, env)
-    _run(["git", "init", "-q"], work, env)
-    _commit(work, env, "tiny copy")
+    run([sys.executable, "-m", "pipeline.params"], work, env)
+    run(["git", "init", "-q"], work, env)
+    commit(work, env, "tiny copy")
     started = time.monotonic()
-    _run([sys.executable, "-m", "dvc", "repro"], work, env)
-    _commit(work, env, "baseline: dvc.lock")  # experiments start from the baseline's cached outputs
+    run([sys.executable, "-m", "dvc", "repro"], work, env)
+    commit(work, env, "baseline: dvc.lock")  # experiments start from the baseline's cached outputs
     baseline_s = time.monotonic() - started
     try:
-        queued = _run([sys.executable, "-m", "dvc", "exp", "run", "--queue", "-S", "model.embedding_dim=8,16"],
+        queued = run([sys.executable, "-m", "dvc", "exp", "run", "--queue", "-S", "model.embedding_dim=8,16"],
                       work, env)
-        _run([sys.executable, "-m", "dvc", "queue", "start", "-j", "1"], work, env)
+        run([sys.executable, "-m", "dvc", "queue", "start", "-j", "1"], work, env)
         status = wait_for_queue(work, env)
     finally:
         subprocess.run([sys.executable, "-m", "dvc", "queue", "stop", "--kill"], cwd=work, env=env,
                        capture_output=True, timeout=120)
     queue_s = time.monotonic() - started - baseline_s
     print(f"baseline dvc repro {baseline_s:.0f} s, two queued experiments {queue_s:.0f} s")
-    shown = json.loads(_run([sys.executable, "-m", "dvc", "exp", "show", "--json"], work, env))
+    shown = json.loads(run([sys.executable, "-m", "dvc", "exp", "show", "--json"], work, env))
     return work, queued, status, shown
 
 

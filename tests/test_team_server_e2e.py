@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO_ROOT
+from tests.git_repo import commit, run
 
 pytestmark = pytest.mark.slow
 
@@ -55,17 +56,6 @@ def ignore(folder: str, names: list[str]) -> set[str]:
     elif here == REPO_ROOT / "data" / "raw":
         skipped |= set(names) - {".gitignore"}
     return skipped
-
-
-def run(cmd: list[str], cwd: Path, env: dict, timeout: float = 600) -> str:
-    result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
-    assert result.returncode == 0, f"{' '.join(cmd)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
-    return result.stdout + result.stderr
-
-
-def commit(work: Path, env: dict, message: str) -> None:
-    run(["git", "add", "-A"], work, env)
-    run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", message], work, env)
 
 
 def postgres_or_skip() -> None:
