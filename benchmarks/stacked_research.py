@@ -32,6 +32,7 @@ from movierec.data.dataset import load_processed  # noqa: E402
 from movierec.data.split import random_fraction_mask  # noqa: E402
 from movierec.evaluation.protocol import evaluate, known_user_cases  # noqa: E402
 from movierec.models.embedding.batches import Ratings  # noqa: E402
+from movierec.models.embedding.day_bias import UserDays  # noqa: E402
 from movierec.models.embedding.hybrid import Blend, HybridRecommender  # noqa: E402
 from movierec.models.embedding.stacked_fit import fit_stacked  # noqa: E402
 from movierec.models.embedding.train_hybrid import fit_item_item  # noqa: E402
@@ -50,6 +51,10 @@ VARIANTS: dict[str, dict] = {
     "stacked: implicit L2 0.3, 16 heads, 5 epochs, SWA from 2": {**IMPLICIT, "n_heads": 16, "epochs": 5,
                                                                   "average_from": 2},
 }
+for _heads in (4, 16):
+    for _l2 in (0.03, 0.1, 0.3, 1.0):
+        VARIANTS[f"stacked: implicit L2 0.3, {_heads} heads, 5 epochs, SWA from 2, day bias L2 {_l2:g}"] = {
+            **IMPLICIT, "n_heads": _heads, "epochs": 5, "average_from": 2, "day_l2": _l2}
 
 
 def run(name: str, cfg, fit_part, val_part, cases, n_users: int, n_movies: int,
@@ -58,15 +63,22 @@ def run(name: str, cfg, fit_part, val_part, cases, n_users: int, n_movies: int,
     model_cfg = replace(cfg.model, **fields)
     seeds = [cfg.seed + i * model_cfg.head_seed_offset for i in range(model_cfg.n_heads)]
     wall, cpu = time.perf_counter(), time.process_time()
-    heads, record = fit_stacked(Ratings.from_frame(fit_part), Ratings.from_frame(val_part), None, n_users,
-                                n_movies, model_cfg, cfg.trainer, seeds, model_cfg.epochs,
-                                average_from=model_cfg.average_from)
+    user_days = UserDays.from_frame(fit_part) if model_cfg.day_l2 > 0 else None
+
+    def tensors(frame):
+        ratings = Ratings.from_frame(frame)
+        return ratings if user_days is None else ratings.with_days(user_days.rows(frame["user_idx"],
+                                                                                     frame["timestamp"]))
+
+    heads, record, day_bias = fit_stacked(tensors(fit_part), tensors(val_part), None, n_users, n_movies, model_cfg,
+                                          cfg.trainer, seeds, model_cfg.epochs, average_from=model_cfg.average_from,
+                                          user_days=user_days)
     item_item = fit_item_item(fit_part, n_users, n_movies, model_cfg)
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
     curve = [round(row["val_loss"] ** 0.5, 4) for row in record.history]
     rows = []
     for blend in [Blend.from_config(model_cfg)] + (blends or []):
-        model = HybridRecommender(heads, item_item, blend)
+        model = HybridRecommender(heads, item_item, blend, day_bias)
         metrics = evaluate(model, cases, cfg.evaluate.k, cfg.evaluate.relevance_threshold)
         label = name if not rows else f"{name}; blend ii {blend.item_item:g}, c {blend.choice:g}, r {blend.rating:g}"
         rows.append(row(label, metrics, model_cfg, fields, cpu, wall, curve))

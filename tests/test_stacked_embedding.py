@@ -26,8 +26,9 @@ RATINGS = two_group_ratings()
 
 
 def _fit(model=MODEL, seeds=(0, 100), epochs=None, average_from=0):
-    return fit_stacked(Ratings.from_frame(RATINGS), None, None, N_USERS, N_MOVIES, model, TRAINER, list(seeds),
-                       epochs or model.epochs, average_from=average_from)
+    heads, record, _ = fit_stacked(Ratings.from_frame(RATINGS), None, None, N_USERS, N_MOVIES, model, TRAINER,
+                                   list(seeds), epochs or model.epochs, average_from=average_from)
+    return heads, record
 
 
 def _hp(**kw) -> EmbeddingHParams:

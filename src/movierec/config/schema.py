@@ -100,6 +100,9 @@ class ModelConfig:
     epochs: int = 0
     # with epochs > 0, k > 0: the kept weights are their mean over the ends of epochs k..epochs (SWA)
     average_from: int = 0
+    # > 0 (with epochs > 0): a bias per (user, UTC day) of the training ratings, this L2 per rating
+    # (models/embedding/day_bias.py); predictions with a rating's time add it, unseen days add 0
+    day_l2: float = 0.0
     item_item_lambda: float = 300.0
     item_item_tilt: float = 0.25
     # dense item-item weights are n_movies^2 floats: above this many movies only the most rated are

@@ -27,37 +27,46 @@ from movierec.models.protocol import Profile, Recommender, recommend
 
 @dataclass(frozen=True)
 class UserCase:
-    """One evaluated user: what the method may see (profile) and what is held out."""
+    """One evaluated user: what the method may see (profile) and what is held out (with each held-out
+    rating's time, unix seconds, where the data has it)."""
 
     profile: Profile
     heldout_movie_idx: np.ndarray
     heldout_rating: np.ndarray
+    heldout_timestamp: np.ndarray | None = None
 
 
-def group_by_user(frame: pd.DataFrame) -> dict[int, tuple[np.ndarray, np.ndarray]]:
-    """user_idx -> (movie_idx, rating) arrays."""
+def _grouped(frame: pd.DataFrame) -> dict[int, tuple[np.ndarray, np.ndarray, np.ndarray | None]]:
+    """user_idx -> (movie_idx, rating, timestamp or None) arrays, ordered by movie."""
     ordered = frame.sort_values(["user_idx", "movie_idx"], kind="stable")
     users = ordered["user_idx"].to_numpy()
     movies = ordered["movie_idx"].to_numpy(np.int64)
     ratings = ordered["rating"].to_numpy(np.float32)
+    stamps = ordered["timestamp"].to_numpy(np.int64) if "timestamp" in ordered else None
     starts = np.flatnonzero(np.r_[True, users[1:] != users[:-1]])
     ends = np.r_[starts[1:], len(users)]
-    return {int(users[s]): (movies[s:e], ratings[s:e]) for s, e in zip(starts, ends)}
+    return {int(users[s]): (movies[s:e], ratings[s:e], None if stamps is None else stamps[s:e])
+            for s, e in zip(starts, ends)}
+
+
+def group_by_user(frame: pd.DataFrame) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """user_idx -> (movie_idx, rating) arrays."""
+    return {user: (movies, ratings) for user, (movies, ratings, _) in _grouped(frame).items()}
 
 
 def known_user_cases(train: pd.DataFrame, test: pd.DataFrame) -> Iterator[UserCase]:
     """Users seen in training: profile = their train ratings, held out = their test ratings."""
-    profiles, heldout = group_by_user(train), group_by_user(test)
-    for user, (movies, ratings) in heldout.items():
+    profiles = group_by_user(train)
+    for user, (movies, ratings, stamps) in _grouped(test).items():
         seen_movies, seen_ratings = profiles.get(user, (np.empty(0, np.int64), np.empty(0, np.float32)))
-        yield UserCase(Profile(seen_movies, seen_ratings, user_idx=user), movies, ratings)
+        yield UserCase(Profile(seen_movies, seen_ratings, user_idx=user), movies, ratings, stamps)
 
 
 def heldout_cases(heldout: pd.DataFrame, profile_of: Callable[[int], Profile]) -> Iterator[UserCase]:
     """One case per user in `heldout` (keyed by user_id), the profile coming from `profile_of`."""
     frame = heldout.rename(columns={"user_idx": "_idx", "user_id": "user_idx"})
-    for user_id, (movies, ratings) in group_by_user(frame).items():
-        yield UserCase(profile_of(user_id), movies, ratings)
+    for user_id, (movies, ratings, stamps) in _grouped(frame).items():
+        yield UserCase(profile_of(user_id), movies, ratings, stamps)
 
 
 @dataclass(frozen=True)
@@ -84,9 +93,18 @@ class CaseResults:
     ranked: list[np.ndarray]
 
 
+def predict_heldout(model: Recommender, case: UserCase) -> np.ndarray:
+    """The case's held-out ratings as predicted: at their times for a method that takes them
+    (``predict_at``, e.g. per-user-day biases), else by ``predict``."""
+    predict_at = getattr(model, "predict_at", None)
+    if case.heldout_timestamp is not None and predict_at is not None:
+        return predict_at(case.profile, case.heldout_movie_idx, case.heldout_timestamp)
+    return model.predict(case.profile, case.heldout_movie_idx)
+
+
 def run_cases(model: Recommender, cases: list[UserCase], k: int) -> CaseResults:
     """Predict every held-out rating and rank the top k, through the service's ranking call."""
-    return CaseResults([model.predict(c.profile, c.heldout_movie_idx) for c in cases],
+    return CaseResults([predict_heldout(model, c) for c in cases],
                        [recommend(model, c.profile, k).movie_idx for c in cases])
 
 

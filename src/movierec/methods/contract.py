@@ -89,6 +89,11 @@ class Method(ABC):
     def predict(self, profile: Profile, movie_idx: np.ndarray) -> np.ndarray:
         """Predicted ratings (unclipped) of the given movies for this user."""
 
+    def predict_at(self, profile: Profile, movie_idx: np.ndarray, timestamp: np.ndarray) -> np.ndarray:
+        """:meth:`predict` for ratings made at `timestamp` (unix seconds, one per movie; evaluation
+        knows when each held-out rating was made). A method without time effects ignores it."""
+        return self.predict(profile, movie_idx)
+
     @abstractmethod
     def explain(self, profile: Profile, movie_idx: np.ndarray, movies: pd.DataFrame) -> list[dict]:
         """One ``{"code", "text", ...}`` reason per movie in `movie_idx`; `movies` is the movie table

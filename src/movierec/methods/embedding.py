@@ -78,6 +78,9 @@ class EmbeddingMethod(Method):
     def predict(self, profile: Profile, movie_idx: np.ndarray) -> np.ndarray:
         return self.model.predict(profile, movie_idx)
 
+    def predict_at(self, profile: Profile, movie_idx: np.ndarray, timestamp: np.ndarray) -> np.ndarray:
+        return self.model.predict_at(profile, movie_idx, timestamp)
+
     def explain(self, profile: Profile, movie_idx: np.ndarray, movies: pd.DataFrame) -> list[dict]:
         if self._explainer is None or self._explainer[0] != id(movies):  # built once per movie table
             self._explainer = (id(movies), EmbeddingExplainer.build(self.model.movie_vectors(), movies["movie_id"],

@@ -6,7 +6,7 @@ Batches are pre-tensorised slices of seeded permutations (no per-row Dataset, nu
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import scipy.sparse as sp
@@ -16,11 +16,12 @@ from torch.utils.data import IterableDataset
 
 @dataclass(frozen=True)
 class Ratings:
-    """Indexed ratings as tensors."""
+    """Indexed ratings as tensors; ``day``: each rating's per-user-day bias row (day_bias.UserDays), if any."""
 
     user_idx: torch.Tensor
     movie_idx: torch.Tensor
     rating: torch.Tensor
+    day: torch.Tensor | None = None
 
     @classmethod
     def from_arrays(cls, user_idx, movie_idx, rating) -> Ratings:
@@ -32,6 +33,13 @@ class Ratings:
     def from_frame(cls, frame) -> Ratings:
         """From a frame with user_idx, movie_idx, rating columns."""
         return cls.from_arrays(frame["user_idx"], frame["movie_idx"], frame["rating"])
+
+    def with_days(self, rows) -> Ratings:
+        """These ratings with their per-user-day rows."""
+        day = torch.as_tensor(np.asarray(rows), dtype=torch.long)
+        if day.shape != self.rating.shape:
+            raise ValueError(f"{day.numel()} day rows for {len(self)} ratings")
+        return replace(self, day=day)
 
     def __len__(self) -> int:
         return int(self.rating.numel())
@@ -68,7 +76,8 @@ class RatingBatches(IterableDataset):
             starts = starts[rank::world][: len(starts) // world] or starts[rank % len(starts):][:1]
         for start in starts:
             idx = order[start:start + self.batch_size]
-            yield self.data.user_idx[idx], self.data.movie_idx[idx], self.data.rating[idx]
+            batch = self.data.user_idx[idx], self.data.movie_idx[idx], self.data.rating[idx]
+            yield batch if self.data.day is None else (*batch, self.data.day[idx])
 
 
 class ChoiceTargets:

@@ -6,7 +6,10 @@
   z-score over **all** movies (rated ones are excluded afterwards, by :func:`recommend`);
   B = tilted EASE^R (:mod:`movierec.models.item_item`) applied to the profile's own ratings;
 * a known user: each head's stored (p, b); a new user: each head's (p, b) in closed form, the
-  ridge solution of the MSE + l2 terms of the training objective (no iterative fold-in).
+  ridge solution of the MSE + l2 terms of the training objective (no iterative fold-in);
+* optionally per-user-day biases (:mod:`movierec.models.embedding.day_bias`), added by
+  :meth:`HybridRecommender.predict_at` when a known user's rating times are given (never to ranking:
+  a constant per user and day).
 
 Benchmarks behind the recipe: ``benchmarks/results/ranking_research.md`` (the "two heads" recipe).
 """
@@ -21,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from movierec.config import ModelConfig
+from movierec.models.embedding.day_bias import DayBias
 from movierec.models.embedding.net import EmbeddingRecommender
 from movierec.models.item_item import ItemItemModel
 from movierec.models.protocol import Profile
@@ -109,7 +113,7 @@ class HybridRecommender:
     """Rating heads + tilted EASE^R behind the :class:`~movierec.models.protocol.Recommender` protocol."""
 
     def __init__(self, heads: Sequence[EmbeddingRecommender], item_item: ItemItemModel | None,
-                 blend: Blend = Blend()) -> None:
+                 blend: Blend = Blend(), day_bias: DayBias | None = None) -> None:
         if not heads:
             raise ValueError("a hybrid recommender needs at least one rating head")
         n_movies = {h.n_movies for h in heads} | ({item_item.n_movies} if item_item is not None else set())
@@ -118,6 +122,7 @@ class HybridRecommender:
         self.heads = list(heads)
         self.item_item = item_item
         self.blend = blend
+        self.day_bias = day_bias
         self.n_movies = heads[0].n_movies
         self._tables = [RatingHead(h) for h in self.heads]
 
@@ -136,6 +141,14 @@ class HybridRecommender:
 
     def predict(self, profile: Profile, movie_idx: np.ndarray) -> np.ndarray:
         return self.predict_all(profile)[np.asarray(movie_idx, dtype=np.int64)]
+
+    def predict_at(self, profile: Profile, movie_idx: np.ndarray, timestamp: np.ndarray) -> np.ndarray:
+        """:meth:`predict` for ratings made at `timestamp` (unix seconds, one per movie): a known user's
+        per-user-day bias of that day added (0 for a day not in training, and for new users)."""
+        predicted = self.predict(profile, movie_idx)
+        if self.day_bias is None or profile.user_idx is None:
+            return predicted
+        return predicted + self.day_bias.offsets(int(profile.user_idx), timestamp)
 
     def rank_scores(self, profile: Profile) -> np.ndarray:
         vectors = self._vectors(profile)
@@ -163,7 +176,10 @@ class HybridRecommender:
             head.save(folder / f"head{i}.pt")
         if self.item_item is not None:
             self.item_item.save(folder)
-        meta = {"n_heads": len(self.heads), "item_item": self.item_item is not None, "blend": asdict(self.blend)}
+        if self.day_bias is not None:
+            self.day_bias.save(folder)
+        meta = {"n_heads": len(self.heads), "item_item": self.item_item is not None, "blend": asdict(self.blend),
+                "day_bias": self.day_bias is not None}
         (folder / HYBRID_FILE).write_text(json.dumps(meta, indent=2))
 
     @classmethod
@@ -172,7 +188,8 @@ class HybridRecommender:
         meta = json.loads((folder / HYBRID_FILE).read_text())
         heads = [EmbeddingRecommender.load(folder / f"head{i}.pt") for i in range(int(meta["n_heads"]))]
         item_item = ItemItemModel.load(folder) if meta["item_item"] else None
-        return cls(heads, item_item, Blend(**meta["blend"]))
+        day_bias = DayBias.load(folder) if meta.get("day_bias") else None  # absent: saved before day biases
+        return cls(heads, item_item, Blend(**meta["blend"]), day_bias)
 
     @staticmethod
     def exists(folder: str | Path) -> bool:

@@ -10,7 +10,9 @@ implicit-feedback sums (the SVD++ idea):
 
 used by both heads; y, z start at zero and carry their own L2, per rating: ``implicit_l2`` × (the
 mean |y_j|² over N(u) + the mean |z_v|² over R(m)). The sums are one sparse matmul per side per
-step for all heads. After training, :meth:`StackedNet.head` *bakes* head h into a plain
+step for all heads. With ``n_user_days`` > 0 each head also learns a per-user-day bias
+(:mod:`movierec.models.embedding.day_bias`; its own L2 ``day_l2`` per rating; the last row, for
+unseen pairs, stays zero). After training, :meth:`StackedNet.head` *bakes* head h into a plain
 EmbeddingNet whose tables are those sums (the same predictions for known users) and which keeps y
 (``implicit_movie``) so that a new user's fold-in adds |N|^-1/2 Σ y_j over the request's movies.
 """
@@ -61,9 +63,9 @@ class StackedNet(nn.Module):
     global_mean: torch.Tensor
 
     def __init__(self, hp: EmbeddingHParams, seeds: list[int], pattern: sp.csr_matrix | None = None,
-                 implicit_l2: float = 0.0) -> None:
+                 implicit_l2: float = 0.0, n_user_days: int = 0, day_l2: float = 0.0) -> None:
         super().__init__()
-        self.hp, self.n_heads, self.implicit_l2 = hp, len(seeds), implicit_l2
+        self.hp, self.n_heads, self.implicit_l2, self.day_l2 = hp, len(seeds), implicit_l2, day_l2
         heads = [EmbeddingNet(hp, seed=s) for s in seeds]  # the same initial weights as lone heads
 
         def stack(get) -> nn.Parameter:
@@ -76,6 +78,7 @@ class StackedNet(nn.Module):
         self.choice_proj = stack(lambda h: h.choice_proj.weight)      # h = proj @ p, per head
         self.register_buffer("global_mean", torch.tensor(float(hp.global_mean)))
         self.dropout = nn.Dropout(hp.dropout)
+        self.day_bias = nn.Parameter(torch.zeros(self.n_heads, n_user_days + 1)) if n_user_days > 0 else None
         self.implicit = implicit_l2 > 0
         if self.implicit:
             if pattern is None:
@@ -106,19 +109,23 @@ class StackedNet(nn.Module):
                 self.movie + self._sum("movie_sets", self.implicit_user))
 
     def rating_loss(self, tables: tuple[torch.Tensor, torch.Tensor], users: torch.Tensor, movies: torch.Tensor,
-                    ratings: torch.Tensor, l2: float) -> tuple[torch.Tensor, torch.Tensor]:
+                    ratings: torch.Tensor, l2: float, days: torch.Tensor | None = None
+                    ) -> tuple[torch.Tensor, torch.Tensor]:
         """(mean over heads of each head's batch MSE, the sum over heads of each head's loss).
 
-        `tables`: :meth:`tables` (computed once per step); `users`, `movies`, `ratings`: (H, B),
-        head h's batch in row h."""
+        `tables`: :meth:`tables` (computed once per step); `users`, `movies`, `ratings` (and `days`,
+        the per-user-day rows, with day biases): (H, B), head h's batch in row h."""
         heads = torch.arange(self.n_heads).unsqueeze(-1)
         P, Q = tables
         p, q = self.dropout(P[heads, users]), self.dropout(Q[heads, movies])
         bu, bm = self.user_bias[heads, users], self.movie_bias[heads, movies]
-        mse = ((self.global_mean + bu + bm + (p * q).sum(-1) - ratings) ** 2).mean(-1)  # (H,)
+        bd = self._day_offsets(heads, days)
+        mse = ((self.global_mean + bu + bm + bd + (p * q).sum(-1) - ratings) ** 2).mean(-1)  # (H,)
         reg = (self.user[heads, users].pow(2).sum(-1) + self.movie[heads, movies].pow(2).sum(-1)
                + bu ** 2 + bm ** 2).mean(-1)
         loss = mse + l2 * reg
+        if isinstance(bd, torch.Tensor):
+            loss = loss + self.day_l2 * (bd ** 2).mean(-1)
         if self.implicit:
             y_sq = self._sum("user_means", self.implicit_movie.pow(2).sum(-1, keepdim=True))[..., 0]
             z_sq = self._sum("movie_means", self.implicit_user.pow(2).sum(-1, keepdim=True))[..., 0]
@@ -134,13 +141,30 @@ class StackedNet(nn.Module):
         per_head = -(weights * torch.log_softmax(logits, dim=-1)).sum(-1).mean(-1)
         return per_head.mean(), per_head.sum()
 
+    def _day_offsets(self, heads: torch.Tensor, days: torch.Tensor | None) -> torch.Tensor | float:
+        if self.day_bias is None:
+            return 0.0
+        if days is None:
+            raise ValueError("this net has per-user-day biases: its batches need their day rows")
+        return self.day_bias[heads, days]
+
     @torch.no_grad()
-    def predict_mean(self, users: torch.Tensor, movies: torch.Tensor) -> torch.Tensor:
-        """The served rating of (user, movie) pairs: the mean over heads (no dropout)."""
+    def predict_mean(self, users: torch.Tensor, movies: torch.Tensor, days: torch.Tensor | None = None
+                     ) -> torch.Tensor:
+        """The served rating of (user, movie) pairs (at their `days` rows): the mean over heads (no dropout)."""
         P, Q = self.tables()
+        heads = torch.arange(self.n_heads).unsqueeze(-1)
         pred = (self.global_mean + self.user_bias[:, users] + self.movie_bias[:, movies]
+                + self._day_offsets(heads, None if days is None else days.expand(self.n_heads, -1))
                 + (P[:, users] * Q[:, movies]).sum(-1))
         return pred.mean(0)
+
+    @torch.no_grad()
+    def day_offsets(self) -> np.ndarray | None:
+        """The per-user-day biases served: the mean over heads of each trained pair's row (None: none)."""
+        if self.day_bias is None:
+            return None
+        return self.day_bias[:, :-1].mean(0).numpy().astype(np.float32)
 
     @torch.no_grad()
     def head(self, h: int) -> EmbeddingNet:

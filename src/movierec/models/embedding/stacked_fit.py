@@ -16,13 +16,15 @@ from torch.utils.data import DataLoader, IterableDataset
 
 from movierec.config import ModelConfig, TrainerConfig
 from movierec.models.embedding.batches import ChoiceTargets, RatingBatches, Ratings
+from movierec.models.embedding.day_bias import DayBias, UserDays
 from movierec.models.embedding.net import EmbeddingHParams, EmbeddingRecommender
 from movierec.models.embedding.stacked import StackedNet
 from movierec.models.embedding.task import EpochHook, EpochRecorder
 
 
 class StackedRatingBatches(IterableDataset):
-    """Per head, slices of its own seeded permutation of the ratings: tensors of shape (H, B)."""
+    """Per head, slices of its own seeded permutation of the ratings: tensors of shape (H, B)
+    (users, movies, ratings, and the per-user-day rows when the ratings carry them)."""
 
     def __init__(self, data: Ratings, batch_size: int, seeds: list[int]) -> None:
         self.data, self.batch_size, self.seeds, self.epoch = data, batch_size, seeds, 0
@@ -34,7 +36,8 @@ class StackedRatingBatches(IterableDataset):
         self.epoch += 1
         for start in range(0, n, self.batch_size):
             idx = order[:, start:start + self.batch_size]
-            yield self.data.user_idx[idx], self.data.movie_idx[idx], self.data.rating[idx]
+            batch = self.data.user_idx[idx], self.data.movie_idx[idx], self.data.rating[idx]
+            yield batch if self.data.day is None else (*batch, self.data.day[idx])
 
 
 class StackedTask(pl.LightningModule):
@@ -45,9 +48,9 @@ class StackedTask(pl.LightningModule):
         self.net, self.cfg, self.choice = net, model_cfg, choice
 
     def training_step(self, batch, batch_idx):
-        users, movies, ratings = batch
+        users, movies, ratings, *days = batch
         tables = self.net.tables()  # the implicit sums: once per step for both losses
-        mse, loss = self.net.rating_loss(tables, users, movies, ratings, float(self.cfg.l2))
+        mse, loss = self.net.rating_loss(tables, users, movies, ratings, float(self.cfg.l2), *days)
         if self.choice is not None:
             choice_users, weights = self.choice.next_batch()
             choice_mean, choice_sum = self.net.choice_loss(tables, choice_users, weights)
@@ -57,8 +60,8 @@ class StackedTask(pl.LightningModule):
         return loss
 
     def validation_step(self, batch, batch_idx, dataloader_idx=0):
-        users, movies, ratings = batch
-        mse = torch.mean((self.net.predict_mean(users, movies) - ratings) ** 2)
+        users, movies, ratings, *days = batch
+        mse = torch.mean((self.net.predict_mean(users, movies, *days) - ratings) ** 2)
         self.log(("val_loss", "test_loss")[dataloader_idx], mse, on_step=False, on_epoch=True,
                  batch_size=len(ratings), add_dataloader_idx=False)
 
@@ -100,13 +103,15 @@ def check_stackable(model_cfg: ModelConfig, trainer_cfg: TrainerConfig) -> None:
 
 def fit_stacked(train: Ratings, val: Ratings | None, test: Ratings | None, n_users: int, n_movies: int,
                 model_cfg: ModelConfig, trainer_cfg: TrainerConfig, seeds: list[int], epochs: int,
-                on_epoch: EpochHook | None = None, average_from: int = 0
-                ) -> tuple[list[EmbeddingRecommender], EpochRecorder]:
+                on_epoch: EpochHook | None = None, average_from: int = 0, user_days: UserDays | None = None
+                ) -> tuple[list[EmbeddingRecommender], EpochRecorder, DayBias | None]:
     """Every head on `train` for `epochs` epochs; `val`/`test` (the mean of the heads' MSE) logged.
 
     The weights kept: the last epoch's, or with `average_from` k > 0 their mean over the ends of
     epochs k..`epochs` (:class:`WeightAverage`; the logged per-epoch losses are each epoch's own
-    weights'). Returns the heads as plain models, and the record.
+    weights'). With `user_days` (the training ratings' pairs; `train`, `val`, `test` then carry
+    their rows) every head learns per-user-day biases with L2 ``model_cfg.day_l2``. Returns the
+    heads as plain models, the record, and the served day biases (None without `user_days`).
     """
     check_stackable(model_cfg, trainer_cfg)
     if epochs < 1:
@@ -120,7 +125,10 @@ def fit_stacked(train: Ratings, val: Ratings | None, test: Ratings | None, n_use
         if model_cfg.implicit_weight > 0 else None
     pattern = choice.matrix if choice is not None else \
         ChoiceTargets(train, n_users, n_movies, 1, seeds[0]).matrix
-    net = StackedNet(hp, seeds, pattern, model_cfg.implicit_l2)
+    if user_days is not None and any(d is not None and d.day is None for d in (train, val, test)):
+        raise ValueError("with per-user-day biases every rating set needs its day rows (Ratings.with_days)")
+    net = StackedNet(hp, seeds, pattern, model_cfg.implicit_l2, len(user_days) if user_days is not None else 0,
+                     model_cfg.day_l2)
     if not 0 <= average_from <= epochs:
         raise ValueError(f"average_from must be in [0, epochs={epochs}] (got {average_from})")
     recorder = EpochRecorder(on_epoch)
@@ -140,4 +148,6 @@ def fit_stacked(train: Ratings, val: Ratings | None, test: Ratings | None, n_use
     trainer.fit(StackedTask(net, model_cfg, choice), train_dataloaders=train_loader,
                 val_dataloaders=loaders or None)
     net.eval()
-    return [EmbeddingRecommender(net.head(h)) for h in range(len(seeds))], recorder
+    offsets = net.day_offsets()
+    day_bias = DayBias(user_days.keys, offsets) if user_days is not None and offsets is not None else None
+    return [EmbeddingRecommender(net.head(h)) for h in range(len(seeds))], recorder, day_bias

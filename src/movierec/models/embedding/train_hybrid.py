@@ -17,6 +17,7 @@ import scipy.sparse as sp
 from movierec.config import ModelConfig, TrainerConfig
 from movierec.data.split import random_fraction_mask
 from movierec.models.embedding.batches import Ratings
+from movierec.models.embedding.day_bias import UserDays
 from movierec.models.embedding.fit import EmbeddingTraining, train_embedding
 from movierec.models.embedding.hybrid import Blend, HybridRecommender
 from movierec.models.embedding.stacked_fit import fit_stacked
@@ -93,20 +94,32 @@ def train_stacked(train: pd.DataFrame, test: pd.DataFrame | None, n_users: int, 
     `train` for that many epochs (chosen earlier on validation; `trainer.max_epochs` caps it, as it
     caps every run), weights averaged from epoch `model.average_from` (capped likewise). The seed's
     validation carve of `train` is training data here: its loss is logged (``val_loss``, head 0's
-    epoch hook) beside the test loss, and chooses nothing."""
+    epoch hook) beside the test loss, and chooses nothing. With `model.day_l2` > 0 the ratings'
+    timestamps give per-user-day biases (:mod:`movierec.models.embedding.day_bias`)."""
     n_epochs = min(model_cfg.epochs, trainer_cfg.max_epochs)
     if epochs is not None and set(epochs) != {n_epochs}:
         raise ValueError(f"stacked heads train {n_epochs} epochs each (model.epochs, trainer.max_epochs; "
                          f"asked for {epochs})")
     seeds = [seed + i * model_cfg.head_seed_offset for i in range(model_cfg.n_heads)]
-    carve = Ratings.from_frame(train[random_fraction_mask(len(train), trainer_cfg.val_fraction, seed)])
+    user_days = UserDays.from_frame(train) if model_cfg.day_l2 > 0 else None
+
+    def tensors(frame: pd.DataFrame) -> Ratings:
+        ratings = Ratings.from_frame(frame)
+        if user_days is None:
+            return ratings
+        if "timestamp" not in frame:
+            raise ValueError("model.day_l2 > 0 (per-user-day biases) needs a timestamp column in the ratings")
+        return ratings.with_days(user_days.rows(frame["user_idx"], frame["timestamp"]))
+
+    carve = tensors(train[random_fraction_mask(len(train), trainer_cfg.val_fraction, seed)])
     on_epoch = hooks(0)[0] if hooks is not None else None
-    test_r = Ratings.from_frame(test) if test is not None else None
-    heads, record = fit_stacked(Ratings.from_frame(train), carve, test_r, n_users, n_movies, model_cfg, trainer_cfg,
-                                seeds, n_epochs, on_epoch, min(model_cfg.average_from, n_epochs))
+    test_r = tensors(test) if test is not None else None
+    heads, record, day_bias = fit_stacked(tensors(train), carve, test_r, n_users, n_movies, model_cfg, trainer_cfg,
+                                          seeds, n_epochs, on_epoch, min(model_cfg.average_from, n_epochs), user_days)
     last = n_epochs - 1
     trainings = [EmbeddingTraining(head, record.history if i == 0 else [], last) for i, head in enumerate(heads)]
     started = time.perf_counter()
     item_item = fit_item_item(train, n_users, n_movies, model_cfg)
     seconds = time.perf_counter() - started
-    return HybridTraining(HybridRecommender(heads, item_item, Blend.from_config(model_cfg)), trainings, seeds, seconds)
+    model = HybridRecommender(heads, item_item, Blend.from_config(model_cfg), day_bias)
+    return HybridTraining(model, trainings, seeds, seconds)
