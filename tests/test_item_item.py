@@ -30,6 +30,12 @@ def test_tilt_is_one_plus_tilt_times_the_users_deviation_clipped_at_zero():
     np.testing.assert_array_equal(binary.toarray(), (RATINGS.toarray() > 0).astype(np.float32))
 
 
+def test_users_without_ratings_anywhere_in_the_matrix_are_fine():
+    # the new-user protocol holds users out of training entirely: the last rows can be empty
+    X = tilted_matrix(_csr([[0, 0, 0], [5, 3, 0], [0, 0, 0], [1, 0, 5], [0, 0, 0]]), tilt=0.25).toarray()
+    np.testing.assert_allclose(X, [[0, 0, 0], [1.25, 0.75, 0], [0, 0, 0], [0.5, 0, 1.5], [0, 0, 0]])
+
+
 def test_two_movies_weight_is_co_occurrence_over_own_count_plus_lambda():
     # for two movies, P = (G + lambda I)^-1 gives B_01 = -P_01 / P_11 = G_01 / (G_00 + lambda): the
     # ridge weight of movie 0 when predicting movie 1 (and B_10 = G_10 / (G_11 + lambda))

@@ -34,8 +34,9 @@ def tilted_matrix(ratings: sp.csr_matrix, tilt: float) -> sp.csr_matrix:
     """The tilted input X (users × movies) from a ratings CSR (explicit entries are ratings)."""
     ratings = sp.csr_matrix(ratings)
     counts = np.diff(ratings.indptr)
-    sums = np.add.reduceat(ratings.data.astype(np.float64), ratings.indptr[:-1]) if ratings.nnz else \
-        np.zeros(ratings.shape[0])
+    # per-row sums; bincount, not add.reduceat: empty rows at the end (users with no ratings) are fine
+    sums = np.bincount(np.repeat(np.arange(ratings.shape[0]), counts), weights=ratings.data.astype(np.float64),
+                       minlength=ratings.shape[0])
     mean = np.where(counts > 0, sums / np.maximum(counts, 1), 0.0)
     values = tilted_values(ratings.data, np.repeat(mean, counts), tilt)
     return sp.csr_matrix((values, ratings.indices.copy(), ratings.indptr.copy()), shape=ratings.shape)
