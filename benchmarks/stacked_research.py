@@ -78,7 +78,7 @@ def run(name: str, cfg, fit_part, val_part, cases, n_users: int, n_movies: int,
     curve = [round(row["val_loss"] ** 0.5, 4) for row in record.history]
     rows = []
     for blend in [Blend.from_config(model_cfg)] + (blends or []):
-        model = HybridRecommender(heads, item_item, blend, day_bias)
+        model = HybridRecommender(heads, item_item, blend, day_bias, model_cfg.fold_in_scale)
         metrics = evaluate(model, cases, cfg.evaluate.k, cfg.evaluate.relevance_threshold)
         label = name if not rows else f"{name}; blend ii {blend.item_item:g}, c {blend.choice:g}, r {blend.rating:g}"
         rows.append(row(label, metrics, model_cfg, fields, cpu, wall, curve))

@@ -104,9 +104,10 @@ def test_day_biases_learn_each_users_good_and_bad_day(moody_split):
 
 def test_a_saved_model_keeps_its_day_biases_and_one_saved_before_them_loads(moody_split, tmp_path):
     train, _ = moody_split
-    model = _fit(train, replace(MODEL, epochs=2))
+    model = _fit(train, replace(MODEL, epochs=2, fold_in_scale=3.0))
     model.save(tmp_path / "m")
     loaded = HybridRecommender.load(tmp_path / "m")
+    assert model.fold_in_scale == loaded.fold_in_scale == 3.0  # the config's scale reaches the served model
     np.testing.assert_array_equal(loaded.day_bias.values, model.day_bias.values)
     profile = Profile(np.array([0, 1]), np.array([4.0, 2.0]), user_idx=0)
     stamps = np.array([DAY0, DAY0 + 5 * DAY_SECONDS])

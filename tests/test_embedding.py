@@ -180,6 +180,23 @@ def test_ridge_fold_in_is_the_closed_form_and_the_iterative_fold_in_without_choi
     assert not p0.any() and b0 == 0.0
 
 
+def test_the_fold_in_scale_multiplies_the_ridge_and_is_saved(tmp_path):
+    net = _net(implicit_weight=0.0)
+    p, b = RatingHead(EmbeddingRecommender(net), fold_in_scale=2.5).fold_in(MOVIES, RATINGS)
+    q = net.movie.weight.detach().double().numpy()[MOVIES]
+    x = np.hstack([q, np.ones((3, 1))])
+    y = RATINGS - 3.5 - net.movie_bias.weight.detach().double().numpy()[MOVIES, 0]
+    expected = np.linalg.solve(x.T @ x + 3 * (2.5 * 0.3) * np.eye(4), x.T @ y)
+    np.testing.assert_allclose(np.r_[p, b], expected, rtol=1e-5, atol=1e-6)
+    model = HybridRecommender([EmbeddingRecommender(net)], None, fold_in_scale=2.5)
+    model.save(tmp_path / "m")
+    new_user = Profile(MOVIES, RATINGS)
+    np.testing.assert_array_equal(HybridRecommender.load(tmp_path / "m").predict_all(new_user),
+                                  model.predict_all(new_user))
+    with pytest.raises(ValueError, match="fold_in_scale"):
+        HybridRecommender([EmbeddingRecommender(net)], None, fold_in_scale=0.0)
+
+
 def test_ridge_fold_in_of_ten_ratings_predicts_them_better_than_the_zero_user(trained):
     ratings, result = trained
     head = RatingHead(result.model)

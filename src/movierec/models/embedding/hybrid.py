@@ -56,7 +56,7 @@ class Blend:
 class RatingHead:
     """One embedding model as numpy tables (views of the net's weights; float32)."""
 
-    def __init__(self, model: EmbeddingRecommender) -> None:
+    def __init__(self, model: EmbeddingRecommender, fold_in_scale: float = 1.0) -> None:
         net = model.net
         self.model = model
         self.P = net.user.weight.detach().numpy()
@@ -66,7 +66,7 @@ class RatingHead:
         self.proj = net.choice_proj.weight.detach().numpy()   # h = proj @ p
         self.cbias = net.choice_movie_bias.weight.detach().numpy()[:, 0]
         self.mu = float(net.global_mean)
-        self.l2 = float(net.hp.l2)
+        self.l2 = float(net.hp.l2) * fold_in_scale  # the fold-in's ridge: the training l2, scaled
         self.Y = net.implicit_movie.detach().numpy()          # y_j of the implicit term (zeros: none)
 
     def implicit_sum(self, movie_idx: np.ndarray) -> np.ndarray:
@@ -76,7 +76,8 @@ class RatingHead:
 
     def fold_in(self, movie_idx: np.ndarray, rating: np.ndarray) -> tuple[np.ndarray, float]:
         """A new user's vector and bias (p + s, b): s = :meth:`implicit_sum` of their movies and
-        (p, b) = argmin  Σ_m (r_m − μ − b_m − b − (p + s)·q_m)² + n · l2 (|p|² + b²).
+        (p, b) = argmin  Σ_m (r_m − μ − b_m − b − (p + s)·q_m)² + n · l2 (|p|² + b²),
+        l2 = the training l2 × ``fold_in_scale`` (chosen on validation new users).
 
         The training objective's MSE and l2 terms for this one user (the mean over their n ratings
         plus l2 (|p|² + b²), times n), the choice term left out: a ridge regression on [q_m, 1].
@@ -113,7 +114,7 @@ class HybridRecommender:
     """Rating heads + tilted EASE^R behind the :class:`~movierec.models.protocol.Recommender` protocol."""
 
     def __init__(self, heads: Sequence[EmbeddingRecommender], item_item: ItemItemModel | None,
-                 blend: Blend = Blend(), day_bias: DayBias | None = None) -> None:
+                 blend: Blend = Blend(), day_bias: DayBias | None = None, fold_in_scale: float = 1.0) -> None:
         if not heads:
             raise ValueError("a hybrid recommender needs at least one rating head")
         n_movies = {h.n_movies for h in heads} | ({item_item.n_movies} if item_item is not None else set())
@@ -123,8 +124,11 @@ class HybridRecommender:
         self.item_item = item_item
         self.blend = blend
         self.day_bias = day_bias
+        if not fold_in_scale > 0:
+            raise ValueError(f"fold_in_scale must be > 0 (got {fold_in_scale})")
+        self.fold_in_scale = float(fold_in_scale)
         self.n_movies = heads[0].n_movies
-        self._tables = [RatingHead(h) for h in self.heads]
+        self._tables = [RatingHead(h, self.fold_in_scale) for h in self.heads]
 
     @classmethod
     def single(cls, model: EmbeddingRecommender) -> HybridRecommender:
@@ -179,7 +183,7 @@ class HybridRecommender:
         if self.day_bias is not None:
             self.day_bias.save(folder)
         meta = {"n_heads": len(self.heads), "item_item": self.item_item is not None, "blend": asdict(self.blend),
-                "day_bias": self.day_bias is not None}
+                "day_bias": self.day_bias is not None, "fold_in_scale": self.fold_in_scale}
         (folder / HYBRID_FILE).write_text(json.dumps(meta, indent=2))
 
     @classmethod
@@ -188,8 +192,9 @@ class HybridRecommender:
         meta = json.loads((folder / HYBRID_FILE).read_text())
         heads = [EmbeddingRecommender.load(folder / f"head{i}.pt") for i in range(int(meta["n_heads"]))]
         item_item = ItemItemModel.load(folder) if meta["item_item"] else None
-        day_bias = DayBias.load(folder) if meta.get("day_bias") else None  # absent: saved before day biases
-        return cls(heads, item_item, Blend(**meta["blend"]), day_bias)
+        day_bias = DayBias.load(folder) if meta.get("day_bias") else None
+        # absent entries: saved before day biases / the fold-in scale (1: the training l2 as it was)
+        return cls(heads, item_item, Blend(**meta["blend"]), day_bias, float(meta.get("fold_in_scale", 1.0)))
 
     @staticmethod
     def exists(folder: str | Path) -> bool:

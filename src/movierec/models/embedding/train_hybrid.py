@@ -83,7 +83,8 @@ def train_hybrid(train: pd.DataFrame, test: pd.DataFrame | None, n_users: int, n
     started = time.perf_counter()
     item_item = fit_item_item(train, n_users, n_movies, model_cfg)
     seconds = time.perf_counter() - started
-    model = HybridRecommender([t.model for t in trainings], item_item, Blend.from_config(model_cfg))
+    model = HybridRecommender([t.model for t in trainings], item_item, Blend.from_config(model_cfg),
+                              fold_in_scale=model_cfg.fold_in_scale)
     return HybridTraining(model, trainings, seeds, seconds)
 
 
@@ -121,5 +122,5 @@ def train_stacked(train: pd.DataFrame, test: pd.DataFrame | None, n_users: int, 
     started = time.perf_counter()
     item_item = fit_item_item(train, n_users, n_movies, model_cfg)
     seconds = time.perf_counter() - started
-    model = HybridRecommender(heads, item_item, Blend.from_config(model_cfg), day_bias)
+    model = HybridRecommender(heads, item_item, Blend.from_config(model_cfg), day_bias, model_cfg.fold_in_scale)
     return HybridTraining(model, trainings, seeds, seconds)
