@@ -33,7 +33,7 @@ from movierec.data.split import random_fraction_mask  # noqa: E402
 from movierec.evaluation.protocol import evaluate, known_user_cases  # noqa: E402
 from movierec.models.embedding.batches import Ratings  # noqa: E402
 from movierec.models.embedding.day_bias import UserDays  # noqa: E402
-from movierec.models.embedding.hybrid import Blend, HybridRecommender  # noqa: E402
+from movierec.models.embedding.hybrid import Blend, FoldIn, HybridRecommender  # noqa: E402
 from movierec.models.embedding.stacked_fit import fit_stacked  # noqa: E402
 from movierec.models.embedding.train_hybrid import fit_item_item  # noqa: E402
 from pipeline.memory import prepare_training_process  # noqa: E402
@@ -78,7 +78,7 @@ def run(name: str, cfg, fit_part, val_part, cases, n_users: int, n_movies: int,
     curve = [round(row["val_loss"] ** 0.5, 4) for row in record.history]
     rows = []
     for blend in [Blend.from_config(model_cfg)] + (blends or []):
-        model = HybridRecommender(heads, item_item, blend, day_bias, model_cfg.fold_in_scale)
+        model = HybridRecommender(heads, item_item, blend, day_bias, FoldIn.from_config(model_cfg))
         metrics = evaluate(model, cases, cfg.evaluate.k, cfg.evaluate.relevance_threshold)
         label = name if not rows else f"{name}; blend ii {blend.item_item:g}, c {blend.choice:g}, r {blend.rating:g}"
         rows.append(row(label, metrics, model_cfg, fields, cpu, wall, curve))

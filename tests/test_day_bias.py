@@ -11,7 +11,7 @@ import pytest
 from movierec.config import ModelConfig, TrainerConfig
 from movierec.evaluation.protocol import UserCase, evaluate, known_user_cases, run_cases
 from movierec.models.embedding.day_bias import DAY_SECONDS, DayBias, UserDays, pair_keys
-from movierec.models.embedding.hybrid import HybridRecommender
+from movierec.models.embedding.hybrid import FoldIn, HybridRecommender
 from movierec.models.embedding.train_hybrid import train_hybrid
 from movierec.models.protocol import Profile
 
@@ -104,10 +104,10 @@ def test_day_biases_learn_each_users_good_and_bad_day(moody_split):
 
 def test_a_saved_model_keeps_its_day_biases_and_one_saved_before_them_loads(moody_split, tmp_path):
     train, _ = moody_split
-    model = _fit(train, replace(MODEL, epochs=2, fold_in_scale=3.0))
+    model = _fit(train, replace(MODEL, epochs=2, fold_in_scale=3.0, fold_in_bias_scale=5.0))
     model.save(tmp_path / "m")
     loaded = HybridRecommender.load(tmp_path / "m")
-    assert model.fold_in_scale == loaded.fold_in_scale == 3.0  # the config's scale reaches the served model
+    assert model.fold_in == loaded.fold_in == FoldIn(3.0, 5.0)  # the config's scales reach the served model
     np.testing.assert_array_equal(loaded.day_bias.values, model.day_bias.values)
     profile = Profile(np.array([0, 1]), np.array([4.0, 2.0]), user_idx=0)
     stamps = np.array([DAY0, DAY0 + 5 * DAY_SECONDS])

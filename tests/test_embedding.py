@@ -8,7 +8,7 @@ import torch
 
 from movierec.config import ModelConfig, TrainerConfig
 from movierec.models.embedding.fit import train_embedding
-from movierec.models.embedding.hybrid import HybridRecommender, RatingHead
+from movierec.models.embedding.hybrid import FoldIn, HybridRecommender, RatingHead
 from movierec.models.embedding.net import EmbeddingHParams, EmbeddingNet, EmbeddingRecommender, fold_in
 from movierec.models.embedding.train_hybrid import train_hybrid
 from movierec.models.protocol import Profile, recommend
@@ -180,21 +180,21 @@ def test_ridge_fold_in_is_the_closed_form_and_the_iterative_fold_in_without_choi
     assert not p0.any() and b0 == 0.0
 
 
-def test_the_fold_in_scale_multiplies_the_ridge_and_is_saved(tmp_path):
+def test_the_fold_in_scales_multiply_the_ridge_on_vector_and_bias_and_are_saved(tmp_path):
     net = _net(implicit_weight=0.0)
-    p, b = RatingHead(EmbeddingRecommender(net), fold_in_scale=2.5).fold_in(MOVIES, RATINGS)
+    p, b = RatingHead(EmbeddingRecommender(net), FoldIn(vector=2.5, bias=6.0)).fold_in(MOVIES, RATINGS)
     q = net.movie.weight.detach().double().numpy()[MOVIES]
     x = np.hstack([q, np.ones((3, 1))])
     y = RATINGS - 3.5 - net.movie_bias.weight.detach().double().numpy()[MOVIES, 0]
-    expected = np.linalg.solve(x.T @ x + 3 * (2.5 * 0.3) * np.eye(4), x.T @ y)
+    expected = np.linalg.solve(x.T @ x + 3 * 0.3 * np.diag([2.5, 2.5, 2.5, 6.0]), x.T @ y)
     np.testing.assert_allclose(np.r_[p, b], expected, rtol=1e-5, atol=1e-6)
-    model = HybridRecommender([EmbeddingRecommender(net)], None, fold_in_scale=2.5)
+    model = HybridRecommender([EmbeddingRecommender(net)], None, fold_in=FoldIn(vector=2.5, bias=6.0))
     model.save(tmp_path / "m")
     new_user = Profile(MOVIES, RATINGS)
     np.testing.assert_array_equal(HybridRecommender.load(tmp_path / "m").predict_all(new_user),
                                   model.predict_all(new_user))
-    with pytest.raises(ValueError, match="fold_in_scale"):
-        HybridRecommender([EmbeddingRecommender(net)], None, fold_in_scale=0.0)
+    with pytest.raises(ValueError, match="fold-in ridge scales must be > 0"):
+        FoldIn(bias=0.0)
 
 
 def test_ridge_fold_in_of_ten_ratings_predicts_them_better_than_the_zero_user(trained):

@@ -103,8 +103,10 @@ class ModelConfig:
     # > 0 (with epochs > 0): a bias per (user, UTC day) of the training ratings, this L2 per rating
     # (models/embedding/day_bias.py); predictions with a rating's time add it, unseen days add 0
     day_l2: float = 0.0
-    # a new user's closed-form fold-in uses l2 x this as its ridge (chosen on validation new users)
+    # a new user's closed-form fold-in: its ridge on the vector is l2 x fold_in_scale, on the bias
+    # l2 x fold_in_bias_scale (chosen on validation new users, benchmarks/new_user_research.py)
     fold_in_scale: float = 1.0
+    fold_in_bias_scale: float = 1.0
     item_item_lambda: float = 300.0
     item_item_tilt: float = 0.25
     # dense item-item weights are n_movies^2 floats: above this many movies only the most rated are

@@ -53,10 +53,27 @@ class Blend:
         return cls(cfg.blend_item_item, cfg.blend_choice, cfg.blend_rating)
 
 
+@dataclass(frozen=True)
+class FoldIn:
+    """A new user's closed-form fold-in: its ridge on the vector p and on the bias b is the training
+    l2 times these (chosen on validation new users, benchmarks/results/new_user_research.md)."""
+
+    vector: float = 1.0
+    bias: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not (self.vector > 0 and self.bias > 0):
+            raise ValueError(f"fold-in ridge scales must be > 0 (got vector {self.vector}, bias {self.bias})")
+
+    @classmethod
+    def from_config(cls, cfg: ModelConfig) -> FoldIn:
+        return cls(cfg.fold_in_scale, cfg.fold_in_bias_scale)
+
+
 class RatingHead:
     """One embedding model as numpy tables (views of the net's weights; float32)."""
 
-    def __init__(self, model: EmbeddingRecommender, fold_in_scale: float = 1.0) -> None:
+    def __init__(self, model: EmbeddingRecommender, ridge: FoldIn = FoldIn()) -> None:
         net = model.net
         self.model = model
         self.P = net.user.weight.detach().numpy()
@@ -66,7 +83,8 @@ class RatingHead:
         self.proj = net.choice_proj.weight.detach().numpy()   # h = proj @ p
         self.cbias = net.choice_movie_bias.weight.detach().numpy()[:, 0]
         self.mu = float(net.global_mean)
-        self.l2 = float(net.hp.l2) * fold_in_scale  # the fold-in's ridge: the training l2, scaled
+        self.l2 = float(net.hp.l2)
+        self.ridge = ridge  # the fold-in's ridge: the training l2, scaled
         self.Y = net.implicit_movie.detach().numpy()          # y_j of the implicit term (zeros: none)
 
     def implicit_sum(self, movie_idx: np.ndarray) -> np.ndarray:
@@ -76,8 +94,8 @@ class RatingHead:
 
     def fold_in(self, movie_idx: np.ndarray, rating: np.ndarray) -> tuple[np.ndarray, float]:
         """A new user's vector and bias (p + s, b): s = :meth:`implicit_sum` of their movies and
-        (p, b) = argmin  Σ_m (r_m − μ − b_m − b − (p + s)·q_m)² + n · l2 (|p|² + b²),
-        l2 = the training l2 × ``fold_in_scale`` (chosen on validation new users).
+        (p, b) = argmin  Σ_m (r_m − μ − b_m − b − (p + s)·q_m)² + n · l2 (v |p|² + w b²),
+        l2 = the training l2, (v, w) = :class:`FoldIn`'s scales (1, 1: the training objective's terms).
 
         The training objective's MSE and l2 terms for this one user (the mean over their n ratings
         plus l2 (|p|² + b²), times n), the choice term left out: a ridge regression on [q_m, 1].
@@ -93,7 +111,8 @@ class RatingHead:
         A[:, dim] = 1.0
         y = np.asarray(rating, np.float64) - self.mu - self.bm[movie_idx] - A[:, :dim] @ s
         gram = A.T @ A
-        gram[np.diag_indices_from(gram)] += n * self.l2
+        gram[np.diag_indices(dim)] += n * self.l2 * self.ridge.vector
+        gram[dim, dim] += n * self.l2 * self.ridge.bias
         theta = np.linalg.solve(gram, A.T @ y)
         return (theta[:dim] + s).astype(np.float32), float(theta[dim])
 
@@ -114,7 +133,7 @@ class HybridRecommender:
     """Rating heads + tilted EASE^R behind the :class:`~movierec.models.protocol.Recommender` protocol."""
 
     def __init__(self, heads: Sequence[EmbeddingRecommender], item_item: ItemItemModel | None,
-                 blend: Blend = Blend(), day_bias: DayBias | None = None, fold_in_scale: float = 1.0) -> None:
+                 blend: Blend = Blend(), day_bias: DayBias | None = None, fold_in: FoldIn = FoldIn()) -> None:
         if not heads:
             raise ValueError("a hybrid recommender needs at least one rating head")
         n_movies = {h.n_movies for h in heads} | ({item_item.n_movies} if item_item is not None else set())
@@ -124,11 +143,9 @@ class HybridRecommender:
         self.item_item = item_item
         self.blend = blend
         self.day_bias = day_bias
-        if not fold_in_scale > 0:
-            raise ValueError(f"fold_in_scale must be > 0 (got {fold_in_scale})")
-        self.fold_in_scale = float(fold_in_scale)
+        self.fold_in = fold_in
         self.n_movies = heads[0].n_movies
-        self._tables = [RatingHead(h, self.fold_in_scale) for h in self.heads]
+        self._tables = [RatingHead(h, fold_in) for h in self.heads]
 
     @classmethod
     def single(cls, model: EmbeddingRecommender) -> HybridRecommender:
@@ -183,7 +200,7 @@ class HybridRecommender:
         if self.day_bias is not None:
             self.day_bias.save(folder)
         meta = {"n_heads": len(self.heads), "item_item": self.item_item is not None, "blend": asdict(self.blend),
-                "day_bias": self.day_bias is not None, "fold_in_scale": self.fold_in_scale}
+                "day_bias": self.day_bias is not None, "fold_in": asdict(self.fold_in)}
         (folder / HYBRID_FILE).write_text(json.dumps(meta, indent=2))
 
     @classmethod
@@ -193,8 +210,8 @@ class HybridRecommender:
         heads = [EmbeddingRecommender.load(folder / f"head{i}.pt") for i in range(int(meta["n_heads"]))]
         item_item = ItemItemModel.load(folder) if meta["item_item"] else None
         day_bias = DayBias.load(folder) if meta.get("day_bias") else None
-        # absent entries: saved before day biases / the fold-in scale (1: the training l2 as it was)
-        return cls(heads, item_item, Blend(**meta["blend"]), day_bias, float(meta.get("fold_in_scale", 1.0)))
+        # absent entries: saved before day biases / fold-in scales (1, 1: the training l2 as it was)
+        return cls(heads, item_item, Blend(**meta["blend"]), day_bias, FoldIn(**meta.get("fold_in", {})))
 
     @staticmethod
     def exists(folder: str | Path) -> bool:

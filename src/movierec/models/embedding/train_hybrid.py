@@ -19,7 +19,7 @@ from movierec.data.split import random_fraction_mask
 from movierec.models.embedding.batches import Ratings
 from movierec.models.embedding.day_bias import UserDays
 from movierec.models.embedding.fit import EmbeddingTraining, train_embedding
-from movierec.models.embedding.hybrid import Blend, HybridRecommender
+from movierec.models.embedding.hybrid import Blend, FoldIn, HybridRecommender
 from movierec.models.embedding.stacked_fit import fit_stacked
 from movierec.models.embedding.task import EpochHook
 from movierec.models.item_item import ItemItemModel
@@ -84,7 +84,7 @@ def train_hybrid(train: pd.DataFrame, test: pd.DataFrame | None, n_users: int, n
     item_item = fit_item_item(train, n_users, n_movies, model_cfg)
     seconds = time.perf_counter() - started
     model = HybridRecommender([t.model for t in trainings], item_item, Blend.from_config(model_cfg),
-                              fold_in_scale=model_cfg.fold_in_scale)
+                              fold_in=FoldIn.from_config(model_cfg))
     return HybridTraining(model, trainings, seeds, seconds)
 
 
@@ -122,5 +122,5 @@ def train_stacked(train: pd.DataFrame, test: pd.DataFrame | None, n_users: int, 
     started = time.perf_counter()
     item_item = fit_item_item(train, n_users, n_movies, model_cfg)
     seconds = time.perf_counter() - started
-    model = HybridRecommender(heads, item_item, Blend.from_config(model_cfg), day_bias, model_cfg.fold_in_scale)
+    model = HybridRecommender(heads, item_item, Blend.from_config(model_cfg), day_bias, FoldIn.from_config(model_cfg))
     return HybridTraining(model, trainings, seeds, seconds)
