@@ -59,9 +59,8 @@ def main(argv: list[str] | None = None) -> int:
         model = train_hybrid(warm, None, data.n_users, data.n_movies, cfg.model, cfg.trainer, cfg.seed).model
         print(f"draw {draw}: {len(cases)} validation new users, fit {time.perf_counter() - started:.0f} s", flush=True)
         for scale in scales:
-            for table in model._tables:
-                table.ridge = FoldIn(*scale)
-            metrics = evaluate(model, cases, cfg.evaluate.k, cfg.evaluate.relevance_threshold)
+            metrics = evaluate(model.with_fold_in(FoldIn(*scale)), cases, cfg.evaluate.k,
+                               cfg.evaluate.relevance_threshold)
             rows[scale].append({k: float(metrics[k]) for k in KEYS})
     table = {f"{s[0]:g}, {s[1]:g}": {k: float(np.mean([r[k] for r in rs])) for k in KEYS}
              | {"per_draw_rmse": [r["rmse"] for r in rs]} for s, rs in rows.items()}

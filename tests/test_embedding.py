@@ -197,6 +197,19 @@ def test_the_fold_in_scales_multiply_the_ridge_on_vector_and_bias_and_are_saved(
         FoldIn(bias=0.0)
 
 
+def test_a_new_users_cached_fold_in_follows_their_ratings_and_the_ridge():
+    net = _net(implicit_weight=0.0)
+    model = HybridRecommender([EmbeddingRecommender(net)], None)
+    first, second = Profile(MOVIES, RATINGS), Profile(MOVIES, RATINGS[::-1].copy())
+    fresh = [HybridRecommender([EmbeddingRecommender(net)], None).predict_all(p) for p in (first, second)]
+    for _ in range(2):  # alternating requests: each answer is its own profile's
+        np.testing.assert_array_equal(model.predict_all(first), fresh[0])
+        np.testing.assert_array_equal(model.predict_all(second), fresh[1])
+    assert not np.allclose(fresh[0], fresh[1])
+    stronger = model.with_fold_in(FoldIn(vector=50.0, bias=50.0))
+    assert np.abs(stronger.predict_all(first) - fresh[0]).max() > 1e-3  # not the first model's cached vectors
+
+
 def test_ridge_fold_in_of_ten_ratings_predicts_them_better_than_the_zero_user(trained):
     ratings, result = trained
     head = RatingHead(result.model)

@@ -16,6 +16,7 @@ Benchmarks behind the recipe: ``benchmarks/results/ranking_research.md`` (the "t
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -146,6 +147,7 @@ class HybridRecommender:
         self.fold_in = fold_in
         self.n_movies = heads[0].n_movies
         self._tables = [RatingHead(h, fold_in) for h in self.heads]
+        self._folded = functools.lru_cache(maxsize=64)(self._fold_in_uncached)
 
     @classmethod
     def single(cls, model: EmbeddingRecommender) -> HybridRecommender:
@@ -153,8 +155,20 @@ class HybridRecommender:
         ranking (choice + rank_rating_weight × rating) — a model trained or built on its own, served."""
         return cls([model], None, Blend(item_item=0.0, choice=1.0, rating=model.net.hp.rank_rating_weight))
 
+    def with_fold_in(self, fold_in: FoldIn) -> HybridRecommender:
+        """The same trained model with other fold-in ridge scales (the heads are shared)."""
+        return HybridRecommender(self.heads, self.item_item, self.blend, self.day_bias, fold_in)
+
     def _vectors(self, profile: Profile) -> list[tuple[np.ndarray, float]]:
-        return [t.vector(profile) for t in self._tables]
+        """Each head's (p, b); a new user's fold-in is cached by their ratings (a request ranks and then
+        predicts the same profile; the arrays are shared, never written to)."""
+        if profile.user_idx is not None:
+            return [t.vector(profile) for t in self._tables]
+        return self._folded(profile.movie_idx.tobytes(), profile.rating.tobytes())
+
+    def _fold_in_uncached(self, movie_bytes: bytes, rating_bytes: bytes) -> list[tuple[np.ndarray, float]]:
+        movies, ratings = np.frombuffer(movie_bytes, np.int64), np.frombuffer(rating_bytes, np.float32)
+        return [t.fold_in(movies, ratings) for t in self._tables]
 
     def predict_all(self, profile: Profile) -> np.ndarray:
         vectors = self._vectors(profile)
