@@ -32,13 +32,10 @@ sys.path.insert(0, str(REPO_ROOT))
 RESULTS = REPO_ROOT / "benchmarks" / "results"
 WORK = REPO_ROOT / ".tmp" / "scale"
 DATA_GROUP = {"100k": "synthetic", "1m": "synthetic-1m", "5m": "synthetic-5m", "25m": "synthetic-25m"}
-# the large-data training settings (docs/scaling.md): one code path at every size. The stacked heads
-# with implicit terms (model.epochs > 0) recompute the implicit sums over all ratings each step, a cost
-# that grows as the square of the data at a fixed batch size: the large-data path trains lone heads
-TRAIN_OVERRIDES = ["model.epochs=0", "model.average_from=0", "model.implicit_l2=0", "model.day_l2=0", "model.n_heads=2",
-                   "model.dropout=0", "model.batch_size=262144", "model.learning_rate=0.02",
-                   "model.implicit_users=512", "model.choice_negatives=4096",
-                   "trainer.fused_rating_step=true", "trainer.num_threads=2", "trainer.refit=false"]
+# the large-data training settings (docs/scaling.md): one code path at every size. conf/model/large.yaml:
+# the lone-head trainer (the default's stacked heads recompute their implicit sums over all ratings each
+# step, a cost that grows as the square of the data at a fixed batch size), big batches, sampled softmax
+TRAIN_OVERRIDES = ["model=large", "trainer.fused_rating_step=true", "trainer.num_threads=2", "trainer.refit=false"]
 STEPS = ("generate", "filter", "reindex", "train", "train_user_user", "bundle", "service", "quality")
 
 

@@ -241,10 +241,11 @@ def test_hybrid_heads_have_their_own_seeds_and_their_mean_is_the_prediction(hybr
     for profile in (_profile(ratings, 5), _profile(ratings, 5, known=False)):
         predictions = []
         for head in model.heads:
-            p, b = RatingHead(head).vector(profile)
+            table = RatingHead(head, model.fold_in)  # the configured fold-in ridge
+            p, b = table.vector(profile)
             if profile.user_idx is not None:  # a known user: the head's own prediction
-                np.testing.assert_allclose(RatingHead(head).rating(p, b), head.predict_all(profile), rtol=1e-5)
-            predictions.append(RatingHead(head).rating(p, b))
+                np.testing.assert_allclose(table.rating(p, b), head.predict_all(profile), rtol=1e-5)
+            predictions.append(table.rating(p, b))
         np.testing.assert_allclose(model.predict(profile, np.arange(N_MOVIES)), np.mean(predictions, axis=0),
                                    rtol=1e-6)
 
@@ -255,7 +256,7 @@ def test_hybrid_rank_scores_are_the_blend_of_z_scores(hybrid):
     assert model.item_item is not None
     z = lambda s: (s - s.mean()) / s.std()  # noqa: E731
     for profile in (_profile(ratings, 8), _profile(ratings, 8, known=False)):
-        tables = [RatingHead(h) for h in model.heads]
+        tables = [RatingHead(h, model.fold_in) for h in model.heads]
         vectors = [t.vector(profile) for t in tables]
         expected = (z(model.item_item.scores(profile.movie_idx, profile.rating).astype(np.float64))
                     + 0.75 * np.mean([z(t.choice(p).astype(np.float64)) for t, (p, _) in zip(tables, vectors)], 0)

@@ -88,25 +88,25 @@ class ModelConfig:
     # the served method (models/embedding/hybrid.py): n_heads models of the above (init seeds
     # seed + i x head_seed_offset, one validation carve), rating = their mean; ranking = the blend
     # blend_item_item z(x B) + blend_choice z(choice) + blend_rating z(rating), z per user over movies
-    n_heads: int = 2
+    n_heads: int = 4
     head_seed_offset: int = 100
     # > 0: SVD++-style implicit terms on both sides (user + |N(u)|^-1/2 Σ y_j, movie + |R(m)|^-1/2 Σ z_v),
     # this L2 on y and z (models/embedding/stacked.py)
-    implicit_l2: float = 0.0
+    implicit_l2: float = 0.3
     # > 0: every head trains at once (one stacked module) for this many epochs (capped by
     # trainer.max_epochs) on all of train, chosen earlier on validation (benchmarks/stacked_research.py);
-    # 0 (default): head 0 chooses the count by early stopping on a validation carve, then each head refits;
-    # the stacked variant (n_heads 16, implicit_l2 0.3, epochs 5, average_from 2): docs/results.md
-    epochs: int = 0
+    # 0: head 0 chooses the count by early stopping on a validation carve, then each head refits (the
+    # lone-head trainer: large data, conf/model/large.yaml); the default (5): docs/results.md "Issue 24"
+    epochs: int = 5
     # with epochs > 0, k > 0: the kept weights are their mean over the ends of epochs k..epochs (SWA)
-    average_from: int = 0
+    average_from: int = 2
     # > 0 (with epochs > 0): a bias per (user, UTC day) of the training ratings, this L2 per rating
     # (models/embedding/day_bias.py); predictions with a rating's time add it, unseen days add 0
-    day_l2: float = 0.0
+    day_l2: float = 0.1
     # a new user's closed-form fold-in: its ridge on the vector is l2 x fold_in_scale, on the bias
     # l2 x fold_in_bias_scale (chosen on validation new users, benchmarks/new_user_research.py)
-    fold_in_scale: float = 1.0
-    fold_in_bias_scale: float = 1.0
+    fold_in_scale: float = 1.5
+    fold_in_bias_scale: float = 4.0
     item_item_lambda: float = 300.0
     item_item_tilt: float = 0.25
     # dense item-item weights are n_movies^2 floats: above this many movies only the most rated are
