@@ -64,15 +64,9 @@ def run(name: str, cfg, fit_part, val_part, cases, n_users: int, n_movies: int,
     seeds = [cfg.seed + i * model_cfg.head_seed_offset for i in range(model_cfg.n_heads)]
     wall, cpu = time.perf_counter(), time.process_time()
     user_days = UserDays.from_frame(fit_part) if model_cfg.day_l2 > 0 else None
-
-    def tensors(frame):
-        ratings = Ratings.from_frame(frame)
-        return ratings if user_days is None else ratings.with_days(user_days.rows(frame["user_idx"],
-                                                                                     frame["timestamp"]))
-
-    heads, record, day_bias = fit_stacked(tensors(fit_part), tensors(val_part), None, n_users, n_movies, model_cfg,
-                                          cfg.trainer, seeds, model_cfg.epochs, average_from=model_cfg.average_from,
-                                          user_days=user_days)
+    train_r, val_r = Ratings.from_frame(fit_part, user_days), Ratings.from_frame(val_part, user_days)
+    heads, record, day_bias = fit_stacked(train_r, val_r, None, n_users, n_movies, model_cfg, cfg.trainer, seeds,
+                                          model_cfg.epochs, average_from=model_cfg.average_from, user_days=user_days)
     item_item = fit_item_item(fit_part, n_users, n_movies, model_cfg)
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
     curve = [round(row["val_loss"] ** 0.5, 4) for row in record.history]

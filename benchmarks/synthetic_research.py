@@ -64,15 +64,13 @@ def main(argv: list[str] | None = None) -> int:
     out = REPO_ROOT / "benchmarks" / "results" / "synthetic_research"
     saved = json.loads(out.with_suffix(".json").read_text()) if out.with_suffix(".json").is_file() else {"rows": []}
     days = UserDays.from_frame(fit_part)
-
-    def tensors(frame):
-        return Ratings.from_frame(frame).with_days(days.rows(frame["user_idx"], frame["timestamp"]))
+    train_r, val_r = Ratings.from_frame(fit_part, days), Ratings.from_frame(val_part, days)
 
     for name in names:
         model_cfg = replace(cfg.model, **VARIANTS[name])
         seeds = [cfg.seed + i * model_cfg.head_seed_offset for i in range(model_cfg.n_heads)]
         started = time.perf_counter()
-        heads, record, day_bias = fit_stacked(tensors(fit_part), tensors(val_part), None, data.n_users,
+        heads, record, day_bias = fit_stacked(train_r, val_r, None, data.n_users,
                                               data.n_movies, model_cfg, cfg.trainer, seeds, model_cfg.epochs,
                                               average_from=model_cfg.average_from, user_days=days)
         seconds = time.perf_counter() - started

@@ -6,12 +6,14 @@ Batches are pre-tensorised slices of seeded permutations (no per-row Dataset, nu
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
 import torch
 from torch.utils.data import IterableDataset
+
+from movierec.models.embedding.day_bias import UserDays
 
 
 @dataclass(frozen=True)
@@ -30,16 +32,14 @@ class Ratings:
                    torch.tensor(np.asarray(rating), dtype=torch.float32))
 
     @classmethod
-    def from_frame(cls, frame) -> Ratings:
-        """From a frame with user_idx, movie_idx, rating columns."""
-        return cls.from_arrays(frame["user_idx"], frame["movie_idx"], frame["rating"])
-
-    def with_days(self, rows) -> Ratings:
-        """These ratings with their per-user-day rows."""
-        day = torch.as_tensor(np.asarray(rows), dtype=torch.long)
-        if day.shape != self.rating.shape:
-            raise ValueError(f"{day.numel()} day rows for {len(self)} ratings")
-        return replace(self, day=day)
+    def from_frame(cls, frame, days: UserDays | None = None) -> Ratings:
+        """From a frame with user_idx, movie_idx, rating columns; with `days` (the training ratings'
+        (user, day) pairs) also each rating's per-user-day row, from its timestamp column."""
+        ratings = cls.from_arrays(frame["user_idx"], frame["movie_idx"], frame["rating"])
+        if days is None:
+            return ratings
+        return cls(ratings.user_idx, ratings.movie_idx, ratings.rating,
+                   torch.as_tensor(days.frame_rows(frame), dtype=torch.long))
 
     def __len__(self) -> int:
         return int(self.rating.numel())

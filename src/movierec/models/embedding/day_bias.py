@@ -22,6 +22,12 @@ _DAY_BITS = 32  # key = user_idx << 32 | day (days since 1970 fit in 32 bits unt
 DAY_BIAS_FILE = "day_bias.npz"
 
 
+def _frame_keys(frame) -> np.ndarray:
+    if "timestamp" not in frame:
+        raise ValueError("model.day_l2 > 0 (per-user-day biases) needs a timestamp column in the ratings")
+    return pair_keys(frame["user_idx"], frame["timestamp"])
+
+
 def pair_keys(user_idx, timestamp) -> np.ndarray:
     """One int64 key per (user, UTC day) pair."""
     users = np.asarray(user_idx, dtype=np.int64)
@@ -41,16 +47,20 @@ class UserDays:
 
     @classmethod
     def from_frame(cls, frame) -> UserDays:
-        if "timestamp" not in frame:
-            raise ValueError("model.day_l2 > 0 (per-user-day biases) needs a timestamp column in the ratings")
-        return cls(pair_keys(frame["user_idx"], frame["timestamp"]))
+        return cls(_frame_keys(frame))
 
     def __len__(self) -> int:
         return int(self.keys.size)
 
+    def frame_rows(self, frame) -> np.ndarray:
+        """:meth:`rows` of a ratings frame (user_idx, timestamp columns)."""
+        return self._rows_of(_frame_keys(frame))
+
     def rows(self, user_idx, timestamp) -> np.ndarray:
         """Each rating's table row; ``len(self)`` (the zero row) for a pair not seen in training."""
-        keys = pair_keys(user_idx, timestamp)
+        return self._rows_of(pair_keys(user_idx, timestamp))
+
+    def _rows_of(self, keys: np.ndarray) -> np.ndarray:
         pos = np.searchsorted(self.keys, keys)
         inside = pos < self.keys.size
         found = np.zeros(keys.shape, dtype=bool)
@@ -69,8 +79,7 @@ class DayBias:
         if keys.size > 1 and not np.all(np.diff(keys) > 0):
             raise ValueError("day-bias keys must be sorted and unique")
         self.keys, self.values = keys, values
-        self._days = UserDays.__new__(UserDays)
-        self._days.keys = keys
+        self._days = UserDays(keys)
 
     def offsets(self, user_idx: int, timestamp) -> np.ndarray:
         """The offset of each of one user's ratings at `timestamp` (unix seconds); 0 for unseen days."""

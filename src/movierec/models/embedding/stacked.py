@@ -164,7 +164,7 @@ class StackedNet(nn.Module):
         P, Q = self.tables()
         heads = torch.arange(self.n_heads).unsqueeze(-1)
         pred = (self.global_mean + self.user_bias[:, users] + self.movie_bias[:, movies]
-                + self._day_offsets(heads, None if days is None else days.expand(self.n_heads, -1))
+                + self._day_offsets(heads, days)
                 + (P[:, users] * Q[:, movies]).sum(-1))
         return pred.mean(0)
 

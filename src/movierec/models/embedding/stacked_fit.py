@@ -126,7 +126,7 @@ def fit_stacked(train: Ratings, val: Ratings | None, test: Ratings | None, n_use
     pattern = choice.matrix if choice is not None else \
         ChoiceTargets(train, n_users, n_movies, 1, seeds[0]).matrix
     if user_days is not None and any(d is not None and d.day is None for d in (train, val, test)):
-        raise ValueError("with per-user-day biases every rating set needs its day rows (Ratings.with_days)")
+        raise ValueError("with per-user-day biases every rating set needs its day rows (Ratings.from_frame(f, days))")
     net = StackedNet(hp, seeds, pattern, model_cfg.implicit_l2, len(user_days) if user_days is not None else 0,
                      model_cfg.day_l2)
     if not 0 <= average_from <= epochs:

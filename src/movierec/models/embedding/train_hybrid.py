@@ -103,20 +103,12 @@ def train_stacked(train: pd.DataFrame, test: pd.DataFrame | None, n_users: int, 
                          f"asked for {epochs})")
     seeds = [seed + i * model_cfg.head_seed_offset for i in range(model_cfg.n_heads)]
     user_days = UserDays.from_frame(train) if model_cfg.day_l2 > 0 else None
-
-    def tensors(frame: pd.DataFrame) -> Ratings:
-        ratings = Ratings.from_frame(frame)
-        if user_days is None:
-            return ratings
-        if "timestamp" not in frame:
-            raise ValueError("model.day_l2 > 0 (per-user-day biases) needs a timestamp column in the ratings")
-        return ratings.with_days(user_days.rows(frame["user_idx"], frame["timestamp"]))
-
-    carve = tensors(train[random_fraction_mask(len(train), trainer_cfg.val_fraction, seed)])
+    carve = Ratings.from_frame(train[random_fraction_mask(len(train), trainer_cfg.val_fraction, seed)], user_days)
     on_epoch = hooks(0)[0] if hooks is not None else None
-    test_r = tensors(test) if test is not None else None
-    heads, record, day_bias = fit_stacked(tensors(train), carve, test_r, n_users, n_movies, model_cfg, trainer_cfg,
-                                          seeds, n_epochs, on_epoch, min(model_cfg.average_from, n_epochs), user_days)
+    test_r = Ratings.from_frame(test, user_days) if test is not None else None
+    train_r = Ratings.from_frame(train, user_days)
+    heads, record, day_bias = fit_stacked(train_r, carve, test_r, n_users, n_movies, model_cfg, trainer_cfg, seeds,
+                                          n_epochs, on_epoch, min(model_cfg.average_from, n_epochs), user_days)
     last = n_epochs - 1
     trainings = [EmbeddingTraining(head, record.history if i == 0 else [], last) for i, head in enumerate(heads)]
     started = time.perf_counter()
