@@ -55,6 +55,16 @@ for _heads in (4, 16):
     for _l2 in (0.03, 0.1, 0.3, 1.0):
         VARIANTS[f"stacked: implicit L2 0.3, {_heads} heads, 5 epochs, SWA from 2, day bias L2 {_l2:g}"] = {
             **IMPLICIT, "n_heads": _heads, "epochs": 5, "average_from": 2, "day_l2": _l2}
+# the default with larger batches (fewer steps: each step's sums over every rating cost the same at any batch)
+_DEFAULT = {**IMPLICIT, "n_heads": 4, "epochs": 5, "average_from": 2, "day_l2": 0.1}
+for _batch, _lr, _users in ((2048, 0.006, 64), (2048, 0.0085, 64), (2048, 0.012, 64), (2048, 0.0085, 128),
+                            (4096, 0.012, 128), (4096, 0.017, 256)):
+    VARIANTS[f"default, batch {_batch}, lr {_lr:g}, choice users {_users}"] = {
+        **_DEFAULT, "batch_size": _batch, "learning_rate": _lr, "implicit_users": _users}
+# a prior per (user, day) pair on top of the per-rating L2 (a day's bias grows only with its ratings' evidence)
+for _l2, _prior in ((0.1, 2.0), (0.1, 5.0), (0.1, 10.0), (0.1, 20.0), (0.03, 5.0), (0.03, 10.0)):
+    VARIANTS[f"default, day bias L2 {_l2:g} + prior {_prior:g} per day"] = {
+        **_DEFAULT, "day_l2": _l2, "day_prior": _prior}
 
 
 def run(name: str, cfg, fit_part, val_part, cases, n_users: int, n_movies: int,

@@ -42,6 +42,15 @@ VARIANTS: dict[str, dict] = {
     "the same, dropout 0": {**LARGE_BATCH, "dropout": 0.0},
     "the same, dropout 0, l2 0.02": {**LARGE_BATCH, "dropout": 0.0, "l2": 0.02},
     "the same, 10 epochs, SWA from 4": {**LARGE_BATCH, "epochs": 10, "average_from": 4},
+    "the same, dropout 0, no day biases": {**LARGE_BATCH, "dropout": 0.0, "day_l2": 0.0},
+    "the same, dropout 0, no day biases, no choice head": {**LARGE_BATCH, "dropout": 0.0, "day_l2": 0.0,
+                                                           "implicit_weight": 0.0},
+    "the same, no day biases": {**LARGE_BATCH, "day_l2": 0.0},
+    "the same, dropout 0, no day biases, l2 0.16": {**LARGE_BATCH, "dropout": 0.0, "day_l2": 0.0, "l2": 0.16},
+    "the same, day prior 10": {**LARGE_BATCH, "day_prior": 10.0},
+    "the same, dropout 0, no day biases, l2 0.04": {**LARGE_BATCH, "dropout": 0.0, "day_l2": 0.0, "l2": 0.04},
+    "the same, dropout 0, no day biases, dim 16": {**LARGE_BATCH, "dropout": 0.0, "day_l2": 0.0, "embedding_dim": 16},
+    "the same, dropout 0, day prior 10": {**LARGE_BATCH, "dropout": 0.0, "day_prior": 10.0},
 }
 
 
@@ -63,11 +72,10 @@ def main(argv: list[str] | None = None) -> int:
     cases = list(known_user_cases(fit_part, val_part))
     out = REPO_ROOT / "benchmarks" / "results" / "synthetic_research"
     saved = json.loads(out.with_suffix(".json").read_text()) if out.with_suffix(".json").is_file() else {"rows": []}
-    days = UserDays.from_frame(fit_part)
-    train_r, val_r = Ratings.from_frame(fit_part, days), Ratings.from_frame(val_part, days)
-
     for name in names:
         model_cfg = replace(cfg.model, **VARIANTS[name])
+        days = UserDays.from_frame(fit_part) if model_cfg.day_l2 > 0 else None  # as the pipeline's trainer
+        train_r, val_r = Ratings.from_frame(fit_part, days), Ratings.from_frame(val_part, days)
         seeds = [cfg.seed + i * model_cfg.head_seed_offset for i in range(model_cfg.n_heads)]
         started = time.perf_counter()
         heads, record, day_bias = fit_stacked(train_r, val_r, None, data.n_users,

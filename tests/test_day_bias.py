@@ -67,6 +67,34 @@ def test_bad_day_bias_input_is_refused_with_its_reason():
         UserDays.from_frame(pd.DataFrame({"user_idx": [0], "movie_idx": [0], "rating": [3.0]}))
 
 
+def test_the_day_prior_weighs_each_rating_by_its_days_count():
+    days = UserDays(pair_keys([0, 0, 0, 0, 1], [DAY0, DAY0 + 1, DAY0 + 2, DAY0 + 3, DAY0]))
+    assert list(days.counts) == [4, 1]
+    # per rating: l2 + prior / n; summed over a day's n ratings: n * l2 + prior; the unseen row: 0
+    np.testing.assert_allclose(days.penalty(0.1, 2.0), [0.1 + 2.0 / 4, 0.1 + 2.0, 0.0], rtol=1e-6)
+
+
+def test_a_day_prior_shrinks_one_rating_days_and_keeps_session_days(moody_split):
+    """Each user also has a day with one rating 1.5 above the usual: a one-off that a per-rating L2
+    barely shrinks, which the per-day prior pulls toward 0 while the 15-rating session days stay."""
+    train, _ = moody_split
+    one_offs = train.groupby("user_idx").head(1).copy()
+    one_offs["timestamp"] = DAY0 + 9 * DAY_SECONDS
+    one_offs["rating"] = one_offs["rating"] + 1.5
+    noisy = pd.concat([train, one_offs], ignore_index=True)
+    model = replace(MODEL, epochs=12)
+    plain, shrunk = _fit(noisy, model).day_bias, _fit(noisy, replace(model, day_prior=5.0)).day_bias
+    assert plain is not None and shrunk is not None
+    users = range(N_USERS)
+    one_off = [np.abs(b.offsets(u, [DAY0 + 9 * DAY_SECONDS])[0]) for b in (plain, shrunk) for u in users]
+    plain_one_off, shrunk_one_off = np.mean(one_off[:N_USERS]), np.mean(one_off[N_USERS:])
+    assert shrunk_one_off < plain_one_off / 2, (plain_one_off, shrunk_one_off)
+    for user in users:  # the sessions' good/bad day gap survives the prior
+        good, bad = (DAY0, DAY0 + 5 * DAY_SECONDS) if user % 3 == 0 else (DAY0 + 5 * DAY_SECONDS, DAY0)
+        offsets = shrunk.offsets(user, [good, bad])
+        assert offsets[0] - offsets[1] > 0.6, (user, offsets)
+
+
 @pytest.fixture(scope="module")
 def moody_split():
     frame = moody_ratings()

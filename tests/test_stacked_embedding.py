@@ -75,7 +75,7 @@ def test_baked_head_predicts_what_the_stacked_net_predicts_and_keeps_y():
     both = [EmbeddingRecommender(net.head(h)) for h in range(2)]
     mean = np.mean([[m.net.predict_pairs(users, movies).detach().numpy()] for m in both], axis=0)[0]
     np.testing.assert_allclose(mean, net.predict_mean(users, movies).numpy(), rtol=1e-5, atol=1e-5)
-    assert torch.equal(both[1].net.implicit_movie, net.implicit_movie[1])
+    assert torch.equal(both[1].net.implicit_movie, net.implicit_movie[:, 1])
 
 
 def test_a_new_users_implicit_sum_is_the_one_training_gave_the_same_movies():

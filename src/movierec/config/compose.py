@@ -34,6 +34,7 @@ def _check_ranges(cfg: Config) -> None:
         ("model.implicit_l2", cfg.model.implicit_l2 == 0 or cfg.model.epochs > 0,
          "needs model.epochs > 0 (the implicit terms train in the stacked heads)"),
         ("model.day_l2", cfg.model.day_l2 >= 0, "must be >= 0"),
+        ("model.day_prior", cfg.model.day_prior >= 0, "must be >= 0"),
         ("model.fold_in_scale", cfg.model.fold_in_scale > 0, "must be > 0"),
         ("model.fold_in_bias_scale", cfg.model.fold_in_bias_scale > 0, "must be > 0"),
         ("model.day_l2", cfg.model.day_l2 == 0 or cfg.model.epochs > 0,

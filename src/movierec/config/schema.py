@@ -103,6 +103,7 @@ class ModelConfig:
     # > 0 (with epochs > 0): a bias per (user, UTC day) of the training ratings, this L2 per rating
     # (models/embedding/day_bias.py); predictions with a rating's time add it, unseen days add 0
     day_l2: float = 0.1
+    day_prior: float = 10.0
     # a new user's closed-form fold-in: its ridge on the vector is l2 x fold_in_scale, on the bias
     # l2 x fold_in_bias_scale (chosen on validation new users, benchmarks/new_user_research.py)
     fold_in_scale: float = 1.5
@@ -124,7 +125,7 @@ class TrainerConfig:
     max_epochs: int = 40
     patience: int = 3
     val_fraction: float = 0.1
-    num_threads: int = 1
+    num_threads: int = 2
     deterministic: bool = True
     refit: bool = True
     strategy: str = "auto"  # Lightning strategy: "ddp" across devices/nodes (conf/trainer/ddp.yaml)

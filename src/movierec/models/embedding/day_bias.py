@@ -40,14 +40,22 @@ def pair_keys(user_idx, timestamp) -> np.ndarray:
 
 
 class UserDays:
-    """The (user, day) pairs of the training ratings: row ``i`` of a bias table is pair ``keys[i]``."""
+    """The (user, day) pairs of the training ratings: row ``i`` of a bias table is pair ``keys[i]``;
+    ``counts[i]``: how many of the keys given were that pair (its training ratings)."""
 
     def __init__(self, keys: np.ndarray) -> None:
-        self.keys = np.unique(np.asarray(keys, dtype=np.int64))
+        self.keys, counts = np.unique(np.asarray(keys, dtype=np.int64), return_counts=True)
+        self.counts = counts.astype(np.int64)
 
     @classmethod
     def from_frame(cls, frame) -> UserDays:
         return cls(_frame_keys(frame))
+
+    def penalty(self, l2: float, prior: float) -> np.ndarray:
+        """Each rating's L2 weight on its day bias, by table row: ``l2 + prior / n`` for a pair with n
+        training ratings (summed over a pair's ratings: ``n·l2 + prior``, a fixed prior per pair that
+        lets a day's bias grow only with the evidence of many ratings); 0 on the last (unseen) row."""
+        return np.append(l2 + prior / self.counts, 0.0).astype(np.float32)
 
     def __len__(self) -> int:
         return int(self.keys.size)

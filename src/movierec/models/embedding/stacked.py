@@ -10,11 +10,12 @@ implicit-feedback sums (the SVD++ idea):
 
 used by both heads; y, z start at zero and carry their own L2, per rating: ``implicit_l2`` × (the
 mean |y_j|² over N(u) + the mean |z_v|² over R(m)). The sums are one sparse matmul per side per
-step for all heads. With ``n_user_days`` > 0 each head also learns a per-user-day bias
-(:mod:`movierec.models.embedding.day_bias`; its own L2 ``day_l2`` per rating; the last row, for
-unseen pairs, stays zero). After training, :meth:`StackedNet.head` *bakes* head h into a plain
-EmbeddingNet whose tables are those sums (the same predictions for known users) and which keeps y
-(``implicit_movie``) so that a new user's fold-in adds |N|^-1/2 Σ y_j over the request's movies.
+step for all heads. With ``day_penalty`` each head also learns a per-user-day bias
+(:mod:`movierec.models.embedding.day_bias`; its own L2 per rating, ``day_l2`` plus ``day_prior``/n for
+a pair with n training ratings; the last row, for unseen pairs, stays zero). After training,
+:meth:`StackedNet.head` *bakes* head h into a plain EmbeddingNet whose tables are those sums (the
+same predictions for known users) and which keeps y (``implicit_movie``) so that a new user's
+fold-in adds |N|^-1/2 Σ y_j over the request's movies.
 """
 
 from __future__ import annotations
@@ -71,9 +72,12 @@ class StackedNet(nn.Module):
     global_mean: torch.Tensor
 
     def __init__(self, hp: EmbeddingHParams, seeds: list[int], pattern: sp.csr_matrix | None = None,
-                 implicit_l2: float = 0.0, n_user_days: int = 0, day_l2: float = 0.0) -> None:
+                 implicit_l2: float = 0.0, day_penalty: np.ndarray | None = None) -> None:
+        """`day_penalty`: with per-user-day biases, each table row's L2 weight per rating
+        (:meth:`UserDays.penalty <movierec.models.embedding.day_bias.UserDays.penalty>`, its last row
+        the unseen pairs'); None: no day biases."""
         super().__init__()
-        self.hp, self.n_heads, self.implicit_l2, self.day_l2 = hp, len(seeds), implicit_l2, day_l2
+        self.hp, self.n_heads, self.implicit_l2 = hp, len(seeds), implicit_l2
         heads = [EmbeddingNet(hp, seed=s) for s in seeds]  # the same initial weights as lone heads
 
         def stack(get) -> nn.Parameter:
@@ -86,14 +90,17 @@ class StackedNet(nn.Module):
         self.choice_proj = stack(lambda h: h.choice_proj.weight)      # h = proj @ p, per head
         self.register_buffer("global_mean", torch.tensor(float(hp.global_mean)))
         self.dropout = nn.Dropout(hp.dropout)
-        self.day_bias = nn.Parameter(torch.zeros(self.n_heads, n_user_days + 1)) if n_user_days > 0 else None
+        self.day_bias = None if day_penalty is None else nn.Parameter(torch.zeros(self.n_heads, len(day_penalty)))
+        if day_penalty is not None:
+            self.register_buffer("day_penalty", torch.as_tensor(day_penalty, dtype=torch.float32), persistent=False)
         self.implicit = implicit_l2 > 0
         if self.implicit:
             if pattern is None:
                 raise ValueError("implicit terms need the training ratings' pattern")
-            shape = (self.n_heads, hp.n_movies, hp.embedding_dim)
-            self.implicit_movie = nn.Parameter(torch.zeros(shape))                          # y_j
-            self.implicit_user = nn.Parameter(torch.zeros(self.n_heads, hp.n_users, hp.embedding_dim))  # z_v
+            # row-major over movies/users, heads inside a row: (n, H, d) is the (n, H*d) matrix the
+            # sparse sums multiply, without a transposed copy each step
+            self.implicit_movie = nn.Parameter(torch.zeros(hp.n_movies, self.n_heads, hp.embedding_dim))  # y_j
+            self.implicit_user = nn.Parameter(torch.zeros(hp.n_users, self.n_heads, hp.embedding_dim))    # z_v
             transposed = pattern.T.tocsr()
             # N(u) scaled by |N(u)|^-1/2 (the sums) and by |N(u)|^-1 (the means of the L2 term); R(m) likewise
             for name, rows, power in (("user_sets", pattern, 0.5), ("movie_sets", transposed, 0.5),
@@ -103,11 +110,10 @@ class StackedNet(nn.Module):
                 self.register_buffer(f"{name}_t", _sparse(matrix.T), persistent=False)
 
     def _sum(self, name: str, table: torch.Tensor) -> torch.Tensor:
-        """sets @ table for every head at once: (rows, n) @ (H, n, d) -> (H, rows, d); `name`: the
+        """sets @ table for every head at once: (rows, n) @ (n, H, d) -> (H, rows, d); `name`: the
         buffer of the sets (user_sets, movie_sets, user_means, movie_means)."""
-        heads, n, dim = table.shape
-        flat = table.permute(1, 0, 2).reshape(n, heads * dim)
-        sums = _SparseTimesDense.apply(getattr(self, name), getattr(self, f"{name}_t"), flat)
+        n, heads, dim = table.shape
+        sums = _SparseTimesDense.apply(getattr(self, name), getattr(self, f"{name}_t"), table.reshape(n, heads * dim))
         return sums.reshape(-1, heads, dim).permute(1, 0, 2)
 
     def tables(self) -> tuple[torch.Tensor, torch.Tensor]:
@@ -134,7 +140,7 @@ class StackedNet(nn.Module):
                + bu ** 2 + bm ** 2).mean(-1)
         loss = mse + l2 * reg
         if isinstance(bd, torch.Tensor):
-            loss = loss + self.day_l2 * (bd ** 2).mean(-1)
+            loss = loss + (self.day_penalty[days] * bd ** 2).mean(-1)
         if self.implicit:
             y_sq = self._sum("user_means", self.implicit_movie.pow(2).sum(-1, keepdim=True))[..., 0]
             z_sq = self._sum("movie_means", self.implicit_user.pow(2).sum(-1, keepdim=True))[..., 0]
@@ -187,5 +193,5 @@ class StackedNet(nn.Module):
         net.choice_movie_bias.weight.copy_(self.choice_bias[h].unsqueeze(-1))
         net.choice_proj.weight.copy_(self.choice_proj[h])
         if self.implicit:
-            net.implicit_movie.copy_(self.implicit_movie[h])
+            net.implicit_movie.copy_(self.implicit_movie[:, h])
         return net

@@ -110,7 +110,8 @@ def fit_stacked(train: Ratings, val: Ratings | None, test: Ratings | None, n_use
     The weights kept: the last epoch's, or with `average_from` k > 0 their mean over the ends of
     epochs k..`epochs` (:class:`WeightAverage`; the logged per-epoch losses are each epoch's own
     weights'). With `user_days` (the training ratings' pairs; `train`, `val`, `test` then carry
-    their rows) every head learns per-user-day biases with L2 ``model_cfg.day_l2``. Returns the
+    their rows) every head learns per-user-day biases with L2 ``model_cfg.day_l2`` per rating plus
+    ``model_cfg.day_prior`` per pair. Returns the
     heads as plain models, the record, and the served day biases (None without `user_days`).
     """
     check_stackable(model_cfg, trainer_cfg)
@@ -127,8 +128,8 @@ def fit_stacked(train: Ratings, val: Ratings | None, test: Ratings | None, n_use
         ChoiceTargets(train, n_users, n_movies, 1, seeds[0]).matrix
     if user_days is not None and any(d is not None and d.day is None for d in (train, val, test)):
         raise ValueError("with per-user-day biases every rating set needs its day rows (Ratings.from_frame(f, days))")
-    net = StackedNet(hp, seeds, pattern, model_cfg.implicit_l2, len(user_days) if user_days is not None else 0,
-                     model_cfg.day_l2)
+    net = StackedNet(hp, seeds, pattern, model_cfg.implicit_l2,
+                     user_days.penalty(model_cfg.day_l2, model_cfg.day_prior) if user_days is not None else None)
     if not 0 <= average_from <= epochs:
         raise ValueError(f"average_from must be in [0, epochs={epochs}] (got {average_from})")
     recorder = EpochRecorder(on_epoch)
