@@ -107,8 +107,10 @@ def run(seeds: list[int], overrides: list[str]) -> dict:
 
 
 def markdown(result: dict) -> str:
-    lines = [f"# The embedding method over seeds ({result['data']})", "", f"**Protocol:** {result['protocol']}.", "",
-             "| method | runs | " + " | ".join(KEYS) + " |", "|---|---:|" + "---:|" * len(KEYS)]
+    settings = " ".join(f"`{o}`" for o in result.get("overrides", []) if not o.startswith("data="))
+    lines = [f"# The embedding method over seeds ({result['data']})", "", f"**Protocol:** {result['protocol']}.",
+             "", "**Settings:** the default config" + (f" with {settings}" if settings else "") + ".",
+             "", "| method | runs | " + " | ".join(KEYS) + " |", "|---|---:|" + "---:|" * len(KEYS)]
     for method, stats in result["summary"].items():
         n = len(result["runs"][method])
         cells = [f"{s['mean']:.4f}" + (f" [{s['min']:.4f}, {s['max']:.4f}]" if n > 1 else "")

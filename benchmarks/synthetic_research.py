@@ -48,10 +48,26 @@ VARIANTS: dict[str, dict] = {
     "the same, no day biases": {**LARGE_BATCH, "day_l2": 0.0},
     "the same, dropout 0, no day biases, l2 0.16": {**LARGE_BATCH, "dropout": 0.0, "day_l2": 0.0, "l2": 0.16},
     "the same, day prior 10": {**LARGE_BATCH, "day_prior": 10.0},
+    "the same, dropout 0, day prior 10": {**LARGE_BATCH, "dropout": 0.0, "day_prior": 10.0},
     "the same, dropout 0, no day biases, l2 0.04": {**LARGE_BATCH, "dropout": 0.0, "day_l2": 0.0, "l2": 0.04},
     "the same, dropout 0, no day biases, dim 16": {**LARGE_BATCH, "dropout": 0.0, "day_l2": 0.0, "embedding_dim": 16},
-    "the same, dropout 0, day prior 10": {**LARGE_BATCH, "dropout": 0.0, "day_prior": 10.0},
 }
+_PLAIN = {**LARGE_BATCH, "dropout": 0.0, "day_l2": 0.0}  # the best of the rounds above, then its neighbours
+VARIANTS.update({
+    "the same, dropout 0, no day biases, dim 8": {**_PLAIN, "embedding_dim": 8},
+    "the same, dropout 0, no day biases, dim 32": {**_PLAIN, "embedding_dim": 32},
+    "the same, dropout 0, no day biases, dim 16, 8 heads": {**_PLAIN, "embedding_dim": 16, "n_heads": 8},
+    "the same, dropout 0, no day biases, dim 16, l2 0.04": {**_PLAIN, "embedding_dim": 16, "l2": 0.04},
+    "the same, dropout 0, no day biases, dim 16, 8 epochs, SWA from 3": {**_PLAIN, "embedding_dim": 16, "epochs": 8,
+                                                                          "average_from": 3},
+    "the same, dropout 0, no day biases, dim 16, l2 0.02": {**_PLAIN, "embedding_dim": 16, "l2": 0.02},
+    "the same, dropout 0, no day biases, dim 16, l2 0.04, 8 epochs, SWA from 3": {
+        **_PLAIN, "embedding_dim": 16, "l2": 0.04, "epochs": 8, "average_from": 3},
+    "the same, dropout 0, no day biases, dim 16, l2 0.04, 8 epochs, SWA from 3, 8 heads": {
+        **_PLAIN, "embedding_dim": 16, "l2": 0.04, "epochs": 8, "average_from": 3, "n_heads": 8},
+    "the same, dropout 0, no day biases, dim 16, l2 0.04, 8 epochs, SWA from 3, 16 heads": {
+        **_PLAIN, "embedding_dim": 16, "l2": 0.04, "epochs": 8, "average_from": 3, "n_heads": 16},
+})
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -70,6 +70,7 @@ class StackedNet(nn.Module):
     """`n_heads` embedding models (init seeds `seeds`) trained in one module."""
 
     global_mean: torch.Tensor
+    day_penalty: torch.Tensor
 
     def __init__(self, hp: EmbeddingHParams, seeds: list[int], pattern: sp.csr_matrix | None = None,
                  implicit_l2: float = 0.0, day_penalty: np.ndarray | None = None) -> None:
