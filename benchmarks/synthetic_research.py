@@ -63,6 +63,15 @@ VARIANTS.update({
     "the same, dropout 0, no day biases, dim 16, l2 0.02": {**_PLAIN, "embedding_dim": 16, "l2": 0.02},
     "the same, dropout 0, no day biases, dim 16, l2 0.04, 8 epochs, SWA from 3": {
         **_PLAIN, "embedding_dim": 16, "l2": 0.04, "epochs": 8, "average_from": 3},
+    "the same, dropout 0, no day biases, dim 16, l2 0.04, 8 epochs, SWA from 3, implicit L2 0.1": {
+        **_PLAIN, "embedding_dim": 16, "l2": 0.04, "epochs": 8, "average_from": 3, "implicit_l2": 0.1},
+    "the same, dropout 0, no day biases, dim 16, l2 0.04, 8 epochs, SWA from 3, implicit L2 1": {
+        **_PLAIN, "embedding_dim": 16, "l2": 0.04, "epochs": 8, "average_from": 3, "implicit_l2": 1.0},
+    "the same, dropout 0, no day biases, dim 16, l2 0.04, 12 epochs, SWA from 4, lr 0.01": {
+        **_PLAIN, "embedding_dim": 16, "l2": 0.04, "epochs": 12, "average_from": 4, "learning_rate": 0.01},
+    "the same, dropout 0, no day biases, dim 16, l2 0.04, 8 epochs, SWA from 3, batch 4096, lr 0.012": {
+        **_PLAIN, "embedding_dim": 16, "l2": 0.04, "epochs": 8, "average_from": 3, "batch_size": 4096,
+        "learning_rate": 0.012},
     "the same, dropout 0, no day biases, dim 16, l2 0.04, 8 epochs, SWA from 3, 8 heads": {
         **_PLAIN, "embedding_dim": 16, "l2": 0.04, "epochs": 8, "average_from": 3, "n_heads": 8},
     "the same, dropout 0, no day biases, dim 16, l2 0.04, 8 epochs, SWA from 3, 16 heads": {

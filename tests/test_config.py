@@ -36,6 +36,14 @@ def test_every_dataset_group_composes(name, fmt):
     assert cfg.data.url.endswith(f"/{name}.zip")
 
 
+def test_the_synthetic_preset_is_the_stacked_trainer_without_day_biases_or_dropout():
+    default = validate(compose_params()).model
+    chosen = validate(compose_params(["data=synthetic-1m", "model=synthetic"])).model
+    assert chosen.name == "embedding" and chosen.epochs > 0 and chosen.implicit_l2 == default.implicit_l2
+    assert chosen.day_l2 == 0 and chosen.dropout == 0 and chosen.embedding_dim < default.embedding_dim
+    assert (chosen.item_item_lambda, chosen.blend_choice) == (default.item_item_lambda, default.blend_choice)
+
+
 def test_the_large_data_preset_is_the_lone_head_trainer_on_the_defaults():
     default, large = validate(compose_params()).model, validate(compose_params(["model=large"])).model
     assert large.name == "embedding" and large.epochs == 0 and large.implicit_l2 == 0 and large.day_l2 == 0

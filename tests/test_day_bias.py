@@ -17,7 +17,8 @@ from movierec.models.protocol import Profile
 
 N_USERS, N_MOVIES = 40, 30
 MODEL = ModelConfig(embedding_dim=4, learning_rate=0.05, l2=0.01, batch_size=64, implicit_users=16, dropout=0.0,
-                    implicit_l2=0.1, epochs=8, average_from=0, n_heads=2, day_l2=0.01, blend_item_item=0.0)
+                    implicit_l2=0.1, epochs=8, average_from=0, n_heads=2, day_l2=0.01, day_prior=0.0,
+                    blend_item_item=0.0)
 DAY0 = 1_500_000_000 // DAY_SECONDS * DAY_SECONDS  # midnight UTC
 
 
