@@ -103,6 +103,8 @@ class ModelConfig:
     # > 0 (with epochs > 0): a bias per (user, UTC day) of the training ratings, this L2 per rating
     # (models/embedding/day_bias.py); predictions with a rating's time add it, unseen days add 0
     day_l2: float = 0.1
+    # ... plus this prior per (user, day): a day with n training ratings weighs its bias by
+    # day_l2 + day_prior / n per rating, so a one-rating day barely gets one (no sessions, no bias)
     day_prior: float = 10.0
     # a new user's closed-form fold-in: its ridge on the vector is l2 x fold_in_scale, on the bias
     # l2 x fold_in_bias_scale (chosen on validation new users, benchmarks/new_user_research.py)
