@@ -32,10 +32,9 @@ from movierec.data.dataset import load_processed  # noqa: E402
 from movierec.data.split import random_fraction_mask  # noqa: E402
 from movierec.evaluation.protocol import evaluate, known_user_cases  # noqa: E402
 from movierec.models.embedding.batches import Ratings  # noqa: E402
-from movierec.models.embedding.day_bias import UserDays  # noqa: E402
 from movierec.models.embedding.hybrid import Blend, FoldIn, HybridRecommender  # noqa: E402
 from movierec.models.embedding.stacked_fit import fit_stacked  # noqa: E402
-from movierec.models.embedding.train_hybrid import fit_item_item  # noqa: E402
+from movierec.models.embedding.train_hybrid import fit_item_item, training_days  # noqa: E402
 from pipeline.memory import prepare_training_process  # noqa: E402
 from pipeline.stage import compose_params, configure_logging  # noqa: E402
 
@@ -73,7 +72,7 @@ def run(name: str, cfg, fit_part, val_part, cases, n_users: int, n_movies: int,
     model_cfg = replace(cfg.model, **fields)
     seeds = [cfg.seed + i * model_cfg.head_seed_offset for i in range(model_cfg.n_heads)]
     wall, cpu = time.perf_counter(), time.process_time()
-    user_days = UserDays.from_frame(fit_part) if model_cfg.day_l2 > 0 else None
+    user_days = training_days(fit_part, model_cfg)
     train_r, val_r = Ratings.from_frame(fit_part, user_days), Ratings.from_frame(val_part, user_days)
     heads, record, day_bias = fit_stacked(train_r, val_r, None, n_users, n_movies, model_cfg, cfg.trainer, seeds,
                                           model_cfg.epochs, average_from=model_cfg.average_from, user_days=user_days)

@@ -30,9 +30,9 @@ from movierec.config import validate  # noqa: E402
 from movierec.data.split import random_fraction_mask  # noqa: E402
 from movierec.evaluation.protocol import known_user_cases, run_cases  # noqa: E402
 from movierec.models.embedding.batches import Ratings  # noqa: E402
-from movierec.models.embedding.day_bias import UserDays  # noqa: E402
 from movierec.models.embedding.hybrid import FoldIn, HybridRecommender  # noqa: E402
 from movierec.models.embedding.stacked_fit import fit_stacked  # noqa: E402
+from movierec.models.embedding.train_hybrid import training_days  # noqa: E402
 from pipeline.memory import prepare_training_process  # noqa: E402
 from pipeline.stage import compose_params, configure_logging  # noqa: E402
 
@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     saved = json.loads(out.with_suffix(".json").read_text()) if out.with_suffix(".json").is_file() else {"rows": []}
     for name in names:
         model_cfg = replace(cfg.model, **VARIANTS[name])
-        days = UserDays.from_frame(fit_part) if model_cfg.day_l2 > 0 else None  # as the pipeline's trainer
+        days = training_days(fit_part, model_cfg)
         train_r, val_r = Ratings.from_frame(fit_part, days), Ratings.from_frame(val_part, days)
         seeds = [cfg.seed + i * model_cfg.head_seed_offset for i in range(model_cfg.n_heads)]
         started = time.perf_counter()

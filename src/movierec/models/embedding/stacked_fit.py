@@ -111,8 +111,8 @@ def fit_stacked(train: Ratings, val: Ratings | None, test: Ratings | None, n_use
     epochs k..`epochs` (:class:`WeightAverage`; the logged per-epoch losses are each epoch's own
     weights'). With `user_days` (the training ratings' pairs; `train`, `val`, `test` then carry
     their rows) every head learns per-user-day biases with L2 ``model_cfg.day_l2`` per rating plus
-    ``model_cfg.day_prior`` per pair. Returns the
-    heads as plain models, the record, and the served day biases (None without `user_days`).
+    ``model_cfg.day_prior`` per pair. Returns the heads as plain models, the record, and the served
+    day biases (None without `user_days`).
     """
     check_stackable(model_cfg, trainer_cfg)
     if epochs < 1:

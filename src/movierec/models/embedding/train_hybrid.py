@@ -48,6 +48,11 @@ def fit_item_item(train: pd.DataFrame, n_users: int, n_movies: int, model_cfg: M
                              model_cfg.item_item_tilt, model_cfg.item_item_max_movies)
 
 
+def training_days(train: pd.DataFrame, model_cfg: ModelConfig) -> UserDays | None:
+    """The training ratings' (user, day) pairs when the model learns day biases (`model.day_l2` > 0), else None."""
+    return UserDays.from_frame(train) if model_cfg.day_l2 > 0 else None
+
+
 HeadHooks = Callable[[int], tuple[EpochHook | None, EpochHook | None]]
 
 
@@ -102,7 +107,7 @@ def train_stacked(train: pd.DataFrame, test: pd.DataFrame | None, n_users: int, 
         raise ValueError(f"stacked heads train {n_epochs} epochs each (model.epochs, trainer.max_epochs; "
                          f"asked for {epochs})")
     seeds = [seed + i * model_cfg.head_seed_offset for i in range(model_cfg.n_heads)]
-    user_days = UserDays.from_frame(train) if model_cfg.day_l2 > 0 else None
+    user_days = training_days(train, model_cfg)
     carve = Ratings.from_frame(train[random_fraction_mask(len(train), trainer_cfg.val_fraction, seed)], user_days)
     on_epoch = hooks(0)[0] if hooks is not None else None
     test_r = Ratings.from_frame(test, user_days) if test is not None else None
