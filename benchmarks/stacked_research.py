@@ -64,6 +64,19 @@ for _batch, _lr, _users in ((2048, 0.006, 64), (2048, 0.0085, 64), (2048, 0.012,
 for _l2, _prior in ((0.1, 2.0), (0.1, 5.0), (0.1, 10.0), (0.1, 20.0), (0.03, 5.0), (0.03, 10.0)):
     VARIANTS[f"default, day bias L2 {_l2:g} + prior {_prior:g} per day"] = {
         **_DEFAULT, "day_l2": _l2, "day_prior": _prior}
+# the cold-repro budget (issue 24, item 3): fewer, larger steps or fewer heads, with the day prior
+_PRIOR = {**_DEFAULT, "day_prior": 10.0}
+for _batch, _lr, _users in ((2048, 0.0085, 64), (2048, 0.0085, 128), (2048, 0.012, 128), (2048, 0.012, 256),
+                            (3072, 0.012, 192)):
+    VARIANTS[f"default with prior 10, batch {_batch}, lr {_lr:g}, choice users {_users}"] = {
+        **_PRIOR, "batch_size": _batch, "learning_rate": _lr, "implicit_users": _users}
+VARIANTS["default with prior 10, 3 heads"] = {**_PRIOR, "n_heads": 3}
+VARIANTS["default with prior 10, 4 epochs, SWA from 2"] = {**_PRIOR, "epochs": 4}
+for _epochs, _lr in ((4, 0.008), (3, 0.006), (3, 0.008), (3, 0.01)):
+    VARIANTS[f"default with prior 10, {_epochs} epochs, SWA from 2, lr {_lr:g}"] = {
+        **_PRIOR, "epochs": _epochs, "learning_rate": _lr}
+VARIANTS["default with prior 10, 4 epochs, SWA from 2, batch 2048, lr 0.0085"] = {
+    **_PRIOR, "epochs": 4, "batch_size": 2048, "learning_rate": 0.0085}
 
 
 def run(name: str, cfg, fit_part, val_part, cases, n_users: int, n_movies: int,
