@@ -77,6 +77,9 @@ for _epochs, _lr in ((4, 0.008), (3, 0.006), (3, 0.008), (3, 0.01)):
         **_PRIOR, "epochs": _epochs, "learning_rate": _lr}
 VARIANTS["default with prior 10, 4 epochs, SWA from 2, batch 2048, lr 0.0085"] = {
     **_PRIOR, "epochs": 4, "batch_size": 2048, "learning_rate": 0.0085}
+for _epochs, _dim in ((4, 32), (4, 48), (5, 32), (3, 32)):
+    VARIANTS[f"default with prior 10, {_epochs} epochs, SWA from 2, dim {_dim}"] = {
+        **_PRIOR, "epochs": _epochs, "embedding_dim": _dim}
 
 
 def run(name: str, cfg, fit_part, val_part, cases, n_users: int, n_movies: int,

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -73,7 +74,7 @@ def conf_copy(tmp_path) -> Path:
 
 def test_make_params_refuses_a_bad_conf_in_one_line_and_writes_nothing(conf_copy):
     model = conf_copy / "conf/model/embedding.yaml"
-    model.write_text(model.read_text().replace("embedding_dim: 64", "embedding_dim: ten"))
+    model.write_text(re.sub(r"(?m)^embedding_dim: \d+", "embedding_dim: ten", model.read_text()))
     before = (conf_copy / "params.yaml").read_bytes()
     env = {**os.environ, "PYTHONPATH": str(conf_copy)}
     result = subprocess.run([sys.executable, "-m", "pipeline.params"], cwd=conf_copy, env=env,
@@ -85,7 +86,7 @@ def test_make_params_refuses_a_bad_conf_in_one_line_and_writes_nothing(conf_copy
 def test_a_stage_reading_a_bad_params_yaml_says_one_line(conf_copy):
     """What a stage sees after `dvc exp run -S model.embedding_dim=ten` (DVC composes without the schema)."""
     params = conf_copy / "params.yaml"
-    params.write_text(params.read_text().replace("embedding_dim: 64", "embedding_dim: ten"))
+    params.write_text(re.sub(r"(?m)^  embedding_dim: \d+", "  embedding_dim: ten", params.read_text()))
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("DVC_")},
            "PYTHONPATH": str(conf_copy), "DVC_EXP_NAME": "exp-bad"}
     result = subprocess.run([sys.executable, "-m", "pipeline.download"], cwd=conf_copy, env=env,

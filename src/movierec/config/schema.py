@@ -73,7 +73,7 @@ class SplitConfig:
 @dataclass
 class ModelConfig:
     name: str = "embedding"
-    embedding_dim: int = 64
+    embedding_dim: int = 48
     dropout: float = 0.2
     learning_rate: float = 0.006
     weight_decay: float = 0.0
@@ -96,8 +96,8 @@ class ModelConfig:
     # > 0: every head trains at once (one stacked module) for this many epochs (capped by
     # trainer.max_epochs) on all of train, chosen earlier on validation (benchmarks/stacked_research.py);
     # 0: head 0 chooses the count by early stopping on a validation carve, then each head refits (the
-    # lone-head trainer: large data, conf/model/large.yaml); the default (5): docs/results.md "Issue 24"
-    epochs: int = 5
+    # lone-head trainer: large data, conf/model/large.yaml); the default (4): docs/results.md "Issue 24"
+    epochs: int = 4
     # with epochs > 0, k > 0: the kept weights are their mean over the ends of epochs k..epochs (SWA)
     average_from: int = 2
     # > 0 (with epochs > 0): a bias per (user, UTC day) of the training ratings, this L2 per rating
