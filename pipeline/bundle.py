@@ -1,7 +1,9 @@
 """Stage `bundle`: assemble the model bundle the service loads (every configured method, ids, movie table).
 
-Each method is loaded from models/methods/<method>/ (what its `train@<method>` stage wrote). Writes
-models/bundle/ atomically (a reader sees the old bundle or the new one, never half).
+Each method's folder is copied from models/methods/<method>/ as its `train@<method>` stage wrote it
+(nothing is loaded: no method is serialised twice, and the stage needs no torch); the evaluate
+stage is the first to load the bundle. Writes models/bundle/ atomically (a reader sees the old
+bundle or the new one, never half).
 """
 
 from __future__ import annotations
@@ -15,15 +17,11 @@ import scipy.sparse as sp
 from movierec.atomic import atomic_dir
 from movierec.config import Config
 from movierec.data.dataset import load_processed
-from movierec.methods import Method, configured_methods, method_class, trained_dir
-from movierec.serving.model_bundle import ModelBundle
+from movierec.methods import UnknownMethod, available_methods, trained_dir
+from movierec.serving.model_bundle import assemble_bundle
 from pipeline.stage import stage
 
 log = logging.getLogger(__name__)
-
-
-def load_methods(models_dir: Path, names: list[str]) -> dict[str, Method]:
-    return {name: method_class(name).load(trained_dir(models_dir, name)) for name in names}
 
 
 def known_ratings(train, n_users: int, n_movies: int) -> sp.csr_matrix:
@@ -36,20 +34,21 @@ def known_ratings(train, n_users: int, n_movies: int) -> sp.csr_matrix:
 
 
 def run(cfg: Config) -> Path:
+    unknown = [name for name in cfg.methods if name not in available_methods()]
+    if unknown:
+        raise UnknownMethod(f"unknown method(s) {unknown} in `methods`; this code implements {available_methods()}")
     data = load_processed(cfg.paths.processed)
     models_dir = Path(cfg.paths.models)
-    methods = load_methods(models_dir, configured_methods(cfg))
-    bundle = ModelBundle.build(data.vocab, data.movies, known_ratings(data.train, data.n_users, data.n_movies),
-                               methods)
     target = models_dir / "bundle"
     with atomic_dir(target) as tmp:
-        bundle.save(tmp)
-    log.info("bundle: %s (%s; %d users, %d movies)", target, ", ".join(methods), len(data.vocab.users),
+        assemble_bundle(tmp, data.vocab, data.movies, known_ratings(data.train, data.n_users, data.n_movies),
+                        {name: trained_dir(models_dir, name) for name in cfg.methods})
+    log.info("bundle: %s (%s; %d users, %d movies)", target, ", ".join(cfg.methods), len(data.vocab.users),
              len(data.vocab.movies))
     return target
 
 
-main = stage(run)
+main = stage(run, expected=(ValueError, FileNotFoundError))
 
 if __name__ == "__main__":
     main()

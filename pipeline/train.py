@@ -27,6 +27,7 @@ from movierec.config import Config, to_flat_dict
 from movierec.data.dataset import load_processed
 from movierec.evaluation.loss_curve import write_loss_csv, write_loss_png
 from movierec.methods import trained_dir
+from movierec.methods.contract import TRAINING_RECORD
 from movierec.models.embedding.train_hybrid import train_hybrid
 from movierec.registry.tracking import (
     EpochLogger,
@@ -88,7 +89,7 @@ def run(cfg: Config) -> dict:
         # evaluate and register find this run by the folder's hash (movierec.registry.training_run)
         with atomic_dir(trained_dir(models_dir, "embedding")) as tmp:
             training.model.save(tmp)
-            atomic_write_json(tmp / "run.json",
+            atomic_write_json(tmp / TRAINING_RECORD,
                               {"best_epoch": result.best_epoch, "epochs": len(result.history),
                                "refit": cfg.trainer.refit, "head_seeds": training.head_seeds,
                                # with a refit head i trained head_best_epochs[i] + 1 epochs; new_user as long

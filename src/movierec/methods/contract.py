@@ -26,6 +26,10 @@ import scipy.sparse as sp
 from movierec.config import TrainerConfig
 from movierec.models.protocol import Profile
 
+# a training stage's own record, written beside a method's saved files in its trained folder (the
+# embedding's epoch counts): not part of the method, so not copied into a model bundle
+TRAINING_RECORD = "run.json"
+
 
 @dataclass(frozen=True)
 class TrainingData:

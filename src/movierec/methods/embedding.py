@@ -15,12 +15,12 @@ import numpy as np
 import pandas as pd
 
 from movierec.config import ModelConfig
-from movierec.methods.contract import FitContext, Method, TrainingData
+from movierec.methods.contract import TRAINING_RECORD, FitContext, Method, TrainingData
 from movierec.models.embedding.hybrid import HybridRecommender
 from movierec.models.protocol import Profile
 from movierec.serving.explanations import EMBEDDING_REASONS, EmbeddingExplainer
 
-RUN_FILE = "run.json"  # the train stage's record: the epoch counts chosen on validation
+RUN_FILE = TRAINING_RECORD  # the train stage's record: the epoch counts chosen on validation
 
 
 class TrainOutputError(ValueError):

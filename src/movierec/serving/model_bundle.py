@@ -18,9 +18,11 @@ manifest) still loads, as its two methods; any other format is refused naming it
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -29,13 +31,15 @@ import scipy.sparse as sp
 from movierec.config import RATING_MAX, RATING_MIN, UserUserConfig
 from movierec.data.vocabulary import Vocabularies
 from movierec.methods import Method, method_class
-from movierec.methods.embedding import EmbeddingMethod
+from movierec.methods.contract import TRAINING_RECORD
 from movierec.methods.user_user import UserUserMethod
-from movierec.models.embedding.hybrid import HybridRecommender
 from movierec.models.popularity import PopularityRecommender
 from movierec.models.protocol import Profile, Ranked, recommend
 from movierec.models.user_user.model import UserUserRecommender
 from movierec.serving.movie_filter import MovieAttributes, MovieFilter
+
+if TYPE_CHECKING:  # the embedding method loads torch: imported where it is used, not to assemble a bundle
+    from movierec.models.embedding.hybrid import HybridRecommender
 
 # 2: embedding hparams carry l2/implicit_weight for the fold-in; 3: the embedding method is a
 # HybridRecommender (rating heads + item-item ranking) in embedding/; 4: one folder per method, listed
@@ -66,6 +70,31 @@ def load_ratings(path: Path) -> tuple[sp.csr_matrix, dict[str, np.ndarray]]:
         arrays = {k: r[k] for k in r.files}
     shape = tuple(int(v) for v in arrays["shape"])
     return sp.csr_matrix((arrays["data"], arrays["indices"], arrays["indptr"]), shape=shape), arrays
+
+
+def write_bundle_files(folder: Path, vocab: Vocabularies, movies: pd.DataFrame, ratings: sp.csr_matrix,
+                       methods: list[str]) -> None:
+    """Everything of a bundle but the methods' folders: ratings, vocabulary, movie table, manifest."""
+    save_ratings(folder / "ratings.npz", ratings)
+    vocab.save(folder / "vocabulary.json")
+    movies.reset_index(drop=True).to_parquet(folder / "movies.parquet", index=False)
+    manifest = {"format_version": FORMAT_VERSION, "methods": methods,
+                "n_users": len(vocab.users), "n_movies": len(vocab.movies)}
+    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2))
+
+
+def assemble_bundle(folder: str | Path, vocab: Vocabularies, movies: pd.DataFrame, ratings: sp.csr_matrix,
+                    trained: dict[str, Path]) -> None:
+    """Write a bundle from the methods' trained folders (``{name: folder}``, in order), copied as their
+    training wrote them: nothing is loaded or written again (the same files as loading each method and
+    saving the bundle, without the cost). A training stage's own record (run.json) is left out."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, source in trained.items():
+        if not Path(source).is_dir():
+            raise FileNotFoundError(f"{source} is missing: method {name!r} has not been trained (run train@{name})")
+        shutil.copytree(source, folder / name, ignore=shutil.ignore_patterns(TRAINING_RECORD))
+    write_bundle_files(folder, vocab, movies, sp.csr_matrix(ratings), list(trained))
 
 
 def same_matrix(a: sp.csr_matrix, b: sp.csr_matrix) -> bool:
@@ -109,6 +138,8 @@ class ModelBundle:
     def from_models(cls, vocab: Vocabularies, movies: pd.DataFrame, embedding: HybridRecommender,
                     user_user: UserUserRecommender) -> ModelBundle:
         """The two original methods from their models (the known users' profiles: user-user's CSR)."""
+        from movierec.methods.embedding import EmbeddingMethod
+
         return cls(vocab, movies.reset_index(drop=True), user_user.ratings,
                    {"embedding": EmbeddingMethod(embedding), "user_user": UserUserMethod(user_user)})
 
@@ -119,14 +150,9 @@ class ModelBundle:
     def save(self, folder: str | Path) -> None:
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        save_ratings(folder / "ratings.npz", self.ratings)
         for name, method in self.methods.items():
             method.save(folder / name)
-        self.vocab.save(folder / "vocabulary.json")
-        self.movies.to_parquet(folder / "movies.parquet", index=False)
-        manifest = {"format_version": FORMAT_VERSION, "methods": list(self.methods),
-                    "n_users": len(self.vocab.users), "n_movies": len(self.vocab.movies)}
-        (folder / "manifest.json").write_text(json.dumps(manifest, indent=2))
+        write_bundle_files(folder, self.vocab, self.movies, self.ratings, list(self.methods))
 
     @classmethod
     def load(cls, folder: str | Path) -> ModelBundle:
@@ -150,6 +176,9 @@ class ModelBundle:
     def _legacy_methods(folder: Path, manifest: dict, arrays: dict[str, np.ndarray]) -> dict[str, Method]:
         with np.load(folder / "user_user.npz", allow_pickle=False) as u:
             arrays = {**arrays, **{k: u[k] for k in u.files}}
+        from movierec.methods.embedding import EmbeddingMethod
+        from movierec.models.embedding.hybrid import HybridRecommender
+
         user_user = UserUserRecommender.from_arrays(arrays, UserUserConfig.from_saved(manifest["user_user_config"]))
         return {"embedding": EmbeddingMethod(HybridRecommender.load(folder / "embedding")),
                 "user_user": UserUserMethod(user_user)}
