@@ -80,6 +80,10 @@ VARIANTS["default with prior 10, 4 epochs, SWA from 2, batch 2048, lr 0.0085"] =
 for _epochs, _dim in ((4, 32), (4, 48), (5, 32), (3, 32)):
     VARIANTS[f"default with prior 10, {_epochs} epochs, SWA from 2, dim {_dim}"] = {
         **_PRIOR, "epochs": _epochs, "embedding_dim": _dim}
+# frequency-aware L2 (model.l2_count_power) on the default now (4 epochs, dim 48)
+for _power, _l2 in ((0.25, 0.08), (0.5, 0.08), (0.5, 0.04), (1.0, 0.04)):
+    VARIANTS[f"default now, l2 {_l2:g} x count^-{_power:g}"] = {
+        **_PRIOR, "epochs": 4, "embedding_dim": 48, "l2": _l2, "l2_count_power": _power}
 
 
 def run(name: str, cfg, fit_part, val_part, cases, n_users: int, n_movies: int,

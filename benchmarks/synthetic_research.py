@@ -77,6 +77,11 @@ VARIANTS.update({
     "the same, dropout 0, no day biases, dim 16, l2 0.04, 8 epochs, SWA from 3, 16 heads": {
         **_PLAIN, "embedding_dim": 16, "l2": 0.04, "epochs": 8, "average_from": 3, "n_heads": 16},
 })
+# frequency-aware L2 (model.l2_count_power): each rating's l2 scaled by count^-power of its user and movie
+_SYNTH = {**_PLAIN, "embedding_dim": 16, "epochs": 8, "average_from": 3}  # model=synthetic but 4 heads, l2 free
+for _power, _l2 in ((0.5, 0.04), (0.5, 0.08), (1.0, 0.04), (1.0, 0.08), (1.0, 0.16), (0.25, 0.04)):
+    VARIANTS[f"the same, dropout 0, no day biases, dim 16, 8 epochs, SWA from 3, l2 {_l2:g} x count^-{_power:g}"] = {
+        **_SYNTH, "l2": _l2, "l2_count_power": _power}
 
 
 def main(argv: list[str] | None = None) -> int:

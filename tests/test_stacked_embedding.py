@@ -12,7 +12,7 @@ from movierec.config import ModelConfig, TrainerConfig
 from movierec.models.embedding.batches import Ratings
 from movierec.models.embedding.hybrid import HybridRecommender, RatingHead
 from movierec.models.embedding.net import EmbeddingHParams, EmbeddingNet, EmbeddingRecommender, fold_in
-from movierec.models.embedding.stacked import StackedNet
+from movierec.models.embedding.stacked import StackedNet, count_weights
 from movierec.models.embedding.stacked_fit import fit_stacked
 from movierec.models.embedding.train_hybrid import ratings_csr, train_hybrid
 from movierec.models.protocol import Profile, recommend
@@ -186,3 +186,26 @@ def test_logging_test_loss_does_not_change_the_stacked_weights():
             for test in (None, Ratings.from_frame(RATINGS.sample(100, random_state=2)))]
     for a, b in zip(runs[0][1].net.state_dict().values(), runs[1][1].net.state_dict().values()):
         assert torch.equal(a, b)
+
+
+def test_count_weights_are_count_to_the_minus_power_with_mean_one_over_the_ratings():
+    rows = np.array([0, 0, 0, 1])  # index 0 rated 3 times, 1 once, 2 never
+    np.testing.assert_allclose(count_weights(rows, 3, 1.0).numpy(), [2 / 3, 2, 2], rtol=1e-6)
+    np.testing.assert_allclose(count_weights(rows, 3, 0.0).numpy(), [1, 1, 1])
+
+
+def test_frequency_aware_l2_weighs_each_ratings_penalty_by_its_user_and_movie():
+    lighter = RATINGS[~((RATINGS["user_idx"] == 5) & (RATINGS["movie_idx"] > 10))]  # user 5 rated fewer
+    pattern = ratings_csr(lighter, N_USERS, N_MOVIES)
+    plain, weighted = (StackedNet(_hp(), [0], pattern, l2_count_power=p) for p in (0.0, 0.5))
+    users, movies = torch.tensor([[0, 5, 5]]), torch.tensor([[1, 1, 7]])
+    ratings = torch.tensor([[4.0, 3.0, 2.0]])
+    tables = plain.tables()
+    mse, plain_loss = plain.rating_loss(tables, users, movies, ratings, 0.1)
+    _, weighted_loss = weighted.rating_loss(tables, users, movies, ratings, 0.1)
+    user_reg = plain.user[0, users[0]].pow(2).sum(-1) + plain.user_bias[0, users[0]] ** 2
+    movie_reg = plain.movie[0, movies[0]].pow(2).sum(-1) + plain.movie_bias[0, movies[0]] ** 2
+    expected = mse + 0.1 * (weighted.user_l2[users[0]] * user_reg + weighted.movie_l2[movies[0]] * movie_reg).mean()
+    assert torch.allclose(plain_loss, mse + 0.1 * (user_reg + movie_reg).mean())
+    assert torch.allclose(weighted_loss, expected)
+    assert weighted.user_l2[0] < 1 < weighted.user_l2[5]  # a heavier user's ratings each carry less L2

@@ -106,6 +106,10 @@ class ModelConfig:
     # ... plus this prior per (user, day): a day with n training ratings weighs its bias by
     # day_l2 + day_prior / n per rating, so a one-rating day barely gets one (no sessions, no bias)
     day_prior: float = 10.0
+    # > 0 (stacked trainer): frequency-aware L2 - each rating's l2 on p_u, b_u is scaled by n_u^-power and
+    # on q_m, b_m by n_m^-power (training counts; each normalised to mean 1 over the training ratings);
+    # 1 is a MAP-like constant prior per user/movie, 0 the same l2 per rating
+    l2_count_power: float = 0.0
     # a new user's closed-form fold-in: its ridge on the vector is l2 x fold_in_scale, on the bias
     # l2 x fold_in_bias_scale (chosen on validation new users, benchmarks/new_user_research.py)
     fold_in_scale: float = 1.5

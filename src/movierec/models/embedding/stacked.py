@@ -52,6 +52,14 @@ def scaled_matrix(pattern: sp.csr_matrix, power: float) -> sp.csr_matrix:
 
 
 
+def count_weights(rows: np.ndarray, n: int, power: float) -> torch.Tensor:
+    """Per index 0..n-1: count^-power (count: its occurrences in `rows`, one per training rating; an
+    index never seen weighs 1 before normalising), normalised to mean 1 over `rows`."""
+    counts = np.bincount(rows, minlength=n).astype(np.float64)
+    weights = np.maximum(counts, 1.0) ** -power
+    return torch.tensor(weights / weights[rows].mean(), dtype=torch.float32)
+
+
 class _SparseTimesDense(torch.autograd.Function):
     """sets @ dense with the backward through a transpose made once (autograd's own backward of a
     sparse matmul transposes and coalesces `sets` on every call)."""
@@ -73,10 +81,12 @@ class StackedNet(nn.Module):
     day_penalty: torch.Tensor
 
     def __init__(self, hp: EmbeddingHParams, seeds: list[int], pattern: sp.csr_matrix | None = None,
-                 implicit_l2: float = 0.0, day_penalty: np.ndarray | None = None) -> None:
+                 implicit_l2: float = 0.0, day_penalty: np.ndarray | None = None, l2_count_power: float = 0.0
+                 ) -> None:
         """`day_penalty`: with per-user-day biases, each table row's L2 weight per rating
         (:meth:`UserDays.penalty <movierec.models.embedding.day_bias.UserDays.penalty>`, its last row
-        the unseen pairs'); None: no day biases."""
+        the unseen pairs'); None: no day biases. `l2_count_power` > 0: frequency-aware L2
+        (:func:`count_weights` of `pattern`'s row and column counts)."""
         super().__init__()
         self.hp, self.n_heads, self.implicit_l2 = hp, len(seeds), implicit_l2
         heads = [EmbeddingNet(hp, seed=s) for s in seeds]  # the same initial weights as lone heads
@@ -94,6 +104,13 @@ class StackedNet(nn.Module):
         self.day_bias = None if day_penalty is None else nn.Parameter(torch.zeros(self.n_heads, len(day_penalty)))
         if day_penalty is not None:
             self.register_buffer("day_penalty", torch.as_tensor(day_penalty, dtype=torch.float32), persistent=False)
+        self.l2_weighted = l2_count_power > 0
+        if self.l2_weighted:
+            if pattern is None:
+                raise ValueError("frequency-aware L2 needs the training ratings' pattern")
+            users, movies = pattern.nonzero()
+            self.register_buffer("user_l2", count_weights(users, hp.n_users, l2_count_power), persistent=False)
+            self.register_buffer("movie_l2", count_weights(movies, hp.n_movies, l2_count_power), persistent=False)
         self.implicit = implicit_l2 > 0
         if self.implicit:
             if pattern is None:
@@ -137,8 +154,11 @@ class StackedNet(nn.Module):
         bu, bm = self.user_bias[heads, users], self.movie_bias[heads, movies]
         bd = self._day_offsets(heads, days)
         mse = ((self.global_mean + bu + bm + bd + (p * q).sum(-1) - ratings) ** 2).mean(-1)  # (H,)
-        reg = (self.user[heads, users].pow(2).sum(-1) + self.movie[heads, movies].pow(2).sum(-1)
-               + bu ** 2 + bm ** 2).mean(-1)
+        p_sq, q_sq = self.user[heads, users].pow(2).sum(-1), self.movie[heads, movies].pow(2).sum(-1)
+        if self.l2_weighted:
+            reg = (self.user_l2[users] * (p_sq + bu ** 2) + self.movie_l2[movies] * (q_sq + bm ** 2)).mean(-1)
+        else:
+            reg = (p_sq + q_sq + bu ** 2 + bm ** 2).mean(-1)
         loss = mse + l2 * reg
         if isinstance(bd, torch.Tensor):
             loss = loss + (self.day_penalty[days] * bd ** 2).mean(-1)
