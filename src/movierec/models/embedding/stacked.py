@@ -79,6 +79,8 @@ class StackedNet(nn.Module):
 
     global_mean: torch.Tensor
     day_penalty: torch.Tensor
+    user_l2: torch.Tensor
+    movie_l2: torch.Tensor
 
     def __init__(self, hp: EmbeddingHParams, seeds: list[int], pattern: sp.csr_matrix | None = None,
                  implicit_l2: float = 0.0, day_penalty: np.ndarray | None = None, l2_count_power: float = 0.0
