@@ -62,8 +62,11 @@ run:  ## the whole job: the pipeline and the page build side by side, then the s
 	$(MAKE) --no-print-directory -j2 pipeline web
 	$(BIN)/python -m serve $(SERVE_ARGS)
 
+# two workers, a test file each at a time (--dist loadfile: a file's module fixtures are built once):
+# most of the suite waits on subprocesses and servers, so two cores finish it in about 12 min, not 19
+TEST_WORKERS ?= 2
 test-python: install-test web
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 test-experiments: install-test  ## dvc exp run --queue end to end (minutes; not part of make test)
 	$(BIN)/python -m pytest -m experiments

@@ -30,7 +30,11 @@ class Registry:
         import mlflow
 
         from movierec.registry.register import register_bundle
+        from movierec.registry.tracking import use_store
 
+        # this store, whatever an earlier test in this process pointed MLflow at (test order is not fixed:
+        # `make test` runs files on two workers)
+        use_store(self.uri, "serve-tests")
         with mlflow.start_run() as run:
             pass
         return register_bundle(bundle_dir or self.bundle_dir, run.info.run_id, name, "champion", METRICS,
