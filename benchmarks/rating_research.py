@@ -60,6 +60,7 @@ from movierec.evaluation.protocol import evaluate, known_user_cases  # noqa: E40
 from movierec.models.embedding import fit as fit_module  # noqa: E402
 from movierec.models.embedding.hybrid import HybridRecommender  # noqa: E402
 from movierec.models.embedding.net import EmbeddingNet, EmbeddingRecommender  # noqa: E402
+from movierec.models.embedding.stacked import count_weights  # noqa: E402
 from movierec.models.embedding.task import EmbeddingTask  # noqa: E402
 from movierec.models.embedding.train_hybrid import train_hybrid  # noqa: E402
 from pipeline.memory import prepare_training_process  # noqa: E402
@@ -171,13 +172,6 @@ class ResearchNet(EmbeddingNet):
         return plain
 
 
-def frequency_weights(counts: np.ndarray, per_rating: np.ndarray, alpha: float) -> torch.Tensor:
-    """counts^-alpha (0 counts -> 1), normalised to mean 1 over the ratings (`per_rating`: the
-    entity of each training rating)."""
-    w = np.power(np.maximum(counts, 1).astype(np.float64), -alpha)
-    return torch.tensor(w / w[per_rating].mean(), dtype=torch.float32)
-
-
 class ResearchTask(EmbeddingTask):
     """EmbeddingTask with the research objective: implicit-term L2 and frequency-aware L2."""
 
@@ -189,9 +183,8 @@ class ResearchTask(EmbeddingTask):
         matrix = choice.matrix  # the training ratings of this fit (users x movies)
         net.attach(matrix)
         coo = matrix.tocoo()
-        self.user_w = frequency_weights(np.diff(matrix.indptr), coo.row, research.freq_alpha)
-        self.movie_w = frequency_weights(np.bincount(matrix.indices, minlength=matrix.shape[1]), coo.col,
-                                         research.freq_alpha)
+        self.user_w = count_weights(coo.row, matrix.shape[0], research.freq_alpha)
+        self.movie_w = count_weights(coo.col, matrix.shape[1], research.freq_alpha)
 
     def training_step(self, batch, batch_idx):
         users, movies, ratings = batch

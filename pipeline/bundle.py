@@ -17,7 +17,7 @@ import scipy.sparse as sp
 from movierec.atomic import atomic_dir
 from movierec.config import Config
 from movierec.data.dataset import load_processed
-from movierec.methods import UnknownMethod, available_methods, trained_dir
+from movierec.methods import check_method_name, trained_dir
 from movierec.serving.model_bundle import assemble_bundle
 from pipeline.stage import stage
 
@@ -34,9 +34,8 @@ def known_ratings(train, n_users: int, n_movies: int) -> sp.csr_matrix:
 
 
 def run(cfg: Config) -> Path:
-    unknown = [name for name in cfg.methods if name not in available_methods()]
-    if unknown:
-        raise UnknownMethod(f"unknown method(s) {unknown} in `methods`; this code implements {available_methods()}")
+    for name in cfg.methods:  # by name only: loading the embedding method would import torch for a copy
+        check_method_name(name)
     data = load_processed(cfg.paths.processed)
     models_dir = Path(cfg.paths.models)
     target = models_dir / "bundle"

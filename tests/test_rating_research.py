@@ -61,11 +61,3 @@ def test_research_classes_are_swapped_only_while_a_variant_trains(research):
         assert fit_module.EmbeddingNet is not before[0]
         raise RuntimeError("training failed")
     assert (fit_module.EmbeddingNet, fit_module.EmbeddingTask) == before
-
-
-def test_frequency_weights_have_mean_one_over_ratings(research):
-    counts = np.array([1, 4, 16])
-    per_rating = np.array([0, 1, 1, 1, 1, 2] + [2] * 15)
-    w = research.frequency_weights(counts, per_rating, 0.5).numpy()
-    assert w[per_rating].mean() == pytest.approx(1.0) and w[0] / w[2] == pytest.approx(4.0)
-    np.testing.assert_allclose(research.frequency_weights(counts, per_rating, 0.0).numpy(), 1.0)

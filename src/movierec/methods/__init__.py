@@ -20,8 +20,8 @@ from movierec.methods.contract import FitContext, Method, TrainingData
 NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 NOT_METHODS = frozenset({"contract"})
 
-__all__ = ["FitContext", "Method", "TrainingData", "available_methods", "configured_methods", "fit_method",
-           "method_class", "method_config", "trained_dir"]
+__all__ = ["FitContext", "Method", "TrainingData", "available_methods", "check_method_name", "configured_methods",
+           "fit_method", "method_class", "method_config", "trained_dir"]
 
 
 class UnknownMethod(ValueError):
@@ -34,10 +34,15 @@ def available_methods() -> list[str]:
                   if not m.ispkg and m.name not in NOT_METHODS and NAME.match(m.name))
 
 
-def method_class(name: str) -> type[Method]:
-    """The class of method `name` (imports ``movierec.methods.<name>``)."""
+def check_method_name(name: str) -> None:
+    """:class:`UnknownMethod` unless this code implements method `name` (nothing is imported)."""
     if not NAME.match(name) or name in NOT_METHODS or name not in available_methods():
         raise UnknownMethod(f"unknown method {name!r}; this code implements {available_methods()}")
+
+
+def method_class(name: str) -> type[Method]:
+    """The class of method `name` (imports ``movierec.methods.<name>``)."""
+    check_method_name(name)
     cls = getattr(importlib.import_module(f"movierec.methods.{name}"), "METHOD", None)
     if not (isinstance(cls, type) and issubclass(cls, Method) and cls.name == name):
         raise UnknownMethod(f"movierec.methods.{name} must export METHOD, a Method subclass named {name!r}")

@@ -48,9 +48,10 @@ def ease_weights(X: sp.spmatrix, lam: float) -> np.ndarray:
     Factorised in float32: half the time and memory of float64 (on ml-latest-small the weights differ
     from float64's by under 3e-7, with |B| ≤ 0.1); in float64 when the float32 factorisation fails
     (a gram matrix too ill-conditioned for single precision, e.g. a tiny λ)."""
-    factor, info = _regularised_cholesky(np.asarray((X.T @ X).todense(), dtype=np.float32), lam)
+    gram = X.T @ X  # sparse; densified per precision tried (potrf overwrites the dense copy)
+    factor, info = _regularised_cholesky(np.asarray(gram.todense(), dtype=np.float32), lam)
     if info != 0:
-        factor, info = _regularised_cholesky(np.asarray((X.T @ X).todense(), dtype=np.float64), lam)
+        factor, info = _regularised_cholesky(np.asarray(gram.todense(), dtype=np.float64), lam)
     if info != 0:
         raise np.linalg.LinAlgError(f"item-item gram matrix is not positive definite (potrf info {info})")
     potri = scipy.linalg.lapack.get_lapack_funcs("potri", (factor,))
