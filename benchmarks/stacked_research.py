@@ -85,9 +85,16 @@ for _power, _l2 in ((0.25, 0.08), (0.5, 0.08), (0.5, 0.04), (1.0, 0.04)):
     VARIANTS[f"default now, l2 {_l2:g} x count^-{_power:g}"] = {
         **_PRIOR, "epochs": 4, "embedding_dim": 48, "l2": _l2, "l2_count_power": _power}
 
+# the weight average over every n-th step of epochs 2..4 instead of their ends; the biases' L2 scaled
+_NOW = {**_PRIOR, "epochs": 4, "embedding_dim": 48}
+for _every, _scale in ((1, 1.0), (10, 1.0), (0, 0.25), (0, 0.0), (10, 0.25)):
+    _parts = [f"average every {_every} steps" if _every > 1 else "average every step"] if _every else []
+    _parts += [f"bias L2 x {_scale:g}"] if _scale != 1 else []
+    VARIANTS["default now, " + ", ".join(_parts)] = {**_NOW, "average_every": _every, "bias_l2_scale": _scale}
+
 
 def run(name: str, cfg, fit_part, val_part, cases, n_users: int, n_movies: int,
-        blends: list[Blend] | None = None) -> list[dict]:
+        blends: list[Blend] | None = None, stretches: list[float] | None = None) -> list[dict]:
     fields = VARIANTS[name]
     model_cfg = replace(cfg.model, **fields)
     seeds = [cfg.seed + i * model_cfg.head_seed_offset for i in range(model_cfg.n_heads)]
@@ -101,10 +108,17 @@ def run(name: str, cfg, fit_part, val_part, cases, n_users: int, n_movies: int,
     curve = [round(row["val_loss"] ** 0.5, 4) for row in record.history]
     rows = []
     for blend in [Blend.from_config(model_cfg)] + (blends or []):
-        model = HybridRecommender(heads, item_item, blend, day_bias, FoldIn.from_config(model_cfg))
+        model = HybridRecommender(heads, item_item, blend, day_bias, FoldIn.from_config(model_cfg),
+                                  model_cfg.rating_stretch)
         metrics = evaluate(model, cases, cfg.evaluate.k, cfg.evaluate.relevance_threshold)
         label = name if not rows else f"{name}; blend ii {blend.item_item:g}, c {blend.choice:g}, r {blend.rating:g}"
         rows.append(row(label, metrics, model_cfg, fields, cpu, wall, curve))
+    default = HybridRecommender(heads, item_item, Blend.from_config(model_cfg), day_bias, FoldIn.from_config(model_cfg))
+    for stretch in stretches or []:  # the same heads, the served rating stretched (the ranking is unchanged)
+        metrics = evaluate(default.with_rating_stretch(stretch), cases, cfg.evaluate.k,
+                           cfg.evaluate.relevance_threshold)
+        rows.append(row(f"{name}; rating stretch {stretch:g}", metrics, model_cfg,
+                        {**fields, "rating_stretch": stretch}, cpu, wall, curve))
     return rows
 
 
@@ -120,6 +134,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--variants", required=True, help="';'-separated variant names")
     parser.add_argument("--blends", default="", help="';'-separated ITEM_ITEM,CHOICE,RATING ranking blends to "
                         "score too (the trained heads are reused)")
+    parser.add_argument("--stretches", default="", help="','-separated rating stretches (model.rating_stretch) to "
+                        "score too with the default blend (the trained heads are reused)")
     args = parser.parse_args(argv)
     names = [v.strip() for v in args.variants.split(";")]
     unknown = set(names) - set(VARIANTS)
@@ -135,8 +151,9 @@ def main(argv: list[str] | None = None) -> int:
     out = REPO_ROOT / "benchmarks" / "results"
     saved = json.loads((out / "rating_research.json").read_text())
     blends = [Blend(*(float(x) for x in b.split(","))) for b in args.blends.split(";") if b.strip()]
+    stretches = [float(x) for x in args.stretches.split(",") if x.strip()]
     rows = [row for name in names for row in run(name, cfg, fit_part, val_part, cases, data.n_users,
-                                                   data.n_movies, blends)]
+                                                   data.n_movies, blends, stretches)]
     for row in rows:
         print(f"{row['variant']}: val RMSE {row['rmse']:.4f} MAE {row['mae']:.4f} NDCG@10 {row['ndcg@10']:.4f} "
               f"P@10 {row['precision@10']:.4f} cov {row['coverage@10']:.4f} epochs {row['epochs']} "

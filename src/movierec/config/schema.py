@@ -100,6 +100,8 @@ class ModelConfig:
     epochs: int = 4
     # with epochs > 0, k > 0: the kept weights are their mean over the ends of epochs k..epochs (SWA)
     average_from: int = 2
+    # ... n > 0: over every n-th training step from the start of epoch k instead (0: the epoch ends)
+    average_every: int = 0
     # > 0 (with epochs > 0): a bias per (user, UTC day) of the training ratings, this L2 per rating
     # (models/embedding/day_bias.py); predictions with a rating's time add it, unseen days add 0
     day_l2: float = 0.1
@@ -110,10 +112,15 @@ class ModelConfig:
     # on q_m, b_m by n_m^-power (training counts; each normalised to mean 1 over the training ratings);
     # 1 is a MAP-like constant prior per user/movie, 0 the same l2 per rating
     l2_count_power: float = 0.0
+    # stacked trainer: the L2 on the user and movie biases is l2 x this (1: the same as on the vectors)
+    bias_l2_scale: float = 1.0
+    # the served rating is mu + this x (the heads' mean rating - mu), mu the training mean: the average of
+    # the heads is under-dispersed (models/embedding/hybrid.py); chosen on validation; 1: as averaged
+    rating_stretch: float = 1.1
     # a new user's closed-form fold-in: its ridge on the vector is l2 x fold_in_scale, on the bias
     # l2 x fold_in_bias_scale (chosen on validation new users, benchmarks/new_user_research.py)
-    fold_in_scale: float = 1.5
-    fold_in_bias_scale: float = 4.0
+    fold_in_scale: float = 2.0
+    fold_in_bias_scale: float = 8.0
     item_item_lambda: float = 300.0
     item_item_tilt: float = 0.25
     # dense item-item weights are n_movies^2 floats: above this many movies only the most rated are

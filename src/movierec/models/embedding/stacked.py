@@ -83,14 +83,15 @@ class StackedNet(nn.Module):
     movie_l2: torch.Tensor
 
     def __init__(self, hp: EmbeddingHParams, seeds: list[int], pattern: sp.csr_matrix | None = None,
-                 implicit_l2: float = 0.0, day_penalty: np.ndarray | None = None, l2_count_power: float = 0.0
-                 ) -> None:
+                 implicit_l2: float = 0.0, day_penalty: np.ndarray | None = None, l2_count_power: float = 0.0,
+                 bias_l2_scale: float = 1.0) -> None:
         """`day_penalty`: with per-user-day biases, each table row's L2 weight per rating
         (:meth:`UserDays.penalty <movierec.models.embedding.day_bias.UserDays.penalty>`, its last row
         the unseen pairs'); None: no day biases. `l2_count_power` > 0: frequency-aware L2
-        (:func:`count_weights` of `pattern`'s row and column counts)."""
+        (:func:`count_weights` of `pattern`'s row and column counts). `bias_l2_scale`: the biases' L2
+        is the vectors' times this."""
         super().__init__()
-        self.hp, self.n_heads, self.implicit_l2 = hp, len(seeds), implicit_l2
+        self.hp, self.n_heads, self.implicit_l2, self.bias_l2_scale = hp, len(seeds), implicit_l2, bias_l2_scale
         heads = [EmbeddingNet(hp, seed=s) for s in seeds]  # the same initial weights as lone heads
 
         def stack(get) -> nn.Parameter:
@@ -157,10 +158,11 @@ class StackedNet(nn.Module):
         bd = self._day_offsets(heads, days)
         mse = ((self.global_mean + bu + bm + bd + (p * q).sum(-1) - ratings) ** 2).mean(-1)  # (H,)
         p_sq, q_sq = self.user[heads, users].pow(2).sum(-1), self.movie[heads, movies].pow(2).sum(-1)
+        bu_sq, bm_sq = self.bias_l2_scale * bu ** 2, self.bias_l2_scale * bm ** 2
         if self.l2_weighted:
-            reg = (self.user_l2[users] * (p_sq + bu ** 2) + self.movie_l2[movies] * (q_sq + bm ** 2)).mean(-1)
+            reg = (self.user_l2[users] * (p_sq + bu_sq) + self.movie_l2[movies] * (q_sq + bm_sq)).mean(-1)
         else:
-            reg = (p_sq + q_sq + bu ** 2 + bm ** 2).mean(-1)
+            reg = (p_sq + q_sq + bu_sq + bm_sq).mean(-1)
         loss = mse + l2 * reg
         if isinstance(bd, torch.Tensor):
             loss = loss + (self.day_penalty[days] * bd ** 2).mean(-1)

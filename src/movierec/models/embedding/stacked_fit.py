@@ -71,14 +71,15 @@ class StackedTask(pl.LightningModule):
 
 
 class WeightAverage(pl.Callback):
-    """Averages the trained weights over the ends of epochs ``start``.. (1-based; SWA, Izmailov et
-    al. 2018 with a constant learning rate) and puts the average in the net when training ends."""
+    """Averages the trained weights from epoch ``start`` on (1-based; SWA, Izmailov et al. 2018 with
+    a constant learning rate) and puts the average in the net when training ends: at the end of each
+    epoch, or with ``every`` n > 0 after every n-th training step of those epochs."""
 
-    def __init__(self, start: int) -> None:
-        self.start, self.count = start, 0
+    def __init__(self, start: int, every: int = 0) -> None:
+        self.start, self.every, self.count = start, every, 0
         self.mean: dict[str, torch.Tensor] = {}
 
-    def on_train_epoch_end(self, trainer, pl_module):
+    def _add(self, trainer, pl_module) -> None:
         if trainer.current_epoch + 1 < self.start:
             return
         self.count += 1
@@ -87,6 +88,14 @@ class WeightAverage(pl.Callback):
                 self.mean[name] = value.detach().clone()
             else:
                 self.mean[name] += (value.detach() - self.mean[name]) / self.count
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        if self.every and (batch_idx + 1) % self.every == 0:
+            self._add(trainer, pl_module)
+
+    def on_train_epoch_end(self, trainer, pl_module):
+        if not self.every:
+            self._add(trainer, pl_module)
 
     def on_train_end(self, trainer, pl_module):
         if self.count:
@@ -108,11 +117,12 @@ def fit_stacked(train: Ratings, val: Ratings | None, test: Ratings | None, n_use
     """Every head on `train` for `epochs` epochs; `val`/`test` (the mean of the heads' MSE) logged.
 
     The weights kept: the last epoch's, or with `average_from` k > 0 their mean over the ends of
-    epochs k..`epochs` (:class:`WeightAverage`; the logged per-epoch losses are each epoch's own
-    weights'). With `user_days` (the training ratings' pairs; `train`, `val`, `test` then carry
-    their rows) every head learns per-user-day biases with L2 ``model_cfg.day_l2`` per rating plus
-    ``model_cfg.day_prior`` per pair. Returns the heads as plain models, the record, and the served
-    day biases (None without `user_days`).
+    epochs k..`epochs` - over every ``model_cfg.average_every``-th step of those epochs when that is
+    > 0 (:class:`WeightAverage`; the logged per-epoch losses are each epoch's own weights'). With
+    `user_days` (the training ratings' pairs; `train`, `val`, `test` then carry their rows) every head
+    learns per-user-day biases with L2 ``model_cfg.day_l2`` per rating plus ``model_cfg.day_prior`` per
+    pair. Returns the heads as plain models, the record, and the served day biases (None without
+    `user_days`).
     """
     check_stackable(model_cfg, trainer_cfg)
     if epochs < 1:
@@ -130,11 +140,12 @@ def fit_stacked(train: Ratings, val: Ratings | None, test: Ratings | None, n_use
         raise ValueError("with per-user-day biases every rating set needs its day rows (Ratings.from_frame(f, days))")
     net = StackedNet(hp, seeds, pattern, model_cfg.implicit_l2,
                      user_days.penalty(model_cfg.day_l2, model_cfg.day_prior) if user_days is not None else None,
-                     model_cfg.l2_count_power)
+                     model_cfg.l2_count_power, model_cfg.bias_l2_scale)
     if not 0 <= average_from <= epochs:
         raise ValueError(f"average_from must be in [0, epochs={epochs}] (got {average_from})")
     recorder = EpochRecorder(on_epoch)
-    callbacks: list[pl.Callback] = [recorder] + ([WeightAverage(average_from)] if average_from else [])
+    callbacks: list[pl.Callback] = [recorder] + (
+        [WeightAverage(average_from, model_cfg.average_every)] if average_from else [])
     trainer = pl.Trainer(
         accelerator=trainer_cfg.accelerator, devices=1, max_epochs=epochs, deterministic=trainer_cfg.deterministic,
         logger=False, enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,

@@ -89,7 +89,7 @@ def train_hybrid(train: pd.DataFrame, test: pd.DataFrame | None, n_users: int, n
     item_item = fit_item_item(train, n_users, n_movies, model_cfg)
     seconds = time.perf_counter() - started
     model = HybridRecommender([t.model for t in trainings], item_item, Blend.from_config(model_cfg),
-                              fold_in=FoldIn.from_config(model_cfg))
+                              fold_in=FoldIn.from_config(model_cfg), rating_stretch=model_cfg.rating_stretch)
     return HybridTraining(model, trainings, seeds, seconds)
 
 
@@ -119,5 +119,6 @@ def train_stacked(train: pd.DataFrame, test: pd.DataFrame | None, n_users: int, 
     started = time.perf_counter()
     item_item = fit_item_item(train, n_users, n_movies, model_cfg)
     seconds = time.perf_counter() - started
-    model = HybridRecommender(heads, item_item, Blend.from_config(model_cfg), day_bias, FoldIn.from_config(model_cfg))
+    model = HybridRecommender(heads, item_item, Blend.from_config(model_cfg), day_bias, FoldIn.from_config(model_cfg),
+                              model_cfg.rating_stretch)
     return HybridTraining(model, trainings, seeds, seconds)
