@@ -84,13 +84,20 @@ for _power, _l2 in ((0.5, 0.04), (0.5, 0.08), (1.0, 0.04), (1.0, 0.08), (1.0, 0.
         **_SYNTH, "l2": _l2, "l2_count_power": _power}
 
 # the weight average over every n-th step of epochs 3..8 instead of their ends; the biases' L2 scaled
-_NOW = {**_SYNTH, "l2": 0.04}
+_NOW = {**_SYNTH, "l2": 0.04, "rating_stretch": 1.0}  # unstretched: stretches are scored with --stretches
 for _heads, _every, _scale in ((4, 10, 1.0), (4, 1, 1.0), (4, 10, 0.25), (4, 10, 0.0), (4, 0, 0.25),
                                (16, 10, 0.25), (16, 10, 1.0)):
     _parts = [f"average every {_every} steps" if _every > 1 else "average every step"] if _every else []
     _parts += [f"bias L2 x {_scale:g}"] if _scale != 1 else []
     VARIANTS[f"model=synthetic with {_heads} heads, " + ", ".join(_parts)] = {
         **_NOW, "n_heads": _heads, "average_every": _every, "bias_l2_scale": _scale}
+
+# with the rating stretch (scored with --stretches): more L2 and fewer dimensions, since the stretch undoes shrinkage
+for _l2, _dim in ((0.06, 16), (0.08, 16), (0.04, 12), (0.06, 24), (0.06, 12), (0.04, 10), (0.03, 12)):
+    for _heads in (4, 16):
+        _name = f"model=synthetic with {_heads} heads, average every 10 steps, bias L2 x 0.25, l2 {_l2:g}, dim {_dim}"
+        VARIANTS[_name] = {
+            **_NOW, "n_heads": _heads, "average_every": 10, "bias_l2_scale": 0.25, "l2": _l2, "embedding_dim": _dim}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -93,3 +93,16 @@ def test_a_stage_reading_a_bad_params_yaml_says_one_line(conf_copy):
                             capture_output=True, text=True, timeout=120)
     assert one_line_failure(result) == "download: params.yaml: model.embedding_dim='ten': expected an int"
     assert not (conf_copy / "data").exists()
+
+
+@pytest.mark.parametrize(("overrides", "message"), [
+    (["model.rating_stretch=0"], "config key 'model.rating_stretch' must be > 0"),
+    (["model.average_every=-1"], "config key 'model.average_every' must be >= 0"),
+    (["model.average_every=10", "model.average_from=0"],
+     "config key 'model.average_every' needs model.average_from > 0 (the epoch the step average starts)"),
+    (["model.bias_l2_scale=-0.5"], "config key 'model.bias_l2_scale' must be >= 0"),
+])
+def test_an_out_of_range_averaging_stretch_or_bias_l2_value_names_its_key(overrides, message):
+    with pytest.raises(ConfigError) as info:
+        validate(compose(REPO_ROOT / "conf", overrides))
+    assert str(info.value) == message

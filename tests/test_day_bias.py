@@ -173,3 +173,17 @@ def test_evaluation_predicts_at_the_heldout_times_where_it_has_them():
     untimed = UserCase(profile, np.array([1, 2]), np.array([3.0, 4.0]))
     results = run_cases(_Recorder(), [timed, untimed], k=1)
     assert [list(p) for p in results.predicted] == [[2.0, 2.0], [1.0, 1.0]]
+
+
+def test_the_rating_stretch_stretches_a_days_bias_with_the_rest_of_the_rating(moody_split):
+    train, _ = moody_split
+    plain = _fit(train, replace(MODEL, epochs=2)).with_rating_stretch(1.0)
+    stretched = plain.with_rating_stretch(1.25)
+    mu = plain._tables[0].mu
+    profile, movies = Profile(np.array([0, 1]), np.array([4.0, 2.0]), user_idx=0), np.array([2, 3])
+    for stamp in (DAY0, DAY0 + 400 * DAY_SECONDS):  # a training day of user 0 (its bias) and an unseen one (0)
+        stamps = np.full(2, stamp)
+        np.testing.assert_allclose(stretched.predict_at(profile, movies, stamps),
+                                   mu + 1.25 * (plain.predict_at(profile, movies, stamps) - mu), rtol=1e-6)
+    offsets = plain.day_bias.offsets(0, np.full(2, DAY0))
+    assert np.abs(offsets).max() > 0  # the first case did carry a day's bias

@@ -246,8 +246,27 @@ def test_hybrid_heads_have_their_own_seeds_and_their_mean_is_the_prediction(hybr
             if profile.user_idx is not None:  # a known user: the head's own prediction
                 np.testing.assert_allclose(table.rating(p, b), head.predict_all(profile), rtol=1e-5)
             predictions.append(table.rating(p, b))
-        np.testing.assert_allclose(model.predict(profile, np.arange(N_MOVIES)), np.mean(predictions, axis=0),
+        mu, stretch = model._tables[0].mu, model.rating_stretch  # the config's stretch about the training mean
+        assert stretch == ModelConfig().rating_stretch
+        np.testing.assert_allclose(model.predict(profile, np.arange(N_MOVIES)),
+                                   mu + stretch * (np.mean(predictions, axis=0) - mu), rtol=1e-6)
+
+
+def test_the_rating_stretch_scales_the_served_rating_about_the_mean_and_leaves_the_ranking(hybrid, tmp_path):
+    ratings, result = hybrid
+    plain = result.model.with_rating_stretch(1.0)
+    stretched = plain.with_rating_stretch(1.25)
+    mu = plain._tables[0].mu
+    for profile in (_profile(ratings, 5), _profile(ratings, 5, known=False)):
+        np.testing.assert_allclose(stretched.predict_all(profile), mu + 1.25 * (plain.predict_all(profile) - mu),
                                    rtol=1e-6)
+        assert np.ptp(stretched.predict_all(profile)) > np.ptp(plain.predict_all(profile))
+        # z-scored per user, the rating term of the ranking does not see an affine stretch
+        np.testing.assert_allclose(stretched.rank_scores(profile), plain.rank_scores(profile), rtol=1e-9, atol=1e-9)
+    stretched.save(tmp_path / "m")
+    assert HybridRecommender.load(tmp_path / "m").rating_stretch == 1.25
+    with pytest.raises(ValueError, match="rating_stretch must be > 0"):
+        plain.with_rating_stretch(0.0)
 
 
 def test_hybrid_rank_scores_are_the_blend_of_z_scores(hybrid):

@@ -209,3 +209,32 @@ def test_frequency_aware_l2_weighs_each_ratings_penalty_by_its_user_and_movie():
     assert torch.allclose(plain_loss, mse + 0.1 * (user_reg + movie_reg).mean())
     assert torch.allclose(weighted_loss, expected)
     assert weighted.user_l2[0] < 1 < weighted.user_l2[5]  # a heavier user's ratings each carry less L2
+
+
+def test_averaging_every_epochs_last_step_is_the_epoch_end_average_and_every_step_is_not():
+    model = replace(MODEL, dropout=0.0)
+    steps = -(-len(RATINGS) // model.batch_size)  # steps per epoch
+    at_ends, _ = _fit(model, epochs=3, average_from=2)
+    every_last, _ = _fit(replace(model, average_every=steps), epochs=3, average_from=2)
+    every_step, _ = _fit(replace(model, average_every=1), epochs=3, average_from=2)
+    for h in range(2):
+        for name in ("user.weight", "movie.weight", "implicit_movie"):
+            ends = at_ends[h].net.state_dict()[name]
+            torch.testing.assert_close(every_last[h].net.state_dict()[name], ends, rtol=1e-5, atol=1e-6)
+            assert not torch.allclose(every_step[h].net.state_dict()[name], ends, rtol=1e-3, atol=1e-4)
+
+
+def test_the_bias_l2_scale_multiplies_only_the_biases_penalty():
+    plain, scaled = (StackedNet(_hp(), [0], bias_l2_scale=s) for s in (1.0, 0.25))
+    scaled.load_state_dict(plain.state_dict())
+    with torch.no_grad():  # non-zero biases, so that the scale shows
+        for net in (plain, scaled):
+            net.user_bias.fill_(0.5)
+            net.movie_bias.fill_(-0.3)
+    users, movies, ratings = torch.tensor([[0, 5, 5]]), torch.tensor([[1, 1, 7]]), torch.tensor([[4.0, 3.0, 2.0]])
+    mse, plain_loss = plain.rating_loss(plain.tables(), users, movies, ratings, 0.1)
+    _, scaled_loss = scaled.rating_loss(scaled.tables(), users, movies, ratings, 0.1)
+    vectors = (plain.user[0, users[0]].pow(2).sum(-1) + plain.movie[0, movies[0]].pow(2).sum(-1)).mean()
+    biases = 0.5 ** 2 + 0.3 ** 2
+    torch.testing.assert_close(plain_loss, mse + 0.1 * (vectors + biases))
+    torch.testing.assert_close(scaled_loss, mse + 0.1 * (vectors + 0.25 * biases))
