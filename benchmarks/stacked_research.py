@@ -107,13 +107,13 @@ def run(name: str, cfg, fit_part, val_part, cases, n_users: int, n_movies: int,
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
     curve = [round(row["val_loss"] ** 0.5, 4) for row in record.history]
     rows = []
-    for blend in [Blend.from_config(model_cfg)] + (blends or []):
-        model = HybridRecommender(heads, item_item, blend, day_bias, FoldIn.from_config(model_cfg),
-                                  model_cfg.rating_stretch)
+    default = HybridRecommender(heads, item_item, Blend.from_config(model_cfg), day_bias, FoldIn.from_config(model_cfg),
+                                model_cfg.rating_stretch)
+    for blend in [default.blend] + (blends or []):
+        model = HybridRecommender(heads, item_item, blend, day_bias, default.fold_in, default.rating_stretch)
         metrics = evaluate(model, cases, cfg.evaluate.k, cfg.evaluate.relevance_threshold)
         label = name if not rows else f"{name}; blend ii {blend.item_item:g}, c {blend.choice:g}, r {blend.rating:g}"
         rows.append(row(label, metrics, model_cfg, fields, cpu, wall, curve))
-    default = HybridRecommender(heads, item_item, Blend.from_config(model_cfg), day_bias, FoldIn.from_config(model_cfg))
     for stretch in stretches or []:  # the same heads, the served rating stretched (the ranking is unchanged)
         metrics = evaluate(default.with_rating_stretch(stretch), cases, cfg.evaluate.k,
                            cfg.evaluate.relevance_threshold)

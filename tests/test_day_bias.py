@@ -179,7 +179,7 @@ def test_the_rating_stretch_stretches_a_days_bias_with_the_rest_of_the_rating(mo
     train, _ = moody_split
     plain = _fit(train, replace(MODEL, epochs=2)).with_rating_stretch(1.0)
     stretched = plain.with_rating_stretch(1.25)
-    mu = plain._tables[0].mu
+    mu = plain.training_mean
     profile, movies = Profile(np.array([0, 1]), np.array([4.0, 2.0]), user_idx=0), np.array([2, 3])
     for stamp in (DAY0, DAY0 + 400 * DAY_SECONDS):  # a training day of user 0 (its bias) and an unseen one (0)
         stamps = np.full(2, stamp)

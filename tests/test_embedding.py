@@ -246,7 +246,7 @@ def test_hybrid_heads_have_their_own_seeds_and_their_mean_is_the_prediction(hybr
             if profile.user_idx is not None:  # a known user: the head's own prediction
                 np.testing.assert_allclose(table.rating(p, b), head.predict_all(profile), rtol=1e-5)
             predictions.append(table.rating(p, b))
-        mu, stretch = model._tables[0].mu, model.rating_stretch  # the config's stretch about the training mean
+        mu, stretch = model.training_mean, model.rating_stretch  # the config's stretch about the training mean
         assert stretch == ModelConfig().rating_stretch
         np.testing.assert_allclose(model.predict(profile, np.arange(N_MOVIES)),
                                    mu + stretch * (np.mean(predictions, axis=0) - mu), rtol=1e-6)
@@ -256,7 +256,7 @@ def test_the_rating_stretch_scales_the_served_rating_about_the_mean_and_leaves_t
     ratings, result = hybrid
     plain = result.model.with_rating_stretch(1.0)
     stretched = plain.with_rating_stretch(1.25)
-    mu = plain._tables[0].mu
+    mu = plain.training_mean
     for profile in (_profile(ratings, 5), _profile(ratings, 5, known=False)):
         np.testing.assert_allclose(stretched.predict_all(profile), mu + 1.25 * (plain.predict_all(profile) - mu),
                                    rtol=1e-6)

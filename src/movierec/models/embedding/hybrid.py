@@ -162,6 +162,11 @@ class HybridRecommender:
         ranking (choice + rank_rating_weight × rating) — a model trained or built on its own, served."""
         return cls([model], None, Blend(item_item=0.0, choice=1.0, rating=model.net.hp.rank_rating_weight))
 
+    @property
+    def training_mean(self) -> float:
+        """μ, the training ratings' mean (every head's), about which the served rating is stretched."""
+        return self._tables[0].mu
+
     def with_fold_in(self, fold_in: FoldIn) -> HybridRecommender:
         """The same trained model with other fold-in ridge scales (the heads are shared)."""
         return HybridRecommender(self.heads, self.item_item, self.blend, self.day_bias, fold_in, self.rating_stretch)
@@ -187,8 +192,7 @@ class HybridRecommender:
         mean = np.mean([t.rating(p, b) for t, (p, b) in zip(self._tables, vectors)], axis=0)
         if self.rating_stretch == 1.0:
             return mean
-        mu = self._tables[0].mu
-        return mu + self.rating_stretch * (mean - mu)
+        return self.training_mean + self.rating_stretch * (mean - self.training_mean)
 
     def predict(self, profile: Profile, movie_idx: np.ndarray) -> np.ndarray:
         return self.predict_all(profile)[np.asarray(movie_idx, dtype=np.int64)]
