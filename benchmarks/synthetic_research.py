@@ -99,6 +99,12 @@ for _l2, _dim in ((0.06, 16), (0.08, 16), (0.04, 12), (0.06, 24), (0.06, 12), (0
         VARIANTS[_name] = {
             **_NOW, "n_heads": _heads, "average_every": 10, "bias_l2_scale": 0.25, "l2": _l2, "embedding_dim": _dim}
 
+# more heads, more epochs (averaged over more of the trajectory) with the stretch
+_SYNTH_NOW = {**_NOW, "average_every": 10, "bias_l2_scale": 0.25}  # model=synthetic, unstretched
+for _heads, _epochs in ((32, 8), (16, 12), (32, 12)):
+    VARIANTS[f"model=synthetic with {_heads} heads, {_epochs} epochs"] = {
+        **_SYNTH_NOW, "n_heads": _heads, "epochs": _epochs}
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
