@@ -2,8 +2,8 @@
 
 Writes reports/metrics.json ({method: {rmse, mae, precision@k, ..., novelty@k, ndcg@k_light, ...}}),
 reports/summary.json (its headline: RMSE and NDCG@k per method and for new users; DVC's metrics file),
-the evaluation report (reports/evaluation.md + reports/figures/*.png) and logs both to the
-training run in MLflow (found by the model folder's hash: movierec.registry.training_run).
+and the evaluation report (reports/evaluation.md + reports/figures/*.png). No MLflow here: the
+register stage logs the metrics and the report to the training run (one store opened per repro).
 """
 
 from __future__ import annotations
@@ -16,18 +16,15 @@ import numpy as np
 import pandas as pd
 
 from movierec.atomic import atomic_write_json
-from movierec.config import Config, to_flat_dict
+from movierec.config import Config
 from movierec.data.dataset import load_processed
 from movierec.evaluation.protocol import MovieStats, heldout_cases, run_cases, score_cases
 from movierec.evaluation.report import protocol_text, write_report
 from movierec.evaluation.summary import headline
-from movierec.methods import trained_dir
 from movierec.models.popularity import PopularityRecommender
 from movierec.models.protocol import Recommender
-from movierec.registry.tracking import experiment_name, resolve_tracking_uri, run_name, use_store
-from movierec.registry.training_run import log_evaluation, training_run_id
 from movierec.serving.model_bundle import ModelBundle
-from pipeline.stage import REPO_ROOT, changed_params, stage
+from pipeline.stage import stage
 
 log = logging.getLogger(__name__)
 
@@ -59,10 +56,6 @@ def run(cfg: Config) -> dict:
     loss = pd.read_csv(reports / "loss.csv") if (reports / "loss.csv").is_file() else None
     report = write_report(reports, metrics, cfg.evaluate.k, protocol_text(cfg),
                           bundle.movies["n_ratings"].to_numpy(), recommended, loss)
-    use_store(resolve_tracking_uri(cfg.mlflow.tracking_uri, REPO_ROOT), cfg.mlflow.experiment)
-    run_id = training_run_id(trained_dir(cfg.paths.models, "embedding"), cfg.mlflow.experiment, to_flat_dict(cfg),
-                             run_name(changed_params(cfg), experiment_name()))
-    log_evaluation(run_id, metrics, report, reports / "figures")
     for method, values in metrics.items():
         if method != "new_user":
             log.info("%-10s %s", method, " ".join(f"{k}={v:.4f}" for k, v in values.items()

@@ -1,7 +1,8 @@
 """Stage `register`: the bundle into the MLflow model registry; `champion` moves by the gate.
 
-Writes reports/registry.json (version, whether it became champion, why) only after the version
-exists in the store; a stale one is removed first, so a failed run leaves no claim behind.
+First logs the test metrics (reports/metrics.json) and the evaluation report to the training run
+when it does not hold them yet. Writes reports/registry.json (version, whether it became champion,
+why) only after the version exists in the store; a stale one is removed first, so a failed run leaves no claim behind.
 Under `dvc exp run` (``DVC_EXP_NAME`` set) the version is tagged with the experiment and never
 takes the alias: see :mod:`movierec.registry.promotion`.
 """
@@ -20,7 +21,7 @@ from movierec.registry.lineage import lineage_tags
 from movierec.registry.promotion import Context, split_key
 from movierec.registry.register import register_bundle
 from movierec.registry.tracking import experiment_name, resolve_tracking_uri, run_name, use_store
-from movierec.registry.training_run import has_evaluation, log_evaluation, training_run_id
+from movierec.registry.training_run import log_evaluation, logged_evaluation_matches, training_run_id
 from pipeline.stage import REPO_ROOT, changed_params, stage
 
 log = logging.getLogger(__name__)
@@ -34,10 +35,12 @@ def run(cfg: Config) -> dict:
     use_store(uri, cfg.mlflow.experiment)
     run_id = training_run_id(trained_dir(models, "embedding"), cfg.mlflow.experiment, to_flat_dict(cfg),
                              run_name(changed_params(cfg), experiment_name()))
-    if not has_evaluation(run_id):
-        # evaluate did not run for this run: its outputs were current already (a fresh clone reproduces
-        # the committed reports bit for bit, so DVC skips it), or the run was made for restored outputs
-        log.info("register: run %s has no test metrics yet: logging reports/metrics.json to it", run_id)
+    if not logged_evaluation_matches(run_id, metrics):
+        # the test metrics and the report go to the training run here, not in evaluate: one MLflow
+        # store opened per repro (evaluate stays free of MLflow), and a run whose evaluate DVC skipped
+        # (a fresh clone reproduces the committed reports bit for bit) or that was made for restored
+        # outputs gets them too; an unchanged evaluation is not logged twice
+        log.info("register: logging reports/metrics.json and the report to run %s", run_id)
         log_evaluation(run_id, metrics, reports / "evaluation.md", reports / "figures")
     # lineage of the code and data this run used: the folder it runs in (an experiment's copy too)
     lineage = lineage_tags(REPO_ROOT, to_flat_dict(cfg))

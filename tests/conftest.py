@@ -11,6 +11,12 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # `make test` runs 2 workers on 2 cores: torch (in-process, and in processes a test starts that do not
+    # set their own count, as the pipeline's stages do) on one thread each, not two threads each fighting
+    # the other worker's for the same cores
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 
 def data_mirror() -> Path | None:
     """The local MovieLens mirror: $MOVIEREC_DATA_MIRROR, else ../shared/data/movielens."""

@@ -25,9 +25,13 @@ _AT_ROOT = {"mlruns", "models", "multirun", "outputs", "test-artifacts", "web/ou
 
 
 E2E_TRAINER = """
-# tests/test_pipeline_e2e.py: fewer epochs, same data
+# tests/test_pipeline_e2e.py: the same data; 2 heads instead of 4, torch on one thread (pytest's other
+# worker has the other core: two 2-thread torch processes on 2 cores slow each other down several times)
 trainer:
   max_epochs: 4
+  num_threads: 1
+model:
+  n_heads: 2
 """
 
 
@@ -55,8 +59,8 @@ def pipeline_copy(tmp_path_factory, mirror):
     # commands about the project as a whole (reproduce, champion) find it by MOVIEREC_ROOT, never from the
     # working directory: without it they would mean the checkout this venv was installed from
     env["MOVIEREC_ROOT"] = str(work)
-    # the real data and every stage, at most 4 epochs (early stopping picks 6 of 40 here anyway): the
-    # train and new_user stages, run twice (the repro and `reproduce`), are most of this module's time
+    # the real data and every stage, a lighter embedding model (E2E_TRAINER): the train and new_user
+    # stages, run twice (the repro and `reproduce`), are most of this module's time
     config = work / "conf" / "config.yaml"
     config.write_text(config.read_text() + E2E_TRAINER)
     _run([sys.executable, "-m", "pipeline.params"], work, env)

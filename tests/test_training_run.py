@@ -11,8 +11,8 @@ from movierec.registry.training_run import (
     MODEL_HASH_TAG,
     RESTORED_TAG,
     folder_sha256,
-    has_evaluation,
     log_evaluation,
+    logged_evaluation_matches,
     training_run_id,
 )
 
@@ -65,18 +65,20 @@ def test_a_store_without_the_run_gets_one_made_once(store):
     assert training_run_id(folder, "movierec", {}, "again") == made
 
 
-def test_evaluation_is_logged_once_to_a_run_without_it(store, tmp_path):
+def test_a_logged_evaluation_matches_only_the_same_metrics(store, tmp_path):
     folder = model_folder(store / "models" / "embedding", b"w")
     run_id = training_run_id(folder, "movierec", {}, "x")
-    assert not has_evaluation(run_id)
+    evaluation = {"embedding": {"rmse": 0.8, "ndcg@10": 0.3}, "new_user": {"embedding": {"rmse": float("nan")}}}
+    assert not logged_evaluation_matches(run_id, evaluation)
     report = tmp_path / "evaluation.md"
     report.write_text("# report\n")
-    log_evaluation(run_id, {"embedding": {"rmse": 0.8, "ndcg@10": 0.3}, "new_user": {"embedding": {"rmse": 0.9}}},
-                   report, tmp_path / "no-figures")
+    log_evaluation(run_id, evaluation, report, tmp_path / "no-figures")
     metrics = mlflow.get_run(run_id).data.metrics
-    assert metrics == {"test_embedding_rmse": 0.8, "test_embedding_ndcg_at_10": 0.3,
-                       "test_new_user_embedding_rmse": 0.9}
-    assert has_evaluation(run_id)
+    assert set(metrics) == {"test_embedding_rmse", "test_embedding_ndcg_at_10", "test_new_user_embedding_rmse"}
+    assert metrics["test_embedding_rmse"] == 0.8
+    assert logged_evaluation_matches(run_id, evaluation)  # NaN matches NaN: not logged again
+    assert not logged_evaluation_matches(run_id, {**evaluation, "embedding": {"rmse": 0.81, "ndcg@10": 0.3}})
+    assert not logged_evaluation_matches(run_id, {"embedding": {"rmse": 0.8, "ndcg@10": 0.3}})
 
 
 @pytest.mark.parametrize(("changed", "experiment", "expected"), [

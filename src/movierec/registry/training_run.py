@@ -3,7 +3,8 @@
 The train stage's outputs are tracked by DVC and rebuilt bit for bit on any machine (dvc.lock
 holds their hashes), so they cannot hold an MLflow run id: a random id that only this machine's
 store knows. The train stage tags its run with the hash of the folder it wrote
-(:data:`MODEL_HASH_TAG`); the evaluate and register stages find the run by that hash.
+(:data:`MODEL_HASH_TAG`); the register stage finds the run by that hash and logs the test metrics
+and the evaluation report to it.
 
 A store without such a run (a deleted mlflow.db; outputs restored by `dvc checkout`, from DVC's run
 cache or a remote) gets one made for the folder, tagged the same way and marked
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 from pathlib import Path
 from typing import Any
 
@@ -96,8 +98,12 @@ def log_evaluation(run_id: str, metrics: dict, report: Path, figures: Path) -> N
             mlflow.log_artifacts(str(figures), artifact_path="report/figures")
 
 
-def has_evaluation(run_id: str) -> bool:
-    """Whether run `run_id` holds test metrics (:func:`log_evaluation` ran for it)."""
+def logged_evaluation_matches(run_id: str, metrics: dict) -> bool:
+    """Whether run `run_id` holds exactly these test metrics (flattened, ``test_*``): True when
+    :func:`log_evaluation` already logged this evaluation to it, False when it logged none or another."""
     from mlflow.tracking import MlflowClient
 
-    return any(key.startswith("test_") for key in MlflowClient().get_run(run_id).data.metrics)
+    logged = {k: v for k, v in MlflowClient().get_run(run_id).data.metrics.items() if k.startswith("test_")}
+    wanted = flatten_metrics(metrics)
+    return logged.keys() == wanted.keys() and all(
+        logged[k] == v or (math.isnan(logged[k]) and math.isnan(v)) for k, v in wanted.items())
