@@ -105,6 +105,12 @@ for _heads, _epochs in ((32, 8), (16, 12), (32, 12)):
     VARIANTS[f"model=synthetic with {_heads} heads, {_epochs} epochs"] = {
         **_SYNTH_NOW, "n_heads": _heads, "epochs": _epochs}
 
+# a lower learning rate over more epochs (4 heads then the default 16): the averaging sees a slower trajectory
+for _heads in (4, 16):
+    for _lr, _epochs, _from in ((0.01, 12, 4), (0.007, 16, 5)):
+        VARIANTS[f"model=synthetic with {_heads} heads, lr {_lr:g}, {_epochs} epochs, average from {_from}"] = {
+            **_SYNTH_NOW, "n_heads": _heads, "learning_rate": _lr, "epochs": _epochs, "average_from": _from}
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
