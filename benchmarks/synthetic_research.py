@@ -111,6 +111,15 @@ for _heads in (4, 16):
         VARIANTS[f"model=synthetic with {_heads} heads, lr {_lr:g}, {_epochs} epochs, average from {_from}"] = {
             **_SYNTH_NOW, "n_heads": _heads, "learning_rate": _lr, "epochs": _epochs, "average_from": _from}
 
+# without the implicit sums (SVD++ terms), and without the choice head, at 4 heads
+VARIANTS["model=synthetic with 4 heads, no implicit terms"] = {**_SYNTH_NOW, "n_heads": 4, "implicit_l2": 0.0}
+VARIANTS["model=synthetic with 4 heads, no choice head"] = {**_SYNTH_NOW, "n_heads": 4, "implicit_weight": 0.0}
+
+# both help (above): more weight on the choice head
+for _weight in (0.2, 0.4):
+    VARIANTS[f"model=synthetic with 4 heads, choice weight {_weight:g}"] = {
+        **_SYNTH_NOW, "n_heads": 4, "implicit_weight": _weight}
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
