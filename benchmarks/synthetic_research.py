@@ -120,7 +120,8 @@ for _weight in (0.05, 0.2, 0.4):
     VARIANTS[f"model=synthetic with 4 heads, choice weight {_weight:g}"] = {
         **_SYNTH_NOW, "n_heads": 4, "implicit_weight": _weight}
 
-VARIANTS["model=synthetic with 4 heads, 256 choice users per step"] = {**_SYNTH_NOW, "n_heads": 4, "implicit_users": 256}
+VARIANTS["model=synthetic with 4 heads, 256 choice users per step"] = {
+    **_SYNTH_NOW, "n_heads": 4, "implicit_users": 256}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -78,7 +78,10 @@ def test_a_logged_evaluation_matches_only_the_same_metrics(store, tmp_path):
     assert metrics["test_embedding_rmse"] == 0.8
     assert logged_evaluation_matches(run_id, evaluation)  # NaN matches NaN: not logged again
     assert not logged_evaluation_matches(run_id, {**evaluation, "embedding": {"rmse": 0.81, "ndcg@10": 0.3}})
-    assert not logged_evaluation_matches(run_id, {"embedding": {"rmse": 0.8, "ndcg@10": 0.3}})
+    assert not logged_evaluation_matches(run_id, {"embedding": {"rmse": 0.8, "ndcg@5": 0.3}})  # never logged
+    other = {"embedding": {"rmse": 0.8, "ndcg@5": 0.3}}  # e.g. evaluate.k changed: another evaluation, same run
+    log_evaluation(run_id, other, report, tmp_path / "no-figures")
+    assert logged_evaluation_matches(run_id, other)  # the earlier evaluation's metrics beside it do not matter
 
 
 @pytest.mark.parametrize(("changed", "experiment", "expected"), [

@@ -99,11 +99,11 @@ def log_evaluation(run_id: str, metrics: dict, report: Path, figures: Path) -> N
 
 
 def logged_evaluation_matches(run_id: str, metrics: dict) -> bool:
-    """Whether run `run_id` holds exactly these test metrics (flattened, ``test_*``): True when
-    :func:`log_evaluation` already logged this evaluation to it, False when it logged none or another."""
+    """Whether every one of these test metrics (flattened, ``test_*``) is logged to run `run_id` with
+    this value as its latest: True when :func:`log_evaluation` already logged this evaluation to it,
+    False when it logged none or another (metrics another evaluation logged beside them are ignored)."""
     from mlflow.tracking import MlflowClient
 
-    logged = {k: v for k, v in MlflowClient().get_run(run_id).data.metrics.items() if k.startswith("test_")}
-    wanted = flatten_metrics(metrics)
-    return logged.keys() == wanted.keys() and all(
-        logged[k] == v or (math.isnan(logged[k]) and math.isnan(v)) for k, v in wanted.items())
+    logged = MlflowClient().get_run(run_id).data.metrics
+    return all(k in logged and (logged[k] == v or (math.isnan(logged[k]) and math.isnan(v)))
+               for k, v in flatten_metrics(metrics).items())
