@@ -105,7 +105,11 @@ def main(argv: list[str] | None = None) -> int:
         env = dict(os.environ)
         if settings.get("cert") and "SSL_CERT_FILE" not in env:
             env["SSL_CERT_FILE"] = settings["cert"][0]
-        cmd = [uv, "pip", "install", "--quiet", "--python", args.python, *uv_arguments(settings), *requirements, "pip"]
+        # --compile-bytecode: pip writes .pyc files as it installs, uv does not. Without them every process
+        # compiles what it imports (torch, Lightning, MLflow: seconds per pipeline stage and test
+        # subprocess), and where PYTHONDONTWRITEBYTECODE is set it does so every time
+        cmd = [uv, "pip", "install", "--quiet", "--compile-bytecode", "--python", args.python, *uv_arguments(settings),
+               *requirements, "pip"]
         if subprocess.run(cmd, env=env).returncode == 0:
             return 0
         print("install: uv failed; trying pip", file=sys.stderr)
