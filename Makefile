@@ -16,7 +16,7 @@ export MLFLOW_SERVER_ENABLE_JOB_EXECUTION ?= false
 .PHONY: install install-test params pipeline web api-types serve run lint test test-python test-web test-experiments ui clean
 .PHONY: push tracking-server tracking-server-stop
 
-# uv installs (about 10 s; tools/install.py hands it pip's settings, and falls back to pip)
+# uv installs (about 30 s with bytecode compiled; tools/install.py hands it pip's settings, and falls back to pip)
 $(STAMP): pyproject.toml tools/install.py
 	test -x $(BIN)/python || $(PYTHON) -m venv --without-pip $(VENV)
 	$(PYTHON) tools/install.py --python $(BIN)/python -e .
