@@ -3,14 +3,15 @@
     python3 tools/install.py --python .venv/bin/python -e .            # make install: what `make run` needs
     python3 tools/install.py --python .venv/bin/python -e '.[test]'    # make install-test: + the test tools
 
-uv resolves and installs in parallel (27 s for this project with the test tools, 21 s of it compiling
-bytecode, against pip's 2 minutes) but reads no pip configuration. This machine's pip is configured (a local CPU build of torch among
-`find-links`, extra indexes, a constraints file, a CA bundle): the same settings are read from
-`pip config list` and the PIP_* environment and handed to uv, and versions are picked across all
-indexes as pip picks them (``--index-strategy unsafe-best-match``). uv itself comes from the
-package index into the target environment (this interpreter's `pip --python <target> install uv`),
-so the environment can be made without pip (`python3 -m venv --without-pip`: 0.2 s, not 3-9 s);
-uv puts pip in it too. Where uv cannot be installed or fails, the same arguments go to pip.
+uv resolves and installs in parallel (27 s for this project with the test tools, 21 s of it
+compiling bytecode, against pip's 2 minutes) but reads no pip configuration. This machine's pip is
+configured (a local CPU build of torch among `find-links`, extra indexes, a constraints file, a CA
+bundle): the same settings are read from `pip config list` and the PIP_* environment and handed to
+uv, and versions are picked across all indexes as pip picks them (``--index-strategy
+unsafe-best-match``). uv itself comes from the package index into the target environment (this
+interpreter's `pip --python <target> install uv`), so the environment can be made without pip
+(`python3 -m venv --without-pip`: 0.2 s, not 3-9 s); uv puts pip in it too. Where uv cannot be
+installed or fails, the same arguments go to pip.
 """
 
 from __future__ import annotations
