@@ -26,9 +26,9 @@ sys.path.insert(0, str(REPO_ROOT))
 
 from benchmarks.bayesian_fm import fit_bayesian_fm  # noqa: E402
 from benchmarks.embedding import processed_data  # noqa: E402
+from benchmarks.synthetic_research import validation_split  # noqa: E402
 from movierec.atomic import atomic_write_json, atomic_write_text  # noqa: E402
 from movierec.config import validate  # noqa: E402
-from movierec.data.split import random_fraction_mask  # noqa: E402
 from pipeline.stage import compose_params  # noqa: E402
 
 
@@ -44,8 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     data = processed_data(cfg, args.overrides)
     train, test = data.train, data.test
     if args.validation:
-        is_val = random_fraction_mask(len(train), 0.1, 42)
-        train, test = train[~is_val], train[is_val]
+        train, test = validation_split(train)
     started = time.perf_counter()
     model = fit_bayesian_fm(train, data.n_users, data.n_movies, args.rank, args.sweeps)
     seconds = time.perf_counter() - started

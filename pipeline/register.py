@@ -2,7 +2,8 @@
 
 First logs the test metrics (reports/metrics.json) and the evaluation report to the training run
 when it does not hold them yet. Writes reports/registry.json (version, whether it became champion,
-why) only after the version exists in the store; a stale one is removed first, so a failed run leaves no claim behind.
+why) only after the version exists in the store; a stale one is removed first, so a failed run
+leaves no claim behind.
 Under `dvc exp run` (``DVC_EXP_NAME`` set) the version is tagged with the experiment and never
 takes the alias: see :mod:`movierec.registry.promotion`.
 """
