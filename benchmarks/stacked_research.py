@@ -92,6 +92,11 @@ for _every, _scale in ((1, 1.0), (10, 1.0), (0, 0.25), (0, 0.0), (10, 0.25)):
     _parts += [f"bias L2 x {_scale:g}"] if _scale != 1 else []
     VARIANTS["default now, " + ", ".join(_parts)] = {**_NOW, "average_every": _every, "bias_l2_scale": _scale}
 
+# the clipped-normal rating link and the implicit bias terms (chosen on synthetic-1m; here on MovieLens)
+for _link, _ib in ((True, 0.0), (False, 0.3), (True, 0.3)):
+    _parts = (["rating link"] if _link else []) + ([f"implicit bias L2 {_ib:g}"] if _ib else [])
+    VARIANTS["default now, " + ", ".join(_parts)] = {**_NOW, "rating_link": _link, "implicit_bias_l2": _ib}
+
 
 def run(name: str, cfg, fit_part, val_part, cases, n_users: int, n_movies: int,
         blends: list[Blend] | None = None, stretches: list[float] | None = None) -> list[dict]:

@@ -124,6 +124,33 @@ for _weight in (0.05, 0.2, 0.4):
 VARIANTS["model=synthetic with 4 heads, 256 choice users per step"] = {
     **_SYNTH_NOW, "n_heads": 4, "implicit_users": 256}
 
+# the Bayesian FM's linear weights on the implicit features (implicit bias terms), and the clipped-normal
+# rating link (models/embedding/link.py; synthetic ratings are clipped at 5 stars), alone and together
+for _heads in (4, 16):
+    for _link, _ib in ((True, 0.0), (False, 0.3), (True, 0.1), (True, 0.3), (True, 1.0)):
+        if _heads == 16 and (_link, _ib) not in ((True, 0.3),):
+            continue
+        _parts = (["rating link"] if _link else []) + ([f"implicit bias L2 {_ib:g}"] if _ib else [])
+        VARIANTS[f"model=synthetic with {_heads} heads, " + ", ".join(_parts)] = {
+            **_SYNTH_NOW, "n_heads": _heads, "rating_link": _link, "implicit_bias_l2": _ib}
+
+# their neighbours, both on (at 4 heads)
+_LINKED = {**_SYNTH_NOW, "n_heads": 4, "rating_link": True, "implicit_bias_l2": 0.3}
+for _label, _change in (("l2 0.03", {"l2": 0.03}), ("l2 0.05", {"l2": 0.05}), ("dim 12", {"embedding_dim": 12}),
+                        ("dim 20", {"embedding_dim": 20}),
+                        ("10 epochs, average from 4", {"epochs": 10, "average_from": 4}),
+                        ("implicit L2 0.1", {"implicit_l2": 0.1}), ("choice weight 0.05", {"implicit_weight": 0.05})):
+    VARIANTS[f"model=synthetic with 4 heads, rating link, implicit bias L2 0.3, {_label}"] = {**_LINKED, **_change}
+
+# fewer dimensions (the truth's rank is 8) with both on
+for _dim, _l2 in ((8, 0.04), (10, 0.04), (12, 0.03), (12, 0.05)):
+    VARIANTS[f"model=synthetic with 4 heads, rating link, implicit bias L2 0.3, dim {_dim}, l2 {_l2:g}"] = {
+        **_LINKED, "embedding_dim": _dim, "l2": _l2}
+
+for _dim in (10, 12):
+    VARIANTS[f"model=synthetic with 16 heads, rating link, implicit bias L2 0.3, dim {_dim}"] = {
+        **_LINKED, "n_heads": 16, "embedding_dim": _dim}
+
 
 def validation_split(train: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(the fit part, the validation slice) of `train`: the seeded 10% every variant is scored on

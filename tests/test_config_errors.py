@@ -101,6 +101,9 @@ def test_a_stage_reading_a_bad_params_yaml_says_one_line(conf_copy):
     (["model.average_every=10", "model.average_from=0"],
      "config key 'model.average_every' needs model.average_from > 0 (the epoch the step average starts)"),
     (["model.bias_l2_scale=-0.5"], "config key 'model.bias_l2_scale' must be >= 0"),
+    (["model.implicit_bias_l2=-1"], "config key 'model.implicit_bias_l2' must be >= 0"),
+    (["model.epochs=0", "model.average_from=0", "model.implicit_l2=0", "model.rating_link=true"],
+     "config key 'model.rating_link' needs model.epochs > 0 (the rating link trains in the stacked heads)"),
 ])
 def test_an_out_of_range_averaging_stretch_or_bias_l2_value_names_its_key(overrides, message):
     with pytest.raises(ConfigError) as info:

@@ -114,6 +114,12 @@ class ModelConfig:
     l2_count_power: float = 0.0
     # stacked trainer: the L2 on the user and movie biases is l2 x this (1: the same as on the vectors)
     bias_l2_scale: float = 1.0
+    # > 0 (stacked trainer): implicit bias terms, this L2 per rating - the implicit sets reach the biases as
+    # well as the vectors: b_u + |N(u)|^-1/2 Σ w_j, b_m + |R(m)|^-1/2 Σ w'_v (models/embedding/stacked.py)
+    implicit_bias_l2: float = 0.0
+    # stacked trainer: ratings trained and served through the clipped-normal link (the expected rating of a
+    # noisy score clipped to the scale, its noise σ learned per head; models/embedding/link.py)
+    rating_link: bool = False
     # the served rating is mu + this x (the heads' mean rating - mu), mu the training mean: the average of
     # the heads is under-dispersed (models/embedding/hybrid.py); chosen on validation; 1: as averaged
     rating_stretch: float = 1.1

@@ -6,10 +6,12 @@
   z-score over **all** movies (rated ones are excluded afterwards, by :func:`recommend`);
   B = tilted EASE^R (:mod:`movierec.models.item_item`) applied to the profile's own ratings;
 * a known user: each head's stored (p, b); a new user: each head's (p, b) in closed form, the
-  ridge solution of the MSE + l2 terms of the training objective (no iterative fold-in);
+  ridge solution of the MSE + l2 terms of the training objective (:mod:`.rating_head`);
 * the served rating stretched about the training mean μ: μ + s (rating − μ), ``rating_stretch`` s
   chosen on validation (an average of heads is under-dispersed: regressing held-out ratings on it
   gives a slope above 1; docs/results.md); z-scored per user, the ranking's rating term is unchanged;
+* with a rating link (heads trained with ``model.rating_link``, :mod:`.link`) the served rating is
+  g(the stretched mean score), σ the heads' mean; the ranking uses the scores (g is increasing);
 * optionally per-user-day biases (:mod:`movierec.models.embedding.day_bias`), added by
   :meth:`HybridRecommender.predict_at` when a known user's rating times are given (never to ranking:
   a constant per user and day).
@@ -27,9 +29,11 @@ from pathlib import Path
 
 import numpy as np
 
-from movierec.config import ModelConfig
+from movierec.config import RATING_MAX, RATING_MIN, ModelConfig
 from movierec.models.embedding.day_bias import DayBias
+from movierec.models.embedding.link import expected_clipped
 from movierec.models.embedding.net import EmbeddingRecommender
+from movierec.models.embedding.rating_head import FoldIn, RatingHead
 from movierec.models.item_item import ItemItemModel
 from movierec.models.protocol import Profile
 
@@ -57,82 +61,6 @@ class Blend:
         return cls(cfg.blend_item_item, cfg.blend_choice, cfg.blend_rating)
 
 
-@dataclass(frozen=True)
-class FoldIn:
-    """A new user's closed-form fold-in: its ridge on the vector p and on the bias b is the training
-    l2 times these (chosen on validation new users, benchmarks/results/new_user_research.md)."""
-
-    vector: float = 1.0
-    bias: float = 1.0
-
-    def __post_init__(self) -> None:
-        if not (self.vector > 0 and self.bias > 0):
-            raise ValueError(f"fold-in ridge scales must be > 0 (got vector {self.vector}, bias {self.bias})")
-
-    @classmethod
-    def from_config(cls, cfg: ModelConfig) -> FoldIn:
-        return cls(cfg.fold_in_scale, cfg.fold_in_bias_scale)
-
-
-class RatingHead:
-    """One embedding model as numpy tables (views of the net's weights; float32)."""
-
-    def __init__(self, model: EmbeddingRecommender, ridge: FoldIn = FoldIn()) -> None:
-        net = model.net
-        self.model = model
-        self.P = net.user.weight.detach().numpy()
-        self.bu = net.user_bias.weight.detach().numpy()[:, 0]
-        self.Q = net.movie.weight.detach().numpy()
-        self.bm = net.movie_bias.weight.detach().numpy()[:, 0]
-        self.proj = net.choice_proj.weight.detach().numpy()   # h = proj @ p
-        self.cbias = net.choice_movie_bias.weight.detach().numpy()[:, 0]
-        self.mu = float(net.global_mean)
-        self.l2 = float(net.hp.l2)
-        self.ridge = ridge  # the fold-in's ridge: the training l2, scaled
-        self.Y = net.implicit_movie.detach().numpy()          # y_j of the implicit term (zeros: none)
-
-    def implicit_sum(self, movie_idx: np.ndarray) -> np.ndarray:
-        """s = |N|^-1/2 Σ_{j ∈ N} y_j over the profile's movies N, what training added to a known
-        user's own p (models/embedding/stacked.py)."""
-        return (self.Y[movie_idx].astype(np.float64).sum(0) / np.sqrt(len(movie_idx)))
-
-    def fold_in(self, movie_idx: np.ndarray, rating: np.ndarray) -> tuple[np.ndarray, float]:
-        """A new user's vector and bias (p + s, b): s = :meth:`implicit_sum` of their movies and
-        (p, b) = argmin  Σ_m (r_m − μ − b_m − b − (p + s)·q_m)² + n · l2 (v |p|² + w b²),
-        l2 = the training l2, (v, w) = :class:`FoldIn`'s scales (1, 1: the training objective's terms).
-
-        The training objective's MSE and l2 terms for this one user (the mean over their n ratings
-        plus l2 (|p|² + b²), times n), the choice term left out: a ridge regression on [q_m, 1].
-        No ratings: p = 0, b = 0."""
-        n = len(movie_idx)
-        dim = self.Q.shape[1]
-        if n == 0:
-            return np.zeros(dim, np.float32), 0.0
-        movie_idx = np.asarray(movie_idx, dtype=np.int64)
-        s = self.implicit_sum(movie_idx)
-        A = np.empty((n, dim + 1), dtype=np.float64)
-        A[:, :dim] = self.Q[movie_idx]
-        A[:, dim] = 1.0
-        y = np.asarray(rating, np.float64) - self.mu - self.bm[movie_idx] - A[:, :dim] @ s
-        gram = A.T @ A
-        gram[np.diag_indices(dim)] += n * self.l2 * self.ridge.vector
-        gram[dim, dim] += n * self.l2 * self.ridge.bias
-        theta = np.linalg.solve(gram, A.T @ y)
-        return (theta[:dim] + s).astype(np.float32), float(theta[dim])
-
-    def vector(self, profile: Profile) -> tuple[np.ndarray, float]:
-        if profile.user_idx is not None:
-            u = int(profile.user_idx)
-            return self.P[u], float(self.bu[u])
-        return self.fold_in(profile.movie_idx, profile.rating)
-
-    def rating(self, p: np.ndarray, b: float) -> np.ndarray:
-        return self.mu + b + self.bm + self.Q @ p
-
-    def choice(self, p: np.ndarray) -> np.ndarray:
-        return self.Q @ (self.proj @ p) + self.cbias
-
-
 class HybridRecommender:
     """Rating heads + tilted EASE^R behind the :class:`~movierec.models.protocol.Recommender` protocol."""
 
@@ -154,6 +82,10 @@ class HybridRecommender:
         self.rating_stretch = float(rating_stretch)
         self.n_movies = heads[0].n_movies
         self._tables = [RatingHead(h, fold_in) for h in self.heads]
+        sigmas = {t.link_sigma > 0 for t in self._tables}
+        if len(sigmas) != 1:
+            raise ValueError("some rating heads have a rating link and some have none")
+        self.link_sigma = float(np.mean([t.link_sigma for t in self._tables]))  # 0: no link
         self._folded = functools.lru_cache(maxsize=64)(self._fold_in_uncached)
 
     @classmethod
@@ -186,25 +118,35 @@ class HybridRecommender:
         movies, ratings = np.frombuffer(movie_bytes, np.int64), np.frombuffer(rating_bytes, np.float32)
         return [t.fold_in(movies, ratings) for t in self._tables]
 
-    def predict_all(self, profile: Profile) -> np.ndarray:
-        """The served rating of every movie: μ + s (the mean of the heads' ratings − μ)."""
+    def _scores(self, profile: Profile) -> np.ndarray:
+        """μ + s (the mean of the heads' scores − μ) for every movie: the served rating before the link."""
         vectors = self._vectors(profile)
         mean = np.mean([t.rating(p, b) for t, (p, b) in zip(self._tables, vectors)], axis=0)
         if self.rating_stretch == 1.0:
             return mean
         return self.training_mean + self.rating_stretch * (mean - self.training_mean)
 
+    def _linked(self, score: np.ndarray) -> np.ndarray:
+        if self.link_sigma <= 0:
+            return score
+        return expected_clipped(score, self.link_sigma, RATING_MIN, RATING_MAX)
+
+    def predict_all(self, profile: Profile) -> np.ndarray:
+        """The served rating of every movie: μ + s (the mean of the heads' scores − μ), through the
+        rating link when the heads have one."""
+        return self._linked(self._scores(profile))
+
     def predict(self, profile: Profile, movie_idx: np.ndarray) -> np.ndarray:
         return self.predict_all(profile)[np.asarray(movie_idx, dtype=np.int64)]
 
     def predict_at(self, profile: Profile, movie_idx: np.ndarray, timestamp: np.ndarray) -> np.ndarray:
         """:meth:`predict` for ratings made at `timestamp` (unix seconds, one per movie): a known user's
-        per-user-day bias of that day added, stretched like the rest of the rating (0 for a day not in
-        training, and for new users)."""
-        predicted = self.predict(profile, movie_idx)
+        per-user-day bias of that day added to the score, stretched like the rest of it (0 for a day not
+        in training, and for new users)."""
         if self.day_bias is None or profile.user_idx is None:
-            return predicted
-        return predicted + self.rating_stretch * self.day_bias.offsets(int(profile.user_idx), timestamp)
+            return self.predict(profile, movie_idx)
+        score = self._scores(profile)[np.asarray(movie_idx, dtype=np.int64)]
+        return self._linked(score + self.rating_stretch * self.day_bias.offsets(int(profile.user_idx), timestamp))
 
     def rank_scores(self, profile: Profile) -> np.ndarray:
         vectors = self._vectors(profile)

@@ -6,7 +6,9 @@
 
 Ranking score = s_um + ``rank_rating_weight`` × r̂_um: the choice head finds movies the user is
 likely to watch, the rating head prefers the ones they will like. A new user is folded in by
-minimising the training objective for that one user with the movie side frozen.
+minimising the training objective for that one user with the movie side frozen. With a rating link
+(``hp.link_sigma`` > 0, :mod:`movierec.models.embedding.link`) the rating head's score η is served as
+g(η), the expected rating of a noisy score clipped to the scale; rankings use η (g is increasing).
 """
 
 from __future__ import annotations
@@ -19,9 +21,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from movierec.config import RATING_MAX, RATING_MIN
+from movierec.models.embedding.link import expected_clipped_torch
 from movierec.models.protocol import Profile
 
-SAVE_FORMAT = 2  # 2: the implicit_movie buffer (y of the implicit term) is saved with the weights
+# 2: the implicit_movie buffer (y of the implicit term) is saved with the weights; 3: implicit_movie_bias too
+SAVE_FORMAT = 3
 
 
 @dataclass(frozen=True)
@@ -36,6 +41,7 @@ class EmbeddingHParams:
     rank_rating_weight: float = 1.0
     l2: float = 0.0               # the training regularisation, reused when folding in a user
     implicit_weight: float = 0.0  # the training weight of the choice loss, likewise
+    link_sigma: float = 0.0       # > 0: ratings are served through the clipped-normal link with this sigma
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -48,6 +54,8 @@ class EmbeddingNet(nn.Module):
     # y_j of the SVD++-style implicit term (models/embedding/stacked.py), kept for folding in a new
     # user: their vector adds |N|^-1/2 Σ_{j ∈ N} y_j over the movies they rated (zeros: no term)
     implicit_movie: torch.Tensor
+    # w_j of the implicit bias term: a new user's bias adds |N|^-1/2 Σ_{j ∈ N} w_j (zeros: no term)
+    implicit_movie_bias: torch.Tensor
 
     def __init__(self, hp: EmbeddingHParams, seed: int = 0) -> None:
         super().__init__()
@@ -68,6 +76,7 @@ class EmbeddingNet(nn.Module):
             self.choice_proj.weight.copy_(torch.eye(dim) + torch.randn(dim, dim, generator=gen) * 0.01)
         self.register_buffer("global_mean", torch.tensor(float(hp.global_mean)))
         self.register_buffer("implicit_movie", torch.zeros(hp.n_movies, dim))
+        self.register_buffer("implicit_movie_bias", torch.zeros(hp.n_movies))
         self.dropout = nn.Dropout(hp.dropout)
 
     def implicit_sum(self, movie_idx: torch.Tensor) -> torch.Tensor:
@@ -75,6 +84,18 @@ class EmbeddingNet(nn.Module):
         if len(movie_idx) == 0:
             return torch.zeros(self.hp.embedding_dim)
         return self.implicit_movie[movie_idx].sum(0) / math.sqrt(len(movie_idx))
+
+    def implicit_bias_sum(self, movie_idx: torch.Tensor) -> torch.Tensor:
+        """|N|^-1/2 Σ_{j ∈ N} w_j over a user's rated movies N (0 for no movies)."""
+        if len(movie_idx) == 0:
+            return torch.tensor(0.0)
+        return self.implicit_movie_bias[movie_idx].sum() / math.sqrt(len(movie_idx))
+
+    def linked(self, score: torch.Tensor) -> torch.Tensor:
+        """The rating served for rating-head scores η: g(η) with a link (``hp.link_sigma`` > 0), else η."""
+        if self.hp.link_sigma <= 0:
+            return score
+        return expected_clipped_torch(score, torch.tensor(self.hp.link_sigma), RATING_MIN, RATING_MAX)
 
     def predict_pairs(self, user_idx: torch.Tensor, movie_idx: torch.Tensor) -> torch.Tensor:
         """Rating head for (user, movie) pairs; dropout on the embeddings while training."""
@@ -141,9 +162,10 @@ def fold_in(net: EmbeddingNet, movie_idx: np.ndarray, rating: np.ndarray,
             max_iter: int = 50) -> tuple[torch.Tensor, torch.Tensor]:
     """A new user's (p, b): the training objective for that one user, movie side frozen.
 
-    Minimises  mean_m (r_m − μ − b_m − b − (p + s)·q_m)²  +  w_c · CE(choice(p + s), ratings)
-    +  l2 (|p|² + b²) with the model's own ``implicit_weight`` (w_c) and ``l2``; s = the implicit sum of
-    the rated movies (:meth:`EmbeddingNet.implicit_sum`). Returns (p + s, b), the user's vector.
+    Minimises  mean_m (r_m − g(μ + b_m + b + t + (p + s)·q_m))²  +  w_c · CE(choice(p + s), ratings)
+    +  l2 (|p|² + b²) with the model's own ``implicit_weight`` (w_c) and ``l2``; s, t = the implicit
+    sums of the rated movies (:meth:`EmbeddingNet.implicit_sum`, :meth:`~EmbeddingNet.implicit_bias_sum`),
+    g the rating link (the identity without one). Returns (p + s, b + t), the user's vector and bias.
     The objective is convex in (p, b)
     (least squares plus log-sum-exp of a linear map), so L-BFGS from zero finds the optimum.
     With no ratings: p = 0, b = 0 (the ranking falls back to the movies' choice biases).
@@ -158,14 +180,14 @@ def fold_in(net: EmbeddingNet, movie_idx: np.ndarray, rating: np.ndarray,
     proj, choice_bias = net.choice_proj.weight.detach(), net.choice_movie_bias.weight.detach()[:, 0]
     weights = r / r.sum() if float(r.sum()) > 0 else torch.full_like(r, 1.0 / len(r))
     hp = net.hp
-    implicit = net.implicit_sum(idx).detach()
+    implicit, implicit_bias = net.implicit_sum(idx).detach(), net.implicit_bias_sum(idx).detach()
     theta = torch.zeros(dim + 1, requires_grad=True)
     optimizer = torch.optim.LBFGS([theta], max_iter=max_iter, tolerance_grad=1e-6, line_search_fn="strong_wolfe")
 
     def objective() -> torch.Tensor:
         optimizer.zero_grad()
         p, b = theta[:dim] + implicit, theta[dim]
-        mse = torch.mean((net.global_mean + b + bm + q @ p - r) ** 2)
+        mse = torch.mean((net.linked(net.global_mean + b + implicit_bias + bm + q @ p) - r) ** 2)
         loss = mse + hp.l2 * theta.pow(2).sum()
         if hp.implicit_weight > 0:
             log_p = torch.log_softmax(q_all @ (proj @ p) + choice_bias, dim=-1)
@@ -175,7 +197,7 @@ def fold_in(net: EmbeddingNet, movie_idx: np.ndarray, rating: np.ndarray,
 
     optimizer.step(objective)
     theta = theta.detach()
-    return theta[:dim] + implicit, theta[dim].clone()
+    return theta[:dim] + implicit, theta[dim] + implicit_bias
 
 
 class EmbeddingRecommender:
@@ -200,7 +222,7 @@ class EmbeddingRecommender:
     @torch.no_grad()
     def predict_all(self, profile: Profile) -> np.ndarray:
         p, b = self.user_vector(profile)
-        return self.net.rating_from_vector(p, b).numpy()
+        return self.net.linked(self.net.rating_from_vector(p, b)).numpy()
 
     @torch.no_grad()
     def rank_scores(self, profile: Profile) -> np.ndarray:
@@ -226,12 +248,13 @@ class EmbeddingRecommender:
     def load(cls, path) -> EmbeddingRecommender:
         state = torch.load(path, map_location="cpu", weights_only=True)
         found = state.get("format", 1) if isinstance(state, dict) else "?"
-        if found not in (1, SAVE_FORMAT):
-            raise ValueError(f"{path}: embedding model save format {found}, this version reads formats 1 and "
+        if found not in (1, 2, SAVE_FORMAT):
+            raise ValueError(f"{path}: embedding model save format {found}, this version reads formats 1 to "
                              f"{SAVE_FORMAT}; retrain the model with this code (dvc repro)")
         net = EmbeddingNet(EmbeddingHParams(**state["hparams"]))
         weights = dict(state["state_dict"])
-        if found == 1:  # saved before the implicit terms existed: y = 0 is exactly the model it was
-            weights.setdefault("implicit_movie", torch.zeros_like(net.implicit_movie))
+        # saved before the implicit terms / implicit biases existed: y = 0 / w = 0 is exactly the model it was
+        weights.setdefault("implicit_movie", torch.zeros_like(net.implicit_movie))
+        weights.setdefault("implicit_movie_bias", torch.zeros_like(net.implicit_movie_bias))
         net.load_state_dict(weights)
         return cls(net)

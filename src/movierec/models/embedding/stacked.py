@@ -16,18 +16,30 @@ a pair with n training ratings; the last row, for unseen pairs, stays zero). Aft
 :meth:`StackedNet.head` *bakes* head h into a plain EmbeddingNet whose tables are those sums (the
 same predictions for known users) and which keeps y (``implicit_movie``) so that a new user's
 fold-in adds |N|^-1/2 Σ y_j over the request's movies.
+
+With ``implicit_bias_l2 > 0`` the implicit sets reach the biases too (the linear weights a
+factorization machine gives the same features): b_u + |N(u)|^-1/2 Σ_{j ∈ N(u)} w_j and
+b_m + |R(m)|^-1/2 Σ_{v ∈ R(m)} w'_v, w and w' with that L2 per rating, baked like the vectors (w kept
+for fold-in). With ``rating_link`` every head learns a noise spread σ_h and is trained on the MSE of
+g(score) (:mod:`movierec.models.embedding.link`), the expected rating of a noisy score clipped to the scale.
 """
 
 from __future__ import annotations
 
+import math
 import warnings
+from dataclasses import replace
 
 import numpy as np
 import scipy.sparse as sp
 import torch
 from torch import nn
 
+from movierec.config import RATING_MAX, RATING_MIN
+from movierec.models.embedding.link import expected_clipped_torch
 from movierec.models.embedding.net import EmbeddingHParams, EmbeddingNet
+
+LINK_SIGMA_START = 0.75  # every head's σ of the rating link starts here (the rating noise's order)
 
 
 def _sparse(matrix: sp.spmatrix) -> torch.Tensor:
@@ -84,12 +96,13 @@ class StackedNet(nn.Module):
 
     def __init__(self, hp: EmbeddingHParams, seeds: list[int], pattern: sp.csr_matrix | None = None,
                  implicit_l2: float = 0.0, day_penalty: np.ndarray | None = None, l2_count_power: float = 0.0,
-                 bias_l2_scale: float = 1.0) -> None:
+                 bias_l2_scale: float = 1.0, implicit_bias_l2: float = 0.0, rating_link: bool = False) -> None:
         """`day_penalty`: with per-user-day biases, each table row's L2 weight per rating
         (:meth:`UserDays.penalty <movierec.models.embedding.day_bias.UserDays.penalty>`, its last row
         the unseen pairs'); None: no day biases. `l2_count_power` > 0: frequency-aware L2
         (:func:`count_weights` of `pattern`'s row and column counts). `bias_l2_scale`: the biases' L2
-        is the vectors' times this."""
+        is the vectors' times this. `implicit_bias_l2` > 0: implicit bias terms with this L2;
+        `rating_link`: the clipped-normal link, σ learned per head."""
         super().__init__()
         self.hp, self.n_heads, self.implicit_l2, self.bias_l2_scale = hp, len(seeds), implicit_l2, bias_l2_scale
         heads = [EmbeddingNet(hp, seed=s) for s in seeds]  # the same initial weights as lone heads
@@ -114,14 +127,15 @@ class StackedNet(nn.Module):
             users, movies = pattern.nonzero()
             self.register_buffer("user_l2", count_weights(users, hp.n_users, l2_count_power), persistent=False)
             self.register_buffer("movie_l2", count_weights(movies, hp.n_movies, l2_count_power), persistent=False)
-        self.implicit = implicit_l2 > 0
-        if self.implicit:
+        self.implicit, self.implicit_bias_l2 = implicit_l2 > 0, implicit_bias_l2
+        self.log_link_sigma = nn.Parameter(torch.full((self.n_heads,), math.log(LINK_SIGMA_START))) \
+            if rating_link else None
+        if self.implicit_bias_l2 > 0:  # w_j, w'_v: (n, H, 1) like y and z, so that the same sparse sums apply
+            self.implicit_bias_movie = nn.Parameter(torch.zeros(hp.n_movies, self.n_heads, 1))
+            self.implicit_bias_user = nn.Parameter(torch.zeros(hp.n_users, self.n_heads, 1))
+        if self.implicit or self.implicit_bias_l2 > 0:
             if pattern is None:
                 raise ValueError("implicit terms need the training ratings' pattern")
-            # row-major over movies/users, heads inside a row: (n, H, d) is the (n, H*d) matrix the
-            # sparse sums multiply, without a transposed copy each step
-            self.implicit_movie = nn.Parameter(torch.zeros(hp.n_movies, self.n_heads, hp.embedding_dim))  # y_j
-            self.implicit_user = nn.Parameter(torch.zeros(hp.n_users, self.n_heads, hp.embedding_dim))    # z_v
             transposed = pattern.T.tocsr()
             # N(u) scaled by |N(u)|^-1/2 (the sums) and by |N(u)|^-1 (the means of the L2 term); R(m) likewise
             for name, rows, power in (("user_sets", pattern, 0.5), ("movie_sets", transposed, 0.5),
@@ -129,6 +143,11 @@ class StackedNet(nn.Module):
                 matrix = scaled_matrix(rows, power)
                 self.register_buffer(name, _sparse(matrix), persistent=False)
                 self.register_buffer(f"{name}_t", _sparse(matrix.T), persistent=False)
+        if self.implicit:
+            # row-major over movies/users, heads inside a row: (n, H, d) is the (n, H*d) matrix the
+            # sparse sums multiply, without a transposed copy each step
+            self.implicit_movie = nn.Parameter(torch.zeros(hp.n_movies, self.n_heads, hp.embedding_dim))  # y_j
+            self.implicit_user = nn.Parameter(torch.zeros(hp.n_users, self.n_heads, hp.embedding_dim))    # z_v
 
     def _sum(self, name: str, table: torch.Tensor) -> torch.Tensor:
         """sets @ table for every head at once: (rows, n) @ (n, H, d) -> (H, rows, d); `name`: the
@@ -144,6 +163,20 @@ class StackedNet(nn.Module):
         return (self.user + self._sum("user_sets", self.implicit_movie),
                 self.movie + self._sum("movie_sets", self.implicit_user))
 
+    def biases(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(users, movies) biases of every head, implicit bias sums included: (H, U), (H, M)."""
+        if self.implicit_bias_l2 <= 0:
+            return self.user_bias, self.movie_bias
+        return (self.user_bias + self._sum("user_sets", self.implicit_bias_movie)[..., 0],
+                self.movie_bias + self._sum("movie_sets", self.implicit_bias_user)[..., 0])
+
+    def link_sigmas(self) -> torch.Tensor | None:
+        """Every head's σ of the rating link (H,); None without a link."""
+        return None if self.log_link_sigma is None else self.log_link_sigma.exp()
+
+    def _linked(self, score: torch.Tensor, sigma: torch.Tensor | None) -> torch.Tensor:
+        return score if sigma is None else expected_clipped_torch(score, sigma, RATING_MIN, RATING_MAX)
+
     def rating_loss(self, tables: tuple[torch.Tensor, torch.Tensor], users: torch.Tensor, movies: torch.Tensor,
                     ratings: torch.Tensor, l2: float, days: torch.Tensor | None = None
                     ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -156,7 +189,10 @@ class StackedNet(nn.Module):
         p, q = self.dropout(P[heads, users]), self.dropout(Q[heads, movies])
         bu, bm = self.user_bias[heads, users], self.movie_bias[heads, movies]
         bd = self._day_offsets(heads, days)
-        mse = ((self.global_mean + bu + bm + bd + (p * q).sum(-1) - ratings) ** 2).mean(-1)  # (H,)
+        BU, BM = self.biases()  # bu, bm plus the implicit bias sums (bu, bm alone carry the L2 below)
+        score = self.global_mean + BU[heads, users] + BM[heads, movies] + bd + (p * q).sum(-1)
+        sigmas = self.link_sigmas()
+        mse = ((self._linked(score, None if sigmas is None else sigmas.unsqueeze(-1)) - ratings) ** 2).mean(-1)  # (H,)
         p_sq, q_sq = self.user[heads, users].pow(2).sum(-1), self.movie[heads, movies].pow(2).sum(-1)
         bu_sq, bm_sq = self.bias_l2_scale * bu ** 2, self.bias_l2_scale * bm ** 2
         if self.l2_weighted:
@@ -170,6 +206,10 @@ class StackedNet(nn.Module):
             y_sq = self._sum("user_means", self.implicit_movie.pow(2).sum(-1, keepdim=True))[..., 0]
             z_sq = self._sum("movie_means", self.implicit_user.pow(2).sum(-1, keepdim=True))[..., 0]
             loss = loss + self.implicit_l2 * (y_sq[heads, users] + z_sq[heads, movies]).mean(-1)
+        if self.implicit_bias_l2 > 0:
+            w_sq = self._sum("user_means", self.implicit_bias_movie.pow(2))[..., 0]
+            w2_sq = self._sum("movie_means", self.implicit_bias_user.pow(2))[..., 0]
+            loss = loss + self.implicit_bias_l2 * (w_sq[heads, users] + w2_sq[heads, movies]).mean(-1)
         return mse.mean(), loss.sum()
 
     def choice_loss(self, tables: tuple[torch.Tensor, torch.Tensor], users: torch.Tensor,
@@ -191,13 +231,15 @@ class StackedNet(nn.Module):
     @torch.no_grad()
     def predict_mean(self, users: torch.Tensor, movies: torch.Tensor, days: torch.Tensor | None = None
                      ) -> torch.Tensor:
-        """The served rating of (user, movie) pairs (at their `days` rows): the mean over heads (no dropout)."""
+        """The served rating of (user, movie) pairs (at their `days` rows), unstretched: the mean over
+        heads of their scores (no dropout), through the link (the heads' mean σ) when there is one."""
         P, Q = self.tables()
+        BU, BM = self.biases()
         heads = torch.arange(self.n_heads).unsqueeze(-1)
-        pred = (self.global_mean + self.user_bias[:, users] + self.movie_bias[:, movies]
-                + self._day_offsets(heads, days)
-                + (P[:, users] * Q[:, movies]).sum(-1))
-        return pred.mean(0)
+        score = (self.global_mean + BU[:, users] + BM[:, movies] + self._day_offsets(heads, days)
+                 + (P[:, users] * Q[:, movies]).sum(-1)).mean(0)
+        sigmas = self.link_sigmas()
+        return self._linked(score, None if sigmas is None else sigmas.mean())
 
     @torch.no_grad()
     def day_offsets(self) -> np.ndarray | None:
@@ -210,13 +252,17 @@ class StackedNet(nn.Module):
     def head(self, h: int) -> EmbeddingNet:
         """Head h as a plain EmbeddingNet: the implicit sums baked into its tables, y kept for fold-in."""
         P, Q = self.tables()
-        net = EmbeddingNet(self.hp)
+        BU, BM = self.biases()
+        sigmas = self.link_sigmas()
+        net = EmbeddingNet(self.hp if sigmas is None else replace(self.hp, link_sigma=float(sigmas[h])))
         net.user.weight.copy_(P[h])
         net.movie.weight.copy_(Q[h])
-        net.user_bias.weight.copy_(self.user_bias[h].unsqueeze(-1))
-        net.movie_bias.weight.copy_(self.movie_bias[h].unsqueeze(-1))
+        net.user_bias.weight.copy_(BU[h].unsqueeze(-1))
+        net.movie_bias.weight.copy_(BM[h].unsqueeze(-1))
         net.choice_movie_bias.weight.copy_(self.choice_bias[h].unsqueeze(-1))
         net.choice_proj.weight.copy_(self.choice_proj[h])
         if self.implicit:
             net.implicit_movie.copy_(self.implicit_movie[:, h])
+        if self.implicit_bias_l2 > 0:
+            net.implicit_movie_bias.copy_(self.implicit_bias_movie[:, h, 0])
         return net

@@ -140,7 +140,8 @@ def fit_stacked(train: Ratings, val: Ratings | None, test: Ratings | None, n_use
         raise ValueError("with per-user-day biases every rating set needs its day rows (Ratings.from_frame(f, days))")
     net = StackedNet(hp, seeds, pattern, model_cfg.implicit_l2,
                      user_days.penalty(model_cfg.day_l2, model_cfg.day_prior) if user_days is not None else None,
-                     model_cfg.l2_count_power, model_cfg.bias_l2_scale)
+                     model_cfg.l2_count_power, model_cfg.bias_l2_scale, model_cfg.implicit_bias_l2,
+                     model_cfg.rating_link)
     if not 0 <= average_from <= epochs:
         raise ValueError(f"average_from must be in [0, epochs={epochs}] (got {average_from})")
     recorder = EpochRecorder(on_epoch)
