@@ -189,8 +189,11 @@ class StackedNet(nn.Module):
         p, q = self.dropout(P[heads, users]), self.dropout(Q[heads, movies])
         bu, bm = self.user_bias[heads, users], self.movie_bias[heads, movies]
         bd = self._day_offsets(heads, days)
-        BU, BM = self.biases()  # bu, bm plus the implicit bias sums (bu, bm alone carry the L2 below)
-        score = self.global_mean + BU[heads, users] + BM[heads, movies] + bd + (p * q).sum(-1)
+        if self.implicit_bias_l2 > 0:  # bu, bm plus the implicit bias sums (bu, bm alone carry the L2 below)
+            BU, BM = self.biases()
+            score = self.global_mean + BU[heads, users] + BM[heads, movies] + bd + (p * q).sum(-1)
+        else:  # one lookup each, so the gradient sums as it always did (bit-identical training)
+            score = self.global_mean + bu + bm + bd + (p * q).sum(-1)
         sigmas = self.link_sigmas()
         mse = ((self._linked(score, None if sigmas is None else sigmas.unsqueeze(-1)) - ratings) ** 2).mean(-1)  # (H,)
         p_sq, q_sq = self.user[heads, users].pow(2).sum(-1), self.movie[heads, movies].pow(2).sum(-1)
