@@ -166,6 +166,7 @@ class ResearchNet(EmbeddingNet):
         # y is kept (the package's EmbeddingNet folds a new user's implicit sum in with it)
         state["implicit_movie"] = self.implicit_movie.detach().clone() if self.sets is not None \
             else torch.zeros_like(plain.implicit_movie)
+        state["implicit_movie_bias"] = torch.zeros_like(plain.implicit_movie_bias)  # no implicit bias terms here
         plain.load_state_dict(state)
         plain.user.weight.copy_(self.user_table())
         plain.movie.weight.copy_(self.movie_table())
