@@ -11,6 +11,7 @@ import torch
 
 from movierec.config import RATING_MAX, RATING_MIN, ModelConfig, TrainerConfig
 from movierec.models.embedding.batches import Ratings
+from movierec.models.embedding.day_bias import DAY_SECONDS, DayBias, pair_keys
 from movierec.models.embedding.hybrid import HybridRecommender
 from movierec.models.embedding.link import expected_clipped, expected_clipped_slope, expected_clipped_torch
 from movierec.models.embedding.net import EmbeddingHParams, EmbeddingNet, EmbeddingRecommender, fold_in
@@ -157,3 +158,24 @@ def test_a_model_saved_before_the_implicit_biases_loads_with_none_and_the_link_i
     torch.save(state, tmp_path / "format2.pt")
     old = EmbeddingRecommender.load(tmp_path / "format2.pt")
     assert old.net.hp.link_sigma == 0.0 and not old.net.implicit_movie_bias.any()
+
+
+def test_a_days_bias_is_added_to_the_score_inside_the_link():
+    """predict_at = g(stretched score + stretch × the day's offset): the bias moves the latent score, so a
+    rating near the top of the scale moves less than the offset (g flattens there)."""
+    net = _random_stacked()
+    heads = [EmbeddingRecommender(net.head(h)) for h in range(2)]
+    day0 = 1_500_000_000 // DAY_SECONDS * DAY_SECONDS
+    day_bias = DayBias(pair_keys([5], [day0]), np.array([0.8], np.float32))
+    model = HybridRecommender(heads, None, day_bias=day_bias, rating_stretch=1.2)
+    plain = HybridRecommender(heads, None, rating_stretch=1.2)
+    profile = Profile(np.array([0]), np.array([3.0], np.float32), user_idx=5)
+    movies, stamps = np.arange(N_MOVIES), np.full(N_MOVIES, day0 + 3600)
+    score = model._scores(profile)
+    sigma = np.mean([h.net.hp.link_sigma for h in heads])
+    expected = expected_clipped(score + 1.2 * 0.8, sigma, RATING_MIN, RATING_MAX)
+    np.testing.assert_allclose(model.predict_at(profile, movies, stamps), expected, rtol=1e-6, atol=1e-6)
+    moved = model.predict_at(profile, movies, stamps) - plain.predict(profile, movies)
+    assert np.all(moved > 0) and np.all(moved < 1.2 * 0.8)
+    other_day = model.predict_at(profile, movies, np.full(N_MOVIES, day0 + 3 * DAY_SECONDS))
+    np.testing.assert_allclose(other_day, plain.predict(profile, movies), rtol=1e-6)
