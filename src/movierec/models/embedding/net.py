@@ -166,8 +166,9 @@ def fold_in(net: EmbeddingNet, movie_idx: np.ndarray, rating: np.ndarray,
     +  l2 (|p|² + b²) with the model's own ``implicit_weight`` (w_c) and ``l2``; s, t = the implicit
     sums of the rated movies (:meth:`EmbeddingNet.implicit_sum`, :meth:`~EmbeddingNet.implicit_bias_sum`),
     g the rating link (the identity without one). Returns (p + s, b + t), the user's vector and bias.
-    The objective is convex in (p, b)
-    (least squares plus log-sum-exp of a linear map), so L-BFGS from zero finds the optimum.
+    Without a link the objective is convex in (p, b) (least squares plus log-sum-exp of a linear map),
+    so L-BFGS from zero finds the optimum; with one it is smooth but not convex in general, and L-BFGS
+    finds a stationary point (the one the rating heads' Gauss-Newton fold-in finds, in the tests).
     With no ratings: p = 0, b = 0 (the ranking falls back to the movies' choice biases).
     """
     dim = net.hp.embedding_dim
