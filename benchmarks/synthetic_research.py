@@ -102,7 +102,11 @@ for _l2, _dim in ((0.06, 16), (0.08, 16), (0.04, 12), (0.06, 24), (0.06, 12), (0
             **_NOW, "n_heads": _heads, "average_every": 10, "bias_l2_scale": 0.25, "l2": _l2, "embedding_dim": _dim}
 
 # more heads, more epochs (averaged over more of the trajectory) with the stretch
-_SYNTH_NOW = {**_NOW, "average_every": 10, "bias_l2_scale": 0.25}  # model=synthetic, unstretched
+_SYNTH_NOW = {**_NOW, "average_every": 10, "bias_l2_scale": 0.25}  # model=synthetic at stop 31, unstretched
+NAMES_NOTE = ("Rows named `model=synthetic with ...` start from that config as it was at stop 31 (16-dim embeddings, "
+              "no rating link, no implicit bias terms, unstretched: `_SYNTH_NOW` in the script); "
+              "`conf/model/synthetic.yaml` now holds the row "
+              "\"model=synthetic with 16 heads, rating link, implicit bias L2 0.3, dim 12; rating stretch 1.03\".")
 for _heads, _epochs in ((32, 8), (16, 12)):
     VARIANTS[f"model=synthetic with {_heads} heads, {_epochs} epochs"] = {
         **_SYNTH_NOW, "n_heads": _heads, "epochs": _epochs}
@@ -202,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(row), flush=True)
             saved["rows"] = [r for r in saved["rows"] if r["variant"] != label] + [row]
     lines = ["# synthetic-1m: embedding variants on validation (why the Bayesian FM is ahead there)", "",
-             "Protocol: benchmarks/synthetic_research.py (docstring). One seed per row.", "",
+             "Protocol: benchmarks/synthetic_research.py (docstring). One seed per row.", "", NAMES_NOTE, "",
              "| variant | val RMSE | val RMSE per epoch (each epoch's own weights) | fit s |", "|---|---:|---|---:|"]
     lines += [f"| {r['variant']} | {r['val_rmse']:.4f} | {r['per_epoch_val_rmse']} | {r['fit_seconds']:.0f} |"
               for r in saved["rows"]]
