@@ -179,3 +179,15 @@ def test_a_days_bias_is_added_to_the_score_inside_the_link():
     assert np.all(moved > 0) and np.all(moved < 1.2 * 0.8)
     other_day = model.predict_at(profile, movies, np.full(N_MOVIES, day0 + 3 * DAY_SECONDS))
     np.testing.assert_allclose(other_day, plain.predict(profile, movies), rtol=1e-6)
+
+
+def test_a_saved_linked_model_serves_the_same_ratings_after_loading(tmp_path):
+    net = _random_stacked()
+    model = HybridRecommender([EmbeddingRecommender(net.head(h)) for h in range(2)], None, rating_stretch=1.03)
+    model.save(tmp_path)
+    loaded = HybridRecommender.load(tmp_path)
+    assert loaded.link_sigma == pytest.approx(0.75) and loaded.rating_stretch == 1.03
+    for profile in (Profile(np.array([0]), np.array([3.0], np.float32), user_idx=8),
+                    Profile(np.array([2, 9, 30]), np.array([5.0, 4.5, 1.0], np.float32))):
+        np.testing.assert_array_equal(loaded.predict_all(profile), model.predict_all(profile))
+        np.testing.assert_array_equal(loaded.rank_scores(profile), model.rank_scores(profile))
