@@ -26,6 +26,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
 from benchmarks.embedding import processed_data  # noqa: E402
+from benchmarks.rating_research import SEED, VALIDATION_FRACTION  # noqa: E402  (the slice accuracy.py tunes on)
 from movierec.atomic import atomic_write_json, atomic_write_text  # noqa: E402
 from movierec.config import validate  # noqa: E402
 from movierec.data.split import random_fraction_mask  # noqa: E402
@@ -37,7 +38,6 @@ from movierec.models.embedding.train_hybrid import training_days  # noqa: E402
 from pipeline.memory import prepare_training_process  # noqa: E402
 from pipeline.stage import compose_params, configure_logging  # noqa: E402
 
-SEED, VALIDATION_FRACTION = 42, 0.1  # the validation slice of benchmarks/accuracy.py and rating_research.py
 LARGE_BATCH = {"batch_size": 8192, "learning_rate": 0.017}  # what benchmarks/embedding.py ran on synthetic-1m
 VARIANTS: dict[str, dict] = {
     "default, batch 8192, lr 0.017": LARGE_BATCH,
@@ -130,13 +130,11 @@ VARIANTS["model=synthetic with 4 heads, 256 choice users per step"] = {
 
 # the Bayesian FM's linear weights on the implicit features (implicit bias terms), and the clipped-normal
 # rating link (models/embedding/link.py; synthetic ratings are clipped at 5 stars), alone and together
-for _heads in (4, 16):
-    for _link, _ib in ((True, 0.0), (False, 0.3), (True, 0.1), (True, 0.3), (True, 1.0)):
-        if _heads == 16 and (_link, _ib) not in ((True, 0.3),):
-            continue
-        _parts = (["rating link"] if _link else []) + ([f"implicit bias L2 {_ib:g}"] if _ib else [])
-        VARIANTS[f"model=synthetic with {_heads} heads, " + ", ".join(_parts)] = {
-            **_SYNTH_NOW, "n_heads": _heads, "rating_link": _link, "implicit_bias_l2": _ib}
+for _heads, _link, _ib in ((4, True, 0.0), (4, False, 0.3), (4, True, 0.1), (4, True, 0.3), (4, True, 1.0),
+                            (16, True, 0.3)):
+    _parts = (["rating link"] if _link else []) + ([f"implicit bias L2 {_ib:g}"] if _ib else [])
+    VARIANTS[f"model=synthetic with {_heads} heads, " + ", ".join(_parts)] = {
+        **_SYNTH_NOW, "n_heads": _heads, "rating_link": _link, "implicit_bias_l2": _ib}
 
 # their neighbours, both on (at 4 heads)
 _LINKED = {**_SYNTH_NOW, "n_heads": 4, "rating_link": True, "implicit_bias_l2": 0.3}

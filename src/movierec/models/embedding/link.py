@@ -18,31 +18,32 @@ import math
 
 import numpy as np
 import torch
-from scipy.special import ndtr
 
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
 
-def expected_clipped(eta: np.ndarray, sigma: float, low: float, high: float) -> np.ndarray:
-    """g(η): E[clip(η + σ ε, low, high)], ε standard normal, for each score in `eta` (float64)."""
-    if not sigma > 0:
-        raise ValueError(f"the link's sigma must be > 0 (got {sigma})")
-    eta = np.asarray(eta, dtype=np.float64)
-    a, b = (low - eta) / sigma, (high - eta) / sigma
-    cdf_a, cdf_b = ndtr(a), ndtr(b)
-    pdf_a, pdf_b = np.exp(-0.5 * a * a) * _INV_SQRT_2PI, np.exp(-0.5 * b * b) * _INV_SQRT_2PI
-    return low * cdf_a + high * (1.0 - cdf_b) + eta * (cdf_b - cdf_a) + sigma * (pdf_a - pdf_b)
-
-
-def expected_clipped_slope(eta: np.ndarray, sigma: float, low: float, high: float) -> np.ndarray:
-    """dg/dη = Φ(β) − Φ(α): the probability that the noisy score lands inside the scale (in (0, 1))."""
-    eta = np.asarray(eta, dtype=np.float64)
-    return ndtr((high - eta) / sigma) - ndtr((low - eta) / sigma)
-
-
 def expected_clipped_torch(eta: torch.Tensor, sigma: torch.Tensor, low: float, high: float) -> torch.Tensor:
-    """:func:`expected_clipped` in torch, differentiable in `eta` and `sigma` (broadcast together)."""
+    """g(η): E[clip(η + σ ε, low, high)], ε standard normal; differentiable in `eta` and `sigma`
+    (broadcast together). Training, and through :func:`expected_clipped` serving, use this one formula."""
     a, b = (low - eta) / sigma, (high - eta) / sigma
     cdf_a, cdf_b = torch.special.ndtr(a), torch.special.ndtr(b)
     pdf_a, pdf_b = torch.exp(-0.5 * a * a) * _INV_SQRT_2PI, torch.exp(-0.5 * b * b) * _INV_SQRT_2PI
     return low * cdf_a + high * (1.0 - cdf_b) + eta * (cdf_b - cdf_a) + sigma * (pdf_a - pdf_b)
+
+
+def _float64(eta: np.ndarray, sigma: float) -> tuple[torch.Tensor, torch.Tensor]:
+    if not sigma > 0:
+        raise ValueError(f"the link's sigma must be > 0 (got {sigma})")
+    return torch.as_tensor(np.asarray(eta, dtype=np.float64)), torch.tensor(float(sigma), dtype=torch.float64)
+
+
+def expected_clipped(eta: np.ndarray, sigma: float, low: float, high: float) -> np.ndarray:
+    """g(η) for each score in `eta`, as a float64 numpy array."""
+    eta_t, sigma_t = _float64(eta, sigma)
+    return expected_clipped_torch(eta_t, sigma_t, low, high).numpy()
+
+
+def expected_clipped_slope(eta: np.ndarray, sigma: float, low: float, high: float) -> np.ndarray:
+    """dg/dη = Φ(β) − Φ(α): the probability that the noisy score lands inside the scale (in (0, 1))."""
+    eta_t, sigma_t = _float64(eta, sigma)
+    return (torch.special.ndtr((high - eta_t) / sigma_t) - torch.special.ndtr((low - eta_t) / sigma_t)).numpy()
